@@ -1,0 +1,1 @@
+"""Benchmarks of the reference stack and the CLI; `python -m benchmarks --help`."""
