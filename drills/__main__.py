@@ -1,0 +1,56 @@
+"""Entry point of the `drill` console script: run the app, map errors to exit codes.
+
+One place turns exceptions into exit codes and one-line messages (DESIGN section 4):
+0 passed / ok, 1 graded and not passed, 2 bad input, 3 internal failure. A traceback
+is shown only with `--debug`.
+"""
+
+from __future__ import annotations
+
+import sys
+import traceback
+
+import click
+
+from grader.errors import DrillError
+
+
+def _fail(message: str, code: int) -> int:
+    sys.stderr.write(f"drill: {message}\n")
+    return code
+
+
+def run(argv: list[str] | None = None) -> int:
+    args = list(sys.argv[1:] if argv is None else argv)
+    debug = "--debug" in args
+    from drills.cli import app
+
+    try:
+        result = app(args=args, prog_name="drill", standalone_mode=False)
+    except click.exceptions.NoArgsIsHelpError as exc:  # bare `drill`: show the help
+        click.echo(exc.ctx.get_help() if exc.ctx else "")
+        return 0
+    except click.ClickException as exc:  # usage errors: unknown option, bad choice
+        return _fail(exc.format_message().splitlines()[0], exc.exit_code)
+    except (click.exceptions.Abort, KeyboardInterrupt):
+        return _fail("interrupted; nothing was lost (your files and history are as they were)", 130)
+    except DrillError as exc:
+        if debug:
+            traceback.print_exc()
+        return _fail(str(exc), exc.exit_code)
+    except Exception as exc:
+        if debug:
+            traceback.print_exc()
+        return _fail(
+            f"internal error: {type(exc).__name__}: {exc} (run again with --debug for the traceback)",
+            3,
+        )
+    return result if isinstance(result, int) else 0
+
+
+def main() -> None:
+    sys.exit(run())
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,148 @@
+"""What the commands do, below the CLI: each function takes plain values and returns data.
+
+Errors a user can cause are `DrillError`s with one clear line; nothing here prints.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from drills import workspace
+from drills.duration import parse_duration
+from drills.history import History
+from drills.visible import VisibleResult, run_visible
+from drills.workspace import Hint, Session, Started, Workspace, find_workspace, now
+from grader.errors import BadInput
+from grader.kata import Kata, load_kata, read_yaml
+from grader.report import Report
+
+
+def start(
+    kata_id: str, directory: Path | None, timed: str | None, *, force: bool, resume: bool, mode: str
+) -> Started:
+    kata = load_kata(kata_id)
+    limit_s = parse_duration(timed) if timed else kata.minutes * 60
+    target = directory if directory is not None else Path(kata.id)
+    started = workspace.start(kata, target, limit_s, force=force, resume=resume, mode=mode)
+    if not started.resumed and not os.environ.get("DRILL_NO_WARM"):
+        from grader.warm import spawn
+
+        spawn(kata.id)
+    return started
+
+
+def status(directory: Path) -> tuple[Workspace, Session, Kata]:
+    ws = find_workspace(directory)
+    session = ws.load()
+    return ws, session, load_kata(session.kata)
+
+
+def run_tests(directory: Path) -> VisibleResult:
+    ws = find_workspace(directory)
+    session = ws.load()
+    result = run_visible(ws.root)
+    session.last_test = {
+        "at": now().isoformat(timespec="seconds"),
+        "elapsed_s": round(session.elapsed_s(), 1),
+        "passed": result.passed,
+        "failed": result.failed,
+        "ok": result.ok,
+    }
+    ws.save(session)
+    return result
+
+
+@dataclass(frozen=True)
+class HintTaken:
+    text: str
+    number: int  # 1-based
+    total: int
+    cost: float
+    session: Session
+
+
+def hints_of(kata: Kata) -> list[str]:
+    data: Any = read_yaml(kata.interview_path)
+    hints = data.get("hints", []) if isinstance(data, dict) else []
+    return [str(h) for h in hints]
+
+
+def take_hint(directory: Path) -> HintTaken:
+    ws = find_workspace(directory)
+    session = ws.load()
+    kata = load_kata(session.kata)
+    if session.mode == "mock":
+        raise BadInput("this is a mock interview: hints come from your interviewer")
+    hints = hints_of(kata)
+    index = len(session.hints)
+    if index >= len(hints):
+        raise BadInput(
+            f"no hints left: all {len(hints)} have been revealed (`drill status` lists them)"
+        )
+    session.hints.append(
+        Hint(
+            index=index,
+            at=now().isoformat(timespec="seconds"),
+            elapsed_s=round(session.elapsed_s(), 1),
+        )
+    )
+    ws.save(session)
+    return HintTaken(hints[index], index + 1, len(hints), kata.hint_cost, session)
+
+
+@dataclass(frozen=True)
+class GradeOutcome:
+    report: Report
+    workspace: Workspace
+    history_moved_aside: Path | None
+
+
+def grade(directory: Path, *, device: str, only: set[str] | None) -> GradeOutcome:
+    from grader.pipeline import grade as run_grade
+
+    ws = find_workspace(directory)
+    session = ws.load()
+    kata = load_kata(session.kata)
+    graded_at = now()
+    report = run_grade(
+        kata,
+        ws.solution,
+        device=device,
+        only=only,
+        elapsed_s=session.elapsed_s(graded_at),
+        limit_s=session.limit_s,
+        hints_taken=len(session.hints),
+    )
+    store = History()
+    store.record(session.attempt, ws.root, report)
+    session = ws.load()  # re-read: another process may have added a hint meanwhile
+    session.last_grade = {
+        "at": report.graded_at,
+        "score": round(report.score, 1),
+        "passed": report.passed,
+        "checks": {name: c.status for name, c in report.checks.items()},
+    }
+    ws.save(session)
+    return GradeOutcome(report, ws, store.moved_aside)
+
+
+def validate(
+    kata_id: str | None, *, every: bool, quick: bool, on_finding: Callable[[Any], None]
+) -> list[Any]:
+    from grader.kata import kata_ids
+    from grader.paths import katas_dir
+    from grader.validate import validate as run_validate
+
+    if every == (kata_id is not None):
+        raise BadInput("give one kata id or --all")
+    if kata_id is not None and kata_id not in kata_ids():
+        load_kata(kata_id)  # raises "unknown kata", with the closest id
+    ids = kata_ids() if every else [str(kata_id)]
+    findings = []
+    for kid in ids:
+        findings += run_validate(katas_dir() / kid, grades=not quick, on_finding=on_finding)
+    return findings

@@ -1,0 +1,190 @@
+"""The `drill` command. Each command parses its options, calls one function below, renders.
+
+Heavy modules (torch, mypy, memray, the grader's stages) are imported inside the
+commands that need them, so `drill --help` and `drill list` start in a blink.
+"""
+
+from __future__ import annotations
+
+from contextlib import nullcontext
+from enum import StrEnum
+from pathlib import Path
+from typing import Annotated
+
+import typer
+
+from drills import render
+from drills.console import console, err_console
+
+app = typer.Typer(
+    name="drill",
+    help="Practise the systems-coding rounds of LLM-infrastructure interviews.",
+    no_args_is_help=True,
+    add_completion=False,
+    pretty_exceptions_enable=False,
+    rich_markup_mode="rich",
+)
+
+DirOption = Annotated[
+    Path,
+    typer.Option("--dir", "-d", help="The workspace (default: this folder or the nearest parent)."),
+]
+
+
+class ListFormat(StrEnum):
+    table = "table"
+    json = "json"
+
+
+class GradeFormat(StrEnum):
+    rich = "rich"
+    json = "json"
+    junit = "junit"
+    markdown = "markdown"
+
+
+class Device(StrEnum):
+    auto = "auto"
+    cpu = "cpu"
+    cuda = "cuda"
+
+
+@app.callback()
+def main_options(
+    debug: Annotated[
+        bool, typer.Option("--debug", help="Show tracebacks for internal errors.")
+    ] = False,
+) -> None:
+    """drill: a kata is a timed interview question with a hidden, demanding grader."""
+
+
+@app.command("list")
+def list_katas(
+    fmt: Annotated[
+        ListFormat, typer.Option("--format", "-f", help="table or json")
+    ] = ListFormat.table,
+) -> None:
+    """Every kata with its id, title, topics, difficulty and minutes."""
+    from grader.kata import all_katas
+
+    katas = all_katas()
+    if fmt is ListFormat.json:
+        render.katas_json(katas)
+    else:
+        render.katas_table(katas)
+
+
+@app.command()
+def show(kata: Annotated[str, typer.Argument(help="Kata id, e.g. sampling.")]) -> None:
+    """The kata's prompt, rendered."""
+    from grader.kata import load_kata
+
+    render.prompt(load_kata(kata))
+
+
+@app.command()
+def start(
+    kata: Annotated[str, typer.Argument(help="Kata id, e.g. kv-cache.")],
+    directory: Annotated[
+        Path | None, typer.Option("--dir", "-d", help="Workspace folder (default ./KATA).")
+    ] = None,
+    timed: Annotated[
+        str | None, typer.Option("--timed", "-t", help="Time limit: 30m, 45m, 1h30m, 90s.")
+    ] = None,
+    force: Annotated[
+        bool, typer.Option("--force", help="Move an existing folder aside to a backup first.")
+    ] = False,
+    resume: Annotated[
+        bool, typer.Option("--resume", help="Carry on in an existing workspace.")
+    ] = False,
+) -> None:
+    """Create a workspace with solution.py, test_visible.py and PROMPT.md, and start the clock."""
+    from drills import actions
+
+    started = actions.start(kata, directory, timed, force=force, resume=resume, mode="practice")
+    render.started(started)
+
+
+@app.command()
+def status(directory: DirOption = Path(".")) -> None:
+    """Kata, time used and left, hints taken, last grade."""
+    from drills import actions
+
+    render.status(*actions.status(directory))
+
+
+@app.command()
+def test(directory: DirOption = Path(".")) -> None:
+    """Run the workspace's visible tests (fast; the hidden suite runs in `drill grade`)."""
+    from drills import actions
+
+    result = actions.run_tests(directory)
+    raise typer.Exit(0 if result.ok else 1)
+
+
+@app.command()
+def hint(directory: DirOption = Path(".")) -> None:
+    """Reveal the next hint. It is recorded and costs points."""
+    from drills import actions
+
+    render.hint(actions.take_hint(directory))
+
+
+@app.command()
+def grade(
+    directory: DirOption = Path("."),
+    fmt: Annotated[
+        GradeFormat, typer.Option("--format", "-f", help="rich, json, junit or markdown")
+    ] = GradeFormat.rich,
+    output: Annotated[
+        Path | None, typer.Option("--output", "-o", help="Write the report to this file.")
+    ] = None,
+    only: Annotated[
+        str | None, typer.Option("--only", help="Some checks: tests,types,memory,speed.")
+    ] = None,
+    device: Annotated[Device, typer.Option("--device", help="auto, cpu or cuda.")] = Device.auto,
+) -> None:
+    """Grade solution.py: hidden tests, mypy --strict, peak memory and speed against the reference."""
+    from drills import actions
+
+    checks = {c.strip() for c in only.split(",") if c.strip()} if only else None
+    busy = (
+        err_console.status("grading…", spinner="dots") if fmt is GradeFormat.rich else nullcontext()
+    )
+    with busy:
+        outcome = actions.grade(directory, device=device.value, only=checks)
+    render.report(outcome.report, fmt.value, output)
+    render.grade_notes(outcome)
+    raise typer.Exit(0 if outcome.report.passed else 1)
+
+
+@app.command()
+def validate(
+    kata: Annotated[str | None, typer.Argument(help="Kata id (or --all).")] = None,
+    every: Annotated[bool, typer.Option("--all", help="Every kata.")] = False,
+    quick: Annotated[bool, typer.Option("--quick", help="Structure only; skip grading.")] = False,
+) -> None:
+    """Check a kata: well-formed, model answer scores 100, starter fails, every mutant caught."""
+    from drills import actions
+
+    findings = actions.validate(kata, every=every, quick=quick, on_finding=render.finding)
+    raise typer.Exit(0 if all(f.ok for f in findings) else 1)
+
+
+@app.command()
+def history(
+    kata: Annotated[str | None, typer.Option("--kata", "-k", help="Only this kata.")] = None,
+    limit: Annotated[int, typer.Option("--limit", "-n", help="At most this many rows.")] = 20,
+    fmt: Annotated[
+        ListFormat, typer.Option("--format", "-f", help="table or json")
+    ] = ListFormat.table,
+) -> None:
+    """Past grades: kata, date, score, time used, hints."""
+    from drills.history import History
+
+    store = History()
+    rows = store.rows(kata, limit)
+    render.history(rows, fmt.value, store.moved_aside)
+
+
+__all__ = ["app", "console"]

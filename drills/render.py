@@ -1,0 +1,194 @@
+"""How the commands show their results. Data in, text out; no logic beyond layout."""
+
+from __future__ import annotations
+
+import json
+import sys
+from datetime import datetime
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+from rich.markdown import Markdown
+from rich.table import Table
+from rich.text import Text
+
+from drills.console import console, err_console
+
+if TYPE_CHECKING:
+    from drills.actions import GradeOutcome, HintTaken
+    from drills.history import Row
+    from drills.workspace import Session, Started, Workspace
+    from grader.kata import Kata
+    from grader.report import Report
+    from grader.validate import Finding
+
+
+def minutes(seconds: float | None) -> str:
+    from grader.render.common import minutes as fmt
+
+    return fmt(seconds)
+
+
+def katas_table(katas: list[Kata]) -> None:
+    table = Table(title="drill katas", title_justify="left", header_style="bold")
+    table.add_column("id", style="cyan", no_wrap=True)
+    table.add_column("title")
+    table.add_column("topics", style="dim")
+    table.add_column("difficulty", justify="center")
+    table.add_column("minutes", justify="right")
+    for k in katas:
+        table.add_row(
+            k.id,
+            k.title,
+            ", ".join(k.topics),
+            "●" * k.difficulty + "○" * (5 - k.difficulty),
+            str(k.minutes),
+        )
+    console.print(table)
+    console.print("Start one with [bold]drill start ID --timed 30m[/].", style="dim")
+
+
+def katas_json(katas: list[Kata]) -> None:
+    rows = [
+        {
+            "id": k.id,
+            "title": k.title,
+            "summary": k.summary,
+            "topics": list(k.topics),
+            "difficulty": k.difficulty,
+            "minutes": k.minutes,
+        }
+        for k in katas
+    ]
+    sys.stdout.write(json.dumps(rows, indent=2) + "\n")
+
+
+def prompt(kata: Kata) -> None:
+    console.print(Markdown(kata.prompt_path.read_text(encoding="utf-8")))
+
+
+def _clock(when: datetime) -> str:
+    return when.astimezone().strftime("%H:%M:%S")
+
+
+def started(s: Started) -> None:
+    from grader.kata import load_kata
+
+    kata = load_kata(s.session.kata)
+    root = s.workspace.root
+    if s.backup:
+        err_console.print(f"Moved the old {root} aside to {s.backup}.", style="yellow")
+    verb = "Resumed" if s.resumed else "Started"
+    console.print(f"[bold green]{verb}[/] [bold]{kata.id}[/]: {kata.headline()}")
+    console.print(
+        f"Workspace {root}: edit [bold]solution.py[/], read PROMPT.md. "
+        f"Time limit {minutes(s.session.limit_s)}, deadline {_clock(s.session.deadline())} "
+        f"({minutes(max(0.0, s.session.left_s()))} left)."
+    )
+    console.print(
+        f"Next: [bold]cd {root}[/], then [bold]drill test[/], [bold]drill hint[/], [bold]drill grade[/].",
+        style="dim",
+    )
+
+
+def status(ws: Workspace, session: Session, kata: Kata) -> None:
+    left = session.left_s()
+    clock = f"{minutes(session.elapsed_s())} used, " + (
+        f"{minutes(left)} left" if left >= 0 else f"[red]{minutes(-left)} over time[/]"
+    )
+    table = Table.grid(padding=(0, 2))
+    table.add_row("kata", f"[bold]{kata.id}[/] — {kata.title}")
+    table.add_row("workspace", str(ws.root))
+    table.add_row("time", f"{clock} (limit {minutes(session.limit_s)})")
+    cost = kata.hint_cost * len(session.hints)
+    table.add_row("hints", f"{len(session.hints)} taken" + (f" (-{cost:g} points)" if cost else ""))
+    if session.last_test:
+        t = session.last_test
+        table.add_row(
+            "last test", f"{t['passed']} passed, {t['failed']} failed at {minutes(t['elapsed_s'])}"
+        )
+    if session.last_grade:
+        g = session.last_grade
+        verdict = "[green]passed[/]" if g["passed"] else "[red]not passed[/]"
+        table.add_row("last grade", f"{g['score']}/100, {verdict} ({g['at']})")
+    console.print(table)
+    if session.hints:
+        from drills.actions import hints_of
+
+        texts = hints_of(kata)
+        for h in session.hints:
+            console.print(
+                f"  hint {h.index + 1} at {minutes(h.elapsed_s)}: {texts[h.index]}", style="dim"
+            )
+
+
+def hint(h: HintTaken) -> None:
+    console.print(f"[bold]Hint {h.number}/{h.total}[/] [dim](-{h.cost:g} points)[/]")
+    console.print(h.text)
+
+
+def report(r: Report, fmt: str, output: Path | None) -> None:
+    from grader.render import render_text
+
+    if fmt == "rich":
+        from grader.render.terminal import print_report
+
+        if output is not None:
+            from rich.console import Console
+
+            with output.open("w", encoding="utf-8") as f:
+                print_report(r, Console(file=f, width=100))
+        print_report(r, console)
+        return
+    text = render_text(r, fmt)
+    if output is not None:
+        output.write_text(text, encoding="utf-8")
+    else:
+        sys.stdout.write(text)
+
+
+def grade_notes(outcome: GradeOutcome) -> None:
+    if outcome.history_moved_aside:
+        err_console.print(
+            f"The history store was unreadable; it was moved aside to {outcome.history_moved_aside} "
+            "and a new one started.",
+            style="yellow",
+        )
+
+
+def finding(f: Finding) -> None:
+    mark = Text("✓", style="green") if f.ok else Text("✗", style="bold red")
+    console.print(
+        mark,
+        Text(f"{f.kata}: {f.item}", style="bold" if not f.ok else ""),
+        Text(f"— {f.detail}", style="dim"),
+    )
+
+
+def history(rows: list[Row], fmt: str, moved_aside: Path | None) -> None:
+    if moved_aside:
+        err_console.print(
+            f"The history store was unreadable; moved aside to {moved_aside}.", style="yellow"
+        )
+    if fmt == "json":
+        sys.stdout.write(json.dumps([r.__dict__ for r in rows], indent=2) + "\n")
+        return
+    if not rows:
+        console.print("No grades yet: `drill start KATA`, then `drill grade`.")
+        return
+    table = Table(title="drill history", title_justify="left", header_style="bold")
+    for col in ("date", "kata", "score", "passed", "time used", "hints", "attempt"):
+        table.add_column(col, justify="right" if col in ("score", "hints") else "left")
+    for r in rows:
+        when = datetime.fromisoformat(r.graded_at).astimezone().strftime("%Y-%m-%d %H:%M")
+        used = minutes(r.elapsed_s) + (f" / {minutes(r.limit_s)}" if r.limit_s else "")
+        table.add_row(
+            when,
+            r.kata,
+            f"{r.score:.1f}",
+            "[green]yes[/]" if r.passed else "[red]no[/]",
+            used,
+            str(r.hints),
+            r.attempt,
+        )
+    console.print(table)

@@ -1,0 +1,181 @@
+"""Workspaces: the folder a candidate works in, and its session file.
+
+A workspace is any folder holding `.drill/session.json`. The session records the
+kata, when the clock started, the time limit, the hints taken and the last grade.
+Writes are atomic (write a temporary file, then rename), so a crash or Ctrl-C never
+leaves half a session behind; a candidate's files are never overwritten.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import tempfile
+import uuid
+from dataclasses import asdict, dataclass, field
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+from grader.errors import BadInput
+from grader.kata import Kata
+
+SESSION_FILE = Path(".drill") / "session.json"
+SESSION_SCHEMA = 1
+
+
+def now() -> datetime:
+    return datetime.now(UTC)
+
+
+def write_atomic(path: Path, text: str) -> None:
+    """Replace `path` with `text` in one step: readers see the old file or the new one."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
+    try:
+        with os.fdopen(fd, "w", encoding="utf-8") as f:
+            f.write(text)
+            f.flush()
+            os.fsync(f.fileno())
+        os.replace(tmp, path)
+    except BaseException:
+        Path(tmp).unlink(missing_ok=True)
+        raise
+
+
+@dataclass
+class Hint:
+    index: int
+    at: str  # ISO time it was revealed
+    elapsed_s: float
+
+
+@dataclass
+class Session:
+    kata: str
+    started_at: str
+    limit_s: float
+    attempt: str = field(default_factory=lambda: uuid.uuid4().hex[:12])
+    mode: str = "practice"  # or "mock": hints come from the interviewer
+    hints: list[Hint] = field(default_factory=list)
+    last_grade: dict[str, Any] | None = None
+    last_test: dict[str, Any] | None = None
+    schema: int = SESSION_SCHEMA
+
+    def elapsed_s(self, at: datetime | None = None) -> float:
+        start = datetime.fromisoformat(self.started_at)
+        return ((at or now()) - start).total_seconds()
+
+    def left_s(self, at: datetime | None = None) -> float:
+        return self.limit_s - self.elapsed_s(at)
+
+    def deadline(self) -> datetime:
+        from datetime import timedelta
+
+        return datetime.fromisoformat(self.started_at) + timedelta(seconds=self.limit_s)
+
+    def to_json(self) -> str:
+        return json.dumps(asdict(self), indent=2) + "\n"
+
+    @classmethod
+    def from_json(cls, data: Any) -> Session:
+        if not isinstance(data, dict):
+            raise ValueError("expected a JSON object")
+        hints = [Hint(**h) for h in data.get("hints", [])]
+        fields = {k: data[k] for k in ("kata", "started_at", "limit_s")}
+        datetime.fromisoformat(fields["started_at"])  # validates the timestamp
+        optional = {k: data[k] for k in ("attempt", "mode", "last_grade", "last_test") if k in data}
+        return cls(**fields, **optional, hints=hints)
+
+
+@dataclass(frozen=True)
+class Workspace:
+    root: Path
+
+    @property
+    def session_path(self) -> Path:
+        return self.root / SESSION_FILE
+
+    @property
+    def solution(self) -> Path:
+        return self.root / "solution.py"
+
+    def load(self) -> Session:
+        path = self.session_path
+        try:
+            return Session.from_json(json.loads(path.read_text(encoding="utf-8")))
+        except FileNotFoundError:
+            raise BadInput(f"{self.root} is not a drill workspace (no {SESSION_FILE})") from None
+        except (ValueError, KeyError, TypeError) as exc:
+            raise BadInput(
+                f"{path} is corrupt ({type(exc).__name__}: {exc}); fix it, or start afresh "
+                f"with `drill start KATA --dir {self.root} --force` (your files are backed up first)"
+            ) from None
+
+    def save(self, session: Session) -> None:
+        write_atomic(self.session_path, session.to_json())
+
+
+def find_workspace(start: Path) -> Workspace:
+    """The workspace at `start` or the nearest parent; a clear error when there is none."""
+    start = start.resolve()
+    for folder in (start, *start.parents):
+        if (folder / SESSION_FILE).exists():
+            return Workspace(folder)
+    raise BadInput(
+        f"{start} is not inside a drill workspace (no {SESSION_FILE}); "
+        "start one with `drill start KATA` or pass --dir"
+    )
+
+
+def _backup(target: Path) -> Path:
+    stamp = now().strftime("%Y%m%d-%H%M%S")
+    backup = target.with_name(f"{target.name}.backup-{stamp}")
+    n = 1
+    while backup.exists():
+        backup = target.with_name(f"{target.name}.backup-{stamp}-{n}")
+        n += 1
+    target.rename(backup)
+    return backup
+
+
+@dataclass
+class Started:
+    workspace: Workspace
+    session: Session
+    backup: Path | None = None
+    resumed: bool = False
+
+
+def start(
+    kata: Kata, target: Path, limit_s: float, *, force: bool, resume: bool, mode: str = "practice"
+) -> Started:
+    """Create (or resume) a workspace for `kata` in `target`; never overwrite files."""
+    if force and resume:
+        raise BadInput("--force and --resume contradict each other: choose one")
+    if resume:
+        ws = Workspace(target)
+        session = ws.load()
+        if session.kata != kata.id:
+            raise BadInput(f"{target} holds a '{session.kata}' session, not '{kata.id}'")
+        return Started(ws, session, resumed=True)
+    backup = None
+    if target.exists() and (not target.is_dir() or any(target.iterdir())):
+        if not force:
+            raise BadInput(
+                f"{target} already exists and is not empty: resume it with --resume, "
+                "or pass --force to move it aside to a timestamped backup first"
+            )
+        backup = _backup(target)
+    target.mkdir(parents=True, exist_ok=True)
+    for item in sorted(kata.starter_dir.iterdir()):
+        if item.is_file() and not item.name.startswith("."):
+            shutil.copyfile(item, target / item.name)
+    shutil.copyfile(kata.prompt_path, target / "PROMPT.md")
+    session = Session(
+        kata=kata.id, started_at=now().isoformat(timespec="seconds"), limit_s=limit_s, mode=mode
+    )
+    ws = Workspace(target)
+    ws.save(session)
+    return Started(ws, session, backup=backup)

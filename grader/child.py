@@ -1,0 +1,90 @@
+"""What every grader child does first, before any candidate code runs.
+
+Runs inside the child process (`python -I -m grader.child_*`): apply resource limits,
+take over the result channel, put the solution and the hidden folder on `sys.path`,
+and install an import guard so the solution cannot import the reference stack, the
+grader or a model answer.
+"""
+
+from __future__ import annotations
+
+import importlib.abc
+import importlib.machinery
+import json
+import os
+import resource
+import sys
+from pathlib import Path
+from types import FrameType, ModuleType
+from typing import Any
+
+FORBIDDEN = frozenset({"reference", "grader", "drills", "katas", "model_answer"})
+
+
+def apply_limits(limits: dict[str, int]) -> None:
+    """Lower soft and hard limits; an unprivileged process cannot raise them again."""
+    mb = 1 << 20
+    wanted = {
+        resource.RLIMIT_CPU: limits["cpu_s"],
+        resource.RLIMIT_DATA: limits["memory_mb"] * mb,
+        resource.RLIMIT_FSIZE: limits["file_mb"] * mb,
+        resource.RLIMIT_NOFILE: limits["open_files"],
+        resource.RLIMIT_CORE: 0,
+    }
+    for what, value in wanted.items():
+        _soft, hard = resource.getrlimit(what)
+        value = value if hard == resource.RLIM_INFINITY else min(value, hard)
+        resource.setrlimit(what, (value, value))
+
+
+class Channel:
+    """The write end of the parent's pipe: one JSON object per line."""
+
+    def __init__(self) -> None:
+        fd = int(os.environ.pop("DRILL_RESULT_FD"))
+        os.set_inheritable(fd, False)  # processes the solution spawns do not get it
+        self._fd = fd
+
+    def send(self, record: dict[str, Any]) -> None:
+        data = (json.dumps(record, default=str) + "\n").encode()
+        view = memoryview(data)
+        while view:
+            written = os.write(self._fd, view)
+            view = view[written:]
+
+
+class ImportGuard(importlib.abc.MetaPathFinder):
+    """Refuse imports of our own packages when the importer is the solution."""
+
+    def __init__(self, solution_dir: Path) -> None:
+        self._solution_dir = str(solution_dir)
+        self._importlib_dir = os.path.dirname(importlib.__file__)
+
+    def _importer(self) -> str:
+        frame: FrameType | None = sys._getframe(2)
+        while frame is not None:
+            name = frame.f_code.co_filename
+            if not (name.startswith("<frozen importlib") or name.startswith(self._importlib_dir)):
+                return name
+            frame = frame.f_back
+        return ""
+
+    def find_spec(
+        self, fullname: str, path: Any = None, target: ModuleType | None = None
+    ) -> importlib.machinery.ModuleSpec | None:
+        if fullname.partition(".")[0] in FORBIDDEN and self._importer().startswith(
+            self._solution_dir
+        ):
+            raise ImportError(f"solution.py may not import '{fullname}' (the grader's own code)")
+        return None
+
+
+def setup(config_path: str) -> tuple[dict[str, Any], Channel]:
+    """Read the config, limit the process, and prepare imports; returns (config, channel)."""
+    config: dict[str, Any] = json.loads(Path(config_path).read_text())
+    apply_limits(config["limits"])
+    channel = Channel()
+    sys.dont_write_bytecode = True
+    sys.path[:0] = [config["solution_dir"], config["hidden_dir"]]
+    sys.meta_path.insert(0, ImportGuard(Path(config["solution_dir"])))
+    return config, channel

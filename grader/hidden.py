@@ -1,0 +1,155 @@
+"""Stage 1, tests: the hidden suite in a child process, verified by the parent.
+
+The parent decides each test's outcome from its own list of expected ids (collected
+with the model answer) and the records on the channel it owns. A test that never
+reported failed; a canary test that must fail and "passed" means the run was
+tampered with, and then nothing from it counts.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any
+
+from grader.context import GradeContext
+from grader.manifest import expected_ids
+from grader.report import Check, TestOutcome
+from grader.sandbox import ChildResult, run_child
+from grader.static import inspect_source
+
+CANARY_SUFFIX = "::test_drill_canary"
+REASON_CHARS = 400
+
+
+@dataclass
+class _Records:
+    results: dict[str, dict[str, Any]] = field(default_factory=dict)
+    started: list[str] = field(default_factory=list)
+    collect_errors: list[str] = field(default_factory=list)
+
+    @classmethod
+    def parse(cls, child: ChildResult) -> _Records:
+        out = cls()
+        for r in child.records:
+            kind = r.get("kind")
+            if kind == "start":
+                out.started.append(str(r.get("nodeid")))
+            elif kind == "collect_error":
+                out.collect_errors.append(str(r.get("message", "")))
+            elif kind == "result":
+                nodeid = str(r.get("nodeid"))
+                # A failure in setup, call or teardown fails the test; keep the first one.
+                if nodeid not in out.results or out.results[nodeid]["outcome"] == "passed":
+                    out.results[nodeid] = r
+        return out
+
+
+EXAMPLE_MARKERS = ("Falsifying example:", "Failing test case:")
+
+
+def _compact_example(text: str) -> str:
+    """Hypothesis' example without its commentary: `xs=[], k=0` is what a candidate needs."""
+    for marker in EXAMPLE_MARKERS:
+        head, found, tail = text.partition(marker)
+        if found:
+            lines = [line.split("#", 1)[0].strip() for line in tail.splitlines()]
+            example = " ".join(line for line in lines if line)
+            return f"{head.strip()} [example: {example}]"
+    return text
+
+
+def short(text: str) -> str:
+    text = " ".join(_compact_example(text.strip()).split())
+    return text if len(text) <= REASON_CHARS else text[: REASON_CHARS - 1] + "…"
+
+
+def test_name(nodeid: str) -> str:
+    return nodeid.rsplit("::", 1)[-1]
+
+
+def _outcomes(ids: list[str], rec: _Records, child: ChildResult) -> list[TestOutcome]:
+    last_started = rec.started[-1] if rec.started else ""
+    ended = child.exit_description()
+    collect = short(rec.collect_errors[0]) if rec.collect_errors else ""
+    outcomes = []
+    for nodeid in ids:
+        r = rec.results.get(nodeid)
+        if r is not None:
+            message = str(r.get("message", ""))
+            outcome: Any = "passed" if r["outcome"] == "passed" else "failed"
+            if "Timeout >" in message:
+                outcome = "timeout"
+            elif r["outcome"] == "skipped":
+                outcome, message = "failed", f"skipped: {message}"
+            outcomes.append(
+                TestOutcome(nodeid, outcome, short(message), float(r.get("duration", 0)))
+            )
+        elif nodeid == last_started:
+            outcomes.append(TestOutcome(nodeid, "error", f"the test never reported: {ended}"))
+        else:
+            why = f"the suite could not import it: {collect}" if collect else f"never ran: {ended}"
+            outcomes.append(TestOutcome(nodeid, "not run", why))
+    return outcomes
+
+
+def _tampered(rec: _Records, child: ChildResult) -> str:
+    canary = [r for n, r in rec.results.items() if n.endswith(CANARY_SUFFIX)]
+    if canary and canary[0]["outcome"] == "passed":
+        return "the test run was tampered with: a test that must fail reported a pass"
+    if child.overflow:
+        return "the test run flooded the result channel"
+    return ""
+
+
+def check_tests(ctx: GradeContext) -> tuple[Check, list[TestOutcome]]:
+    ids = expected_ids(ctx.kata)
+    facts = inspect_source(ctx.solution)
+    if facts.syntax_error:
+        reason = f"solution does not parse: {facts.syntax_error}"
+        return _error(ids, reason)
+    if facts.forbidden_imports:
+        name = facts.forbidden_imports[0]
+        return _error(
+            ids, f"solution imports '{name}': the reference stack and the grader are off limits"
+        )
+    child = run_child(
+        "grader.child_tests",
+        {
+            "solution_dir": str(ctx.solution_dir),
+            "hidden_dir": str(ctx.kata.hidden_dir),
+            "timeout_s": ctx.kata.test_timeout_s,
+        },
+        ctx.stage_dir("tests"),
+        ctx.limits(ctx.kata.test_deadline_s),
+        deadline_s=ctx.kata.test_deadline_s,
+        env={"DRILL_DEVICE": ctx.device},
+    )
+    rec = _Records.parse(child)
+    tampered = _tampered(rec, child)
+    if tampered:
+        return _error(ids, tampered)
+    outcomes = _outcomes(ids, rec, child)
+    passed = sum(o.outcome == "passed" for o in outcomes)
+    failures = [o for o in outcomes if o.outcome != "passed"]
+    details = {
+        "passed": passed,
+        "failed": len(failures),
+        "total": len(ids),
+        "failures": [
+            {"test": test_name(o.id), "outcome": o.outcome, "reason": o.reason} for o in failures
+        ],
+    }
+    if not failures:
+        return Check("tests", "pass", details=details), outcomes
+    missing = facts.missing(ctx.kata.entrypoints)
+    first = failures[0]
+    reason = f"{len(failures)} of {len(ids)} hidden tests fail; first: {test_name(first.id)}: {first.reason}"
+    if missing:
+        reason = f"solution.py does not define {', '.join(missing)}; " + reason
+    return Check("tests", "fail", reason=reason, details=details), outcomes
+
+
+def _error(ids: list[str], reason: str) -> tuple[Check, list[TestOutcome]]:
+    outcomes = [TestOutcome(i, "not run", reason) for i in ids]
+    details = {"passed": 0, "failed": len(ids), "total": len(ids), "failures": []}
+    return Check("tests", "error", reason=reason, details=details), outcomes

@@ -1,0 +1,60 @@
+"""Run the memory and speed cases in one sandboxed child (one torch import, not two).
+
+The stages `grader.memory` and `grader.speed` each read their own records from the
+result; this module only launches the child.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from typing import Any
+
+from grader.context import GradeContext
+from grader.sandbox import ChildResult, run_child
+
+DEADLINE_S = 150.0
+
+
+def run_measurements(ctx: GradeContext, memory: bool, speed: bool) -> ChildResult:
+    kata = ctx.kata
+    config: dict[str, Any] = {
+        "solution_dir": str(ctx.solution_dir),
+        "hidden_dir": str(kata.hidden_dir),
+        "reference": kata.reference,
+        "device": ctx.device,
+        "memory": dataclasses.asdict(kata.memory) if memory and kata.memory else None,
+        "speed": dataclasses.asdict(kata.speed) if speed and kata.speed else None,
+    }
+    return run_child(
+        "grader.child_measure",
+        config,
+        ctx.stage_dir("measure"),
+        ctx.limits(DEADLINE_S),
+        deadline_s=DEADLINE_S,
+    )
+
+
+def first(result: ChildResult, kind: str, **match: object) -> dict[str, Any] | None:
+    for record in result.records:
+        if record.get("kind") == kind and all(record.get(k) == v for k, v in match.items()):
+            return record
+    return None
+
+
+def measured_device(result: ChildResult, default: str) -> str:
+    record = first(result, "device")
+    return str(record["device"]) if record else default
+
+
+def failure(result: ChildResult, what: str) -> str:
+    """Why the child gave no record of `what`: import error, fatal error, crash or hang."""
+    for kind in ("import_error", "fatal"):
+        record = first(result, kind)
+        if record:
+            prefix = (
+                "solution could not be imported" if kind == "import_error" else "could not measure"
+            )
+            return f"{prefix}: {record['error']}"
+    if "Memray ERROR" in result.output_tail:
+        return f"the memory profiler failed while measuring {what}"
+    return f"{what} not measured: {result.exit_description()}"

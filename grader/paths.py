@@ -1,0 +1,38 @@
+"""Where drill keeps things: the history store, caches, and the kata folders."""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+BUILTIN_KATAS = Path(__file__).resolve().parent.parent / "katas"
+
+
+def katas_dir() -> Path:
+    """The kata folders: `$DRILL_KATAS` (an author's own collection), else the built-in ones."""
+    override = os.environ.get("DRILL_KATAS")
+    return Path(override).expanduser() if override else BUILTIN_KATAS
+
+
+def data_dir() -> Path:
+    """The history store's folder: `$DRILL_HOME`, else the user data directory."""
+    home = os.environ.get("DRILL_HOME")
+    if home:
+        return Path(home).expanduser()
+    import platformdirs
+
+    return Path(platformdirs.user_data_dir("drill", appauthor=False))
+
+
+def cache_dir() -> Path:
+    """Caches (mypy, test manifests): `$DRILL_CACHE`, else the user cache directory.
+
+    Separate from `DRILL_HOME` on purpose: a throwaway history store (tests, CI) should
+    still reuse a warm mypy cache, which costs about 18 s to build when torch is imported.
+    """
+    cache = os.environ.get("DRILL_CACHE")
+    if cache:
+        return Path(cache).expanduser()
+    import platformdirs
+
+    return Path(platformdirs.user_cache_dir("drill", appauthor=False))

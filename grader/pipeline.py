@@ -1,0 +1,134 @@
+"""The grade: run the stages, concurrently where they can be, and build the report.
+
+tests, types and the measurement child run at the same time (mypy beside pytest),
+each in its own process; the parent reads their results, checks them, scores, and
+returns a `Report` that every renderer reads.
+"""
+
+from __future__ import annotations
+
+import shutil
+import tempfile
+from collections.abc import Callable
+from concurrent.futures import Future, ThreadPoolExecutor
+from datetime import UTC, datetime
+from pathlib import Path
+
+from grader.context import GradeContext
+from grader.errors import BadInput
+from grader.hidden import check_tests
+from grader.kata import Kata
+from grader.measure import measured_device, run_measurements
+from grader.memory import check_memory
+from grader.report import Check, Report, TestOutcome
+from grader.sandbox import ChildResult
+from grader.score import score
+from grader.speed import check_speed
+from grader.static import inspect_source
+from grader.typecheck import check_types
+
+ALL_CHECKS = ("tests", "types", "memory", "speed", "integration")
+
+
+def _wanted(kata: Kata, only: set[str] | None) -> list[str]:
+    present = [c for c in ALL_CHECKS if c in kata.weights]
+    if only is None:
+        return present
+    unknown = only - set(ALL_CHECKS)
+    if unknown:
+        raise BadInput(
+            f"--only: unknown check(s) {', '.join(sorted(unknown))}; choose from {', '.join(ALL_CHECKS)}"
+        )
+    return [c for c in present if c in only]
+
+
+def _private_copy(solution: Path, workdir: Path) -> Path:
+    if not solution.is_file():
+        raise BadInput(f"{solution} does not exist: the workspace needs its solution.py")
+    solution_dir = workdir / "solution"
+    solution_dir.mkdir()
+    shutil.copyfile(solution, solution_dir / "solution.py")
+    return solution_dir
+
+
+def grade(
+    kata: Kata,
+    solution: Path,
+    *,
+    device: str = "auto",
+    only: set[str] | None = None,
+    elapsed_s: float | None = None,
+    limit_s: float | None = None,
+    hints_taken: int = 0,
+) -> Report:
+    wanted = _wanted(kata, only)
+    with tempfile.TemporaryDirectory(prefix="drill-grade-") as tmp:
+        workdir = Path(tmp)
+        ctx = GradeContext(kata, workdir, _private_copy(solution, workdir), device)
+        checks, outcomes, used_device = _run_stages(ctx, wanted)
+    total, penalty, passed = score(kata, checks, hints_taken)
+    return Report(
+        kata=kata.id,
+        score=total,
+        passed=passed,
+        elapsed_s=elapsed_s,
+        limit_s=limit_s,
+        hints_taken=hints_taken,
+        hint_penalty=penalty,
+        pass_mark=kata.pass_mark,
+        checks=checks,
+        tests=outcomes,
+        device=used_device,
+        graded_at=datetime.now(UTC).isoformat(timespec="seconds"),
+    )
+
+
+def _run_stages(
+    ctx: GradeContext, wanted: list[str]
+) -> tuple[dict[str, Check], list[TestOutcome], str]:
+    facts = inspect_source(ctx.solution)
+    runnable = not facts.syntax_error and not facts.forbidden_imports
+    measure = [c for c in ("memory", "speed") if c in wanted]
+    with ThreadPoolExecutor(max_workers=3) as pool:
+        tests = pool.submit(check_tests, ctx) if "tests" in wanted else None
+        types = pool.submit(check_types, ctx) if "types" in wanted else None
+        probe = (
+            pool.submit(run_measurements, ctx, "memory" in measure, "speed" in measure)
+            if measure and runnable
+            else None
+        )
+    checks: dict[str, Check] = {}
+    outcomes: list[TestOutcome] = []
+    if tests is not None:
+        checks["tests"], outcomes = tests.result()
+    if types is not None:
+        checks["types"] = types.result()
+    stage: dict[str, Callable[..., Check]] = {"memory": check_memory, "speed": check_speed}
+    device = ctx.device
+    for name in measure:
+        checks[name] = _measured(name, stage[name], ctx, probe, checks.get("tests"))
+    if probe is not None:
+        device = measured_device(probe.result(), ctx.device)
+    for missing in wanted:
+        if missing not in checks:  # a check this grader version cannot run yet
+            checks[name] = Check(
+                name, "skip", reason=f"the {name} check is not available in this version"
+            )
+    return {c: checks[c] for c in wanted}, outcomes, device
+
+
+def _measured(
+    name: str,
+    fn: Callable[..., Check],
+    ctx: GradeContext,
+    probe: Future[ChildResult] | None,
+    tests: Check | None,
+) -> Check:
+    if probe is None:
+        why = (
+            tests.reason
+            if tests is not None and tests.status == "error"
+            else "the solution cannot run"
+        )
+        return Check(name, "skip", reason=f"not measured: {why}")
+    return fn(ctx, probe.result())

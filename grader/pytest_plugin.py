@@ -1,0 +1,83 @@
+"""Our pytest plugin, loaded in the tests child: it reports each test over the channel.
+
+Records: `collected` (the ids pytest found), `collect_error`, `start` (so the parent
+knows which test was running if the child dies), `result` (per test), `finish`.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import pytest
+
+from grader.child import Channel
+
+_channel: Channel | None = None
+
+
+def install(channel: Channel) -> None:
+    global _channel
+    _channel = channel
+
+
+def _send(record: dict[str, Any]) -> None:
+    if _channel is not None:
+        _channel.send(record)
+
+
+def _message(report: pytest.TestReport | pytest.CollectReport) -> str:
+    longrepr = report.longrepr
+    crash = getattr(longrepr, "reprcrash", None)
+    if crash is not None:
+        return str(crash.message)
+    if isinstance(longrepr, tuple):  # skips: (path, line, reason)
+        return str(longrepr[2])
+    return str(longrepr or "")[-2000:]
+
+
+def pytest_configure(config: pytest.Config) -> None:
+    try:
+        from hypothesis import HealthCheck, settings
+    except ImportError:
+        return
+    # The same code always gets the same grade: fixed examples, no example database.
+    settings.register_profile(
+        "drill",
+        derandomize=True,
+        database=None,
+        deadline=None,
+        print_blob=False,
+        suppress_health_check=[HealthCheck.too_slow, HealthCheck.data_too_large],
+    )
+    settings.load_profile("drill")
+
+
+def pytest_collectreport(report: pytest.CollectReport) -> None:
+    if report.failed:
+        _send({"kind": "collect_error", "nodeid": report.nodeid, "message": _message(report)})
+
+
+def pytest_collection_finish(session: pytest.Session) -> None:
+    _send({"kind": "collected", "ids": [item.nodeid for item in session.items]})
+
+
+def pytest_runtest_logstart(nodeid: str, location: Any) -> None:
+    _send({"kind": "start", "nodeid": nodeid})
+
+
+def pytest_runtest_logreport(report: pytest.TestReport) -> None:
+    if report.when == "call" or report.failed or report.skipped:
+        _send(
+            {
+                "kind": "result",
+                "nodeid": report.nodeid,
+                "when": report.when,
+                "outcome": report.outcome,
+                "message": _message(report) if not report.passed else "",
+                "duration": report.duration,
+            }
+        )
+
+
+def pytest_sessionfinish(session: pytest.Session, exitstatus: int) -> None:
+    _send({"kind": "finish", "exitstatus": int(exitstatus)})

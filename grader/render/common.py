@@ -1,0 +1,64 @@
+"""Wording shared by the renderers, so every format says the same thing."""
+
+from __future__ import annotations
+
+from grader.report import Check, Report
+
+CHECK_TITLES = {
+    "tests": "hidden tests",
+    "types": "mypy --strict",
+    "memory": "peak memory",
+    "speed": "speed",
+    "integration": "inside the engine",
+}
+
+
+def minutes(seconds: float | None) -> str:
+    if seconds is None:
+        return "-"
+    s = round(abs(seconds))
+    return f"{s // 60}m{s % 60:02d}s"
+
+
+def size(n: float) -> str:
+    """Bytes for a person: 812 B, 64.0 KiB, 1.5 MiB, 2.00 GiB."""
+    for unit, scale in (("GiB", 1 << 30), ("MiB", 1 << 20), ("KiB", 1 << 10)):
+        if abs(n) >= scale:
+            return f"{n / scale:.{2 if unit == 'GiB' else 1}f} {unit}"
+    return f"{int(n)} B"
+
+
+def summary(check: Check) -> str:
+    """One line of what the check measured."""
+    d = check.details
+    if check.name == "tests":
+        return f"{d.get('passed', 0)}/{d.get('total', 0)} passed"
+    if check.name == "types":
+        return f"{d.get('errors', '?')} error(s)" if "errors" in d else ""
+    if check.name == "memory" and "peak_bytes" in d:
+        return (
+            f"peak {size(d['peak_bytes'])}, reference {size(d['reference_peak_bytes'])}, "
+            f"budget {size(d['budget_bytes'])}"
+        )
+    if check.name == "speed" and "ratio" in d:
+        text = f"{d['ratio']:.2f}x the reference's time on {d.get('device', '?')} (budget {d['budget_ratio']:g}x)"
+        if "growth" in d:
+            text += f", growth {d['growth']:.2f}x (budget {d['budget_growth']:g}x)"
+        return text
+    return ""
+
+
+def verdict(report: Report) -> str:
+    return "PASSED" if report.passed else "NOT PASSED"
+
+
+def time_line(report: Report) -> str:
+    if report.elapsed_s is None:
+        return ""
+    line = f"time used {minutes(report.elapsed_s)}"
+    if report.limit_s:
+        over = report.elapsed_s - report.limit_s
+        line += f" of {minutes(report.limit_s)}"
+        if over > 0:
+            line += f" ({minutes(over)} over time)"
+    return line

@@ -1,0 +1,40 @@
+"""The report as GitHub-flavoured markdown (a CI step summary, a PR comment)."""
+
+from __future__ import annotations
+
+from grader.render.common import CHECK_TITLES, summary, time_line, verdict
+from grader.report import Report
+
+ICONS = {"pass": "✅", "fail": "❌", "error": "💥", "skip": "⏭️"}
+
+
+def _cell(text: str) -> str:
+    return text.replace("|", "\\|").replace("\n", " ")
+
+
+def to_markdown(report: Report) -> str:
+    lines = [
+        f"### drill · {report.kata}: {report.score:.1f}/100 · {verdict(report)}",
+        "",
+        f"Pass mark {report.pass_mark:g}; hints taken {report.hints_taken}"
+        + (f" (-{report.hint_penalty:g} points)" if report.hint_penalty else "")
+        + (f"; {time_line(report)}" if time_line(report) else "")
+        + f"; device {report.device}.",
+        "",
+        "| check | status | score | result |",
+        "|---|---|---|---|",
+    ]
+    for name, check in report.checks.items():
+        result = check.reason if check.status != "pass" else summary(check)
+        lines.append(
+            f"| {CHECK_TITLES.get(name, name)} | {ICONS.get(check.status, '')} {check.status} "
+            f"| {check.score:.1f}/{check.max:g} | {_cell(result)} |"
+        )
+    failed = [t for t in report.tests if t.outcome != "passed"]
+    if failed:
+        lines += ["", "<details><summary>Failing hidden tests</summary>", ""]
+        lines += [
+            f"- `{t.id.rsplit('::', 1)[-1]}` ({t.outcome}): {_cell(t.reason)}" for t in failed
+        ]
+        lines += ["", "</details>"]
+    return "\n".join(lines) + "\n"

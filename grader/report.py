@@ -1,0 +1,82 @@
+"""The grade report: plain dataclasses whose JSON form is the contract of DESIGN section 4.
+
+Every renderer (Rich, JSON, JUnit, markdown) reads a `Report`; nothing else. The
+parent builds it from results it checked itself, never from what a child claims.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+from dataclasses import dataclass, field
+from typing import Any, Literal
+
+Status = Literal["pass", "fail", "error", "skip"]
+SCHEMA_VERSION = 1
+
+
+@dataclass
+class TestOutcome:
+    """One hidden test as the parent recorded it."""
+
+    id: str
+    outcome: Literal["passed", "failed", "error", "timeout", "not run"]
+    reason: str = ""
+    duration_s: float = 0.0
+
+
+@dataclass
+class Check:
+    """One stage's result. `details` carries the stage's own fields (peak_bytes, ratio...)."""
+
+    name: str
+    status: Status
+    score: float = 0.0
+    max: float = 0.0
+    reason: str = ""
+    details: dict[str, Any] = field(default_factory=dict)
+
+    def to_json(self) -> dict[str, Any]:
+        out: dict[str, Any] = {"status": self.status, **self.details}
+        out["score"] = round(self.score, 2)
+        out["max"] = self.max
+        if self.status != "pass" or self.reason:
+            out["reason"] = self.reason
+        return out
+
+
+@dataclass
+class Report:
+    kata: str
+    score: float
+    passed: bool
+    elapsed_s: float | None
+    limit_s: float | None
+    hints_taken: int
+    checks: dict[str, Check]
+    pass_mark: float
+    hint_penalty: float = 0.0
+    tests: list[TestOutcome] = field(default_factory=list)
+    device: str = "cpu"
+    graded_at: str = ""
+    solution: str = "solution.py"
+
+    def to_json(self) -> dict[str, Any]:
+        return {
+            "schema": SCHEMA_VERSION,
+            "kata": self.kata,
+            "score": round(self.score, 1),
+            "passed": self.passed,
+            "elapsed_s": None if self.elapsed_s is None else round(self.elapsed_s, 1),
+            "limit_s": self.limit_s,
+            "hints_taken": self.hints_taken,
+            "hint_penalty": self.hint_penalty,
+            "pass_mark": self.pass_mark,
+            "graded_at": self.graded_at,
+            "device": self.device,
+            "checks": {name: check.to_json() for name, check in self.checks.items()},
+            "tests": [dataclasses.asdict(t) for t in self.tests],
+        }
+
+    def dumps(self) -> str:
+        return json.dumps(self.to_json(), indent=2)

@@ -1,0 +1,56 @@
+"""Stage 5, score: weights from kata.yaml over the checks that ran; hints cost points.
+
+Memory and speed (and integration) count only once every hidden test passes: a fast
+wrong answer is not worth points, and an interviewer would not look at its speed.
+Partial credit is linear: tests by the share that pass; types lose a tenth per
+error; memory and speed lose everything between 1x and 2x their budget.
+"""
+
+from __future__ import annotations
+
+from grader.kata import Kata
+from grader.report import Check
+
+GATED = ("memory", "speed", "integration")
+
+
+def _fraction(check: Check) -> float:
+    d = check.details
+    if check.name == "tests":
+        return (
+            d.get("passed", 0) / d["total"] if check.status != "error" and d.get("total") else 0.0
+        )
+    if check.status == "pass":
+        return 1.0
+    if check.status != "fail":
+        return 0.0
+    if check.name == "types":
+        return max(0.0, 1.0 - 0.1 * int(d.get("errors", 10)))
+    if check.name == "memory" and d.get("budget_bytes"):
+        return max(0.0, 2.0 - float(d["peak_bytes"]) / float(d["budget_bytes"]))
+    if (
+        check.name == "speed"
+        and "ratio" in d
+        and d.get("growth", 0) <= d.get("budget_growth", float("inf"))
+    ):
+        return max(0.0, 2.0 - float(d["ratio"]) / float(d["budget_ratio"]))
+    return 0.0
+
+
+def score(kata: Kata, checks: dict[str, Check], hints_taken: int) -> tuple[float, float, bool]:
+    """Fill each check's score and max; return (total, hint penalty, passed)."""
+    tests = checks.get("tests")
+    correct = tests is not None and tests.status == "pass"
+    for name, check in checks.items():
+        check.max = kata.weights.get(name, 0.0)
+        if name in GATED and not correct and check.status in ("pass", "fail"):
+            why = "every hidden test passes" if tests is not None else "the tests check runs"
+            measured = f" (measured: {check.reason or 'within budget'})"
+            check.status, check.reason = "skip", f"not scored until {why}{measured}"
+        check.score = check.max * _fraction(check)
+    possible = sum(c.max for c in checks.values())
+    raw = 100.0 * sum(c.score for c in checks.values()) / possible if possible else 0.0
+    penalty = kata.hint_cost * hints_taken
+    total = max(0.0, min(100.0, raw - penalty))
+    passed = correct and total >= kata.pass_mark
+    return total, penalty, passed
