@@ -10,8 +10,6 @@ from __future__ import annotations
 import sys
 import traceback
 
-import click
-
 from grader.errors import DrillError
 
 
@@ -23,16 +21,19 @@ def _fail(message: str, code: int) -> int:
 def run(argv: list[str] | None = None) -> int:
     args = list(sys.argv[1:] if argv is None else argv)
     debug = "--debug" in args
+    import typer
+
     from drills.cli import app
 
     try:
         result = app(args=args, prog_name="drill", standalone_mode=False)
-    except click.exceptions.NoArgsIsHelpError as exc:  # bare `drill`: show the help
-        click.echo(exc.ctx.get_help() if exc.ctx else "")
-        return 0
-    except click.ClickException as exc:  # usage errors: unknown option, bad choice
-        return _fail(exc.format_message().splitlines()[0], exc.exit_code)
-    except (click.exceptions.Abort, KeyboardInterrupt):
+    except typer.TyperException as exc:  # usage errors: unknown option, bad choice
+        ctx = getattr(exc, "ctx", None)
+        if type(exc).__name__ == "NoArgsIsHelpError" and ctx is not None:
+            return 0  # bare `drill`: typer has printed the help; that is not an error
+        message = exc.format_message() if hasattr(exc, "format_message") else str(exc)
+        return _fail(message.splitlines()[0], int(getattr(exc, "exit_code", 2)))
+    except (typer.Abort, KeyboardInterrupt):
         return _fail("interrupted; nothing was lost (your files and history are as they were)", 130)
     except DrillError as exc:
         if debug:

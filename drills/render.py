@@ -8,7 +8,6 @@ from datetime import datetime
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from rich.markdown import Markdown
 from rich.table import Table
 from rich.text import Text
 
@@ -64,6 +63,8 @@ def katas_json(katas: list[Kata]) -> None:
 
 
 def prompt(kata: Kata) -> None:
+    from rich.markdown import Markdown  # markdown-it costs ~0.1 s: only `drill show` pays
+
     console.print(Markdown(kata.prompt_path.read_text(encoding="utf-8")))
 
 

@@ -42,8 +42,6 @@ def run_visible(root: Path) -> VisibleResult:
                 "-q",
                 "-p",
                 "no:cacheprovider",
-                "-p",
-                "pytest_timeout",
                 f"--timeout={TIMEOUT_S}",
                 f"--junitxml={junit}",
                 "--rootdir",

@@ -20,7 +20,7 @@ def main() -> None:
 
     from grader import pytest_plugin
 
-    pytest_plugin.install(channel)
+    pytest_plugin.install(channel, config.get("skip"))
     hidden = config["hidden_dir"]
     args = [
         hidden,

@@ -159,6 +159,7 @@ def _check_weights(path: Path, data: dict[str, Any]) -> None:
 
 def load_kata_from(folder: Path) -> Kata:
     """Load and validate the kata in `folder`."""
+    folder = folder.resolve()
     path = folder / "kata.yaml"
     if not path.is_file():
         raise KataError(f"{path}: missing (every kata folder needs a kata.yaml)")

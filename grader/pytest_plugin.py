@@ -13,11 +13,14 @@ import pytest
 from grader.child import Channel
 
 _channel: Channel | None = None
+_skip: frozenset[str] = frozenset()
 
 
-def install(channel: Channel) -> None:
-    global _channel
+def install(channel: Channel, skip: list[str] | None = None) -> None:
+    """Report over `channel`; leave out `skip` (tests a previous, stopped run already settled)."""
+    global _channel, _skip
     _channel = channel
+    _skip = frozenset(skip or ())
 
 
 def _send(record: dict[str, Any]) -> None:
@@ -55,6 +58,15 @@ def pytest_configure(config: pytest.Config) -> None:
 def pytest_collectreport(report: pytest.CollectReport) -> None:
     if report.failed:
         _send({"kind": "collect_error", "nodeid": report.nodeid, "message": _message(report)})
+
+
+def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
+    if not _skip:
+        return
+    keep = [item for item in items if item.nodeid not in _skip]
+    dropped = [item for item in items if item.nodeid in _skip]
+    items[:] = keep
+    config.hook.pytest_deselected(items=dropped)
 
 
 def pytest_collection_finish(session: pytest.Session) -> None:

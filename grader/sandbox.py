@@ -18,7 +18,8 @@ import subprocess
 import sys
 import threading
 import time
-from dataclasses import dataclass, field
+from collections.abc import Callable
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -53,7 +54,7 @@ class ChildResult:
     wall_s: float
     output_tail: str = ""
     overflow: bool = False
-    signals: list[str] = field(default_factory=list)
+    stopped_by_watchdog: bool = False
 
     def finished(self) -> bool:
         return any(r.get("kind") == "finish" for r in self.records)
@@ -62,6 +63,8 @@ class ChildResult:
         """How the child ended, in words a candidate can act on."""
         if self.timed_out:
             return f"it did not finish within {self.wall_s:.0f} s and was stopped"
+        if self.stopped_by_watchdog:
+            return "it was stopped by the grader's watchdog"
         rc = self.returncode
         if rc is None:
             return "it was stopped"
@@ -108,27 +111,39 @@ def _kill_group(pid: int) -> None:
         os.killpg(pid, signal.SIGKILL)
 
 
-def _reader(fd: int, sink: list[bytes], overflow: list[bool]) -> None:
-    total = 0
-    with os.fdopen(fd, "rb", buffering=0) as pipe:
-        while chunk := pipe.read(65536):
-            total += len(chunk)
-            if total > MAX_RECORD_BYTES:
-                overflow[0] = True
-                continue  # keep draining so the child never blocks on a full pipe
-            sink.append(chunk)
+class _Reader(threading.Thread):
+    """Drains the pipe into parsed records as they arrive (the watchdog reads them live)."""
+
+    def __init__(self, fd: int) -> None:
+        super().__init__(daemon=True)
+        self.fd = fd
+        self.records: list[dict[str, Any]] = []
+        self.overflow = False
+
+    def run(self) -> None:
+        total = 0
+        pending = b""
+        with os.fdopen(self.fd, "rb", buffering=0) as pipe:
+            while chunk := pipe.read(65536):
+                total += len(chunk)
+                if total > MAX_RECORD_BYTES:
+                    self.overflow = True
+                    continue  # keep draining so the child never blocks on a full pipe
+                pending += chunk
+                *lines, pending = pending.split(b"\n")
+                self.records.extend(r for r in map(_parse_line, lines) if r is not None)
 
 
-def _parse(raw: bytes) -> list[dict[str, Any]]:
-    records = []
-    for line in raw.splitlines():
-        try:
-            record = json.loads(line)
-        except ValueError:
-            continue
-        if isinstance(record, dict):
-            records.append(record)
-    return records
+def _parse_line(line: bytes) -> dict[str, Any] | None:
+    try:
+        record = json.loads(line)
+    except ValueError:
+        return None
+    return record if isinstance(record, dict) else None
+
+
+# Called about five times a second with the records so far; True stops the child.
+Watchdog = Callable[[list[dict[str, Any]]], bool]
 
 
 def run_child(
@@ -138,6 +153,7 @@ def run_child(
     limits: Limits,
     deadline_s: float,
     env: dict[str, str] | None = None,
+    watchdog: Watchdog | None = None,
 ) -> ChildResult:
     """Run `python -I -m module config.json` in `workdir`; return what it reported."""
     config = {**config, "limits": limits.__dict__}
@@ -145,8 +161,6 @@ def run_child(
     config_path.write_text(json.dumps(config))
     out_path = workdir / f"{module.rsplit('.', 1)[-1]}.out"
     read_fd, write_fd = os.pipe()
-    chunks: list[bytes] = []
-    overflow = [False]
     start = time.monotonic()
     with open(out_path, "wb") as out:
         try:
@@ -162,13 +176,18 @@ def run_child(
             )
         finally:
             os.close(write_fd)
-        reader = threading.Thread(target=_reader, args=(read_fd, chunks, overflow), daemon=True)
+        reader = _Reader(read_fd)
         reader.start()
-        timed_out = False
+        timed_out = stopped = False
         try:
-            proc.wait(timeout=deadline_s)
-        except subprocess.TimeoutExpired:
-            timed_out = True
+            while proc.poll() is None:
+                if time.monotonic() - start > deadline_s:
+                    timed_out = True
+                    break
+                if watchdog is not None and watchdog(reader.records):
+                    stopped = True
+                    break
+                time.sleep(0.2)
         finally:
             # Whatever happened, nothing the child started outlives the grade.
             _kill_group(proc.pid)
@@ -179,10 +198,11 @@ def run_child(
         f.seek(max(0, out_path.stat().st_size - OUTPUT_TAIL_BYTES))
         tail = f.read().decode("utf-8", "replace")
     return ChildResult(
-        records=_parse(b"".join(chunks)),
-        returncode=None if timed_out else proc.returncode,
+        records=list(reader.records),
+        returncode=None if timed_out or stopped else proc.returncode,
         timed_out=timed_out,
         wall_s=wall,
         output_tail=tail,
-        overflow=overflow[0],
+        overflow=reader.overflow,
+        stopped_by_watchdog=stopped,
     )

@@ -1,0 +1,34 @@
+"""Fixtures shared by the project's tests."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+from grader.kata import Kata, load_kata_from
+
+FIXTURE_KATAS = Path(__file__).resolve().parent / "fixtures" / "katas"
+
+
+@pytest.fixture(autouse=True)
+def isolated_home(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[Path]:
+    """Every test gets its own history store; no background mypy warm-ups."""
+    home = tmp_path / "drill-home"
+    monkeypatch.setenv("DRILL_HOME", str(home))
+    monkeypatch.setenv("DRILL_NO_WARM", "1")
+    yield home
+
+
+@pytest.fixture
+def toy_kata() -> Kata:
+    """A kata without torch: the grader's behaviour, exercised in seconds."""
+    return load_kata_from(FIXTURE_KATAS / "top-k-indices")
+
+
+@pytest.fixture
+def toy_katas_dir(monkeypatch: pytest.MonkeyPatch) -> Path:
+    """Point `drill` at the fixture katas instead of the built-in ones."""
+    monkeypatch.setenv("DRILL_KATAS", str(FIXTURE_KATAS))
+    return FIXTURE_KATAS

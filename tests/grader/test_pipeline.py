@@ -1,0 +1,177 @@
+"""The grade on a small torch-free kata: verdicts and reasons for good and broken solutions."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from grader.kata import Kata
+from grader.pipeline import grade
+from grader.report import Report
+
+
+def grade_source(kata: Kata, tmp_path: Path, source: str, **kwargs: object) -> Report:
+    path = tmp_path / "solution.py"
+    path.write_text(source)
+    return grade(kata, path, device="cpu", **kwargs)  # type: ignore[arg-type]
+
+
+def test_the_model_answer_scores_100(toy_kata: Kata) -> None:
+    report = grade(toy_kata, toy_kata.model_answer, device="cpu")
+    assert report.passed, report.dumps()
+    assert report.score == pytest.approx(100.0)
+    assert {n: c.status for n, c in report.checks.items()} == {
+        "tests": "pass",
+        "types": "pass",
+        "memory": "pass",
+        "speed": "pass",
+    }
+    assert report.checks["tests"].details["total"] == 7
+
+
+def test_the_starter_does_not_pass_and_says_why(toy_kata: Kata) -> None:
+    report = grade(toy_kata, toy_kata.starter_dir / "solution.py", device="cpu")
+    assert not report.passed
+    tests = report.checks["tests"]
+    assert tests.status == "fail"
+    assert "NotImplementedError" in tests.reason
+    assert report.checks["speed"].status == "skip"
+    assert "not scored until every hidden test passes" in report.checks["speed"].reason
+
+
+def test_a_syntax_error_is_a_grade_with_the_line(toy_kata: Kata, tmp_path: Path) -> None:
+    report = grade_source(toy_kata, tmp_path, "def top_k_indices(xs, k)\n    return []\n")
+    assert not report.passed
+    assert report.checks["tests"].status == "error"
+    assert "solution.py line 1" in report.checks["tests"].reason
+    assert report.checks["memory"].status == "skip"
+
+
+def test_a_missing_function_is_named(toy_kata: Kata, tmp_path: Path) -> None:
+    report = grade_source(
+        toy_kata,
+        tmp_path,
+        "def top_k(xs: list[float], k: int) -> list[int]:\n    return []\n",
+        only={"tests"},
+    )
+    assert "does not define top_k_indices" in report.checks["tests"].reason
+
+
+def test_exiting_at_import_with_status_zero_is_not_a_pass(toy_kata: Kata, tmp_path: Path) -> None:
+    report = grade_source(toy_kata, tmp_path, "import os\nos._exit(0)\n", only={"tests"})
+    assert not report.passed
+    assert report.checks["tests"].details["passed"] == 0
+    assert "exited with status 0 before finishing" in report.checks["tests"].reason
+
+
+def test_exiting_inside_a_call_is_not_a_pass(toy_kata: Kata, tmp_path: Path) -> None:
+    source = (
+        "import sys\ndef top_k_indices(xs: list[float], k: int) -> list[int]:\n    sys.exit(0)\n"
+    )
+    report = grade_source(toy_kata, tmp_path, source, only={"tests"})
+    assert not report.passed
+    assert report.checks["tests"].details["passed"] == 0
+
+
+def test_an_endless_loop_times_out_per_test_and_the_grade_finishes(
+    toy_kata: Kata, tmp_path: Path
+) -> None:
+    source = (
+        "def top_k_indices(xs: list[float], k: int) -> list[int]:\n"
+        "    if k == 0:\n        while True:\n            pass\n"
+        "    return sorted(range(len(xs)), key=lambda i: (-xs[i], i))[: max(k, 0)]\n"
+    )
+    report = grade_source(toy_kata, tmp_path, source, only={"tests"})
+    outcomes = {t.id.rsplit("::", 1)[-1]: t.outcome for t in report.tests}
+    assert outcomes["test_k_zero_returns_nothing"] == "timeout"
+    assert outcomes["test_ties_come_in_index_order"] == "passed"
+    assert not report.passed
+
+
+def test_importing_the_reference_is_refused(toy_kata: Kata, tmp_path: Path) -> None:
+    report = grade_source(toy_kata, tmp_path, "from reference import sampling\n", only={"tests"})
+    assert report.checks["tests"].status == "error"
+    assert "imports 'reference'" in report.checks["tests"].reason
+
+
+def test_a_hidden_dynamic_import_of_the_grader_fails_at_run_time(
+    toy_kata: Kata, tmp_path: Path
+) -> None:
+    source = (
+        "import importlib\n"
+        "def top_k_indices(xs: list[float], k: int) -> list[int]:\n"
+        "    importlib.import_module('gra' + 'der.kata')\n"
+        "    return []\n"
+    )
+    report = grade_source(toy_kata, tmp_path, source, only={"tests"})
+    assert report.checks["tests"].details["passed"] == 0
+    assert "may not import" in report.checks["tests"].reason
+
+
+def test_type_ignore_comments_are_not_honoured(toy_kata: Kata, tmp_path: Path) -> None:
+    source = "# mypy: ignore-errors\ndef top_k_indices(xs, k):  # type: ignore\n    return []\n"
+    report = grade_source(toy_kata, tmp_path, source, only={"types"})
+    types = report.checks["types"]
+    assert types.status == "fail"
+    assert types.details["suppressions_ignored"] == 2
+    assert "no-untyped-def" in types.reason
+
+
+def test_a_slow_solution_fails_speed_with_the_ratio(toy_kata: Kata, tmp_path: Path) -> None:
+    source = (
+        "def top_k_indices(xs: list[float], k: int) -> list[int]:\n"
+        "    if k <= 0:\n        return []\n"
+        "    order = list(range(len(xs)))\n"
+        "    for _ in range(3):\n"
+        "        order = sorted(order, key=lambda i: (-xs[i], i))\n"
+        "    return order[:k]\n"
+    )
+    report = grade_source(toy_kata, tmp_path, source, only={"tests", "speed"})
+    speed = report.checks["speed"]
+    assert speed.status == "fail", report.dumps()
+    assert "slower than the reference" in speed.reason
+    assert speed.details["ratio"] > 4.0
+
+
+def test_a_copying_solution_fails_memory_with_the_peak(toy_kata: Kata, tmp_path: Path) -> None:
+    source = (
+        "def top_k_indices(xs: list[float], k: int) -> list[int]:\n"
+        "    pairs = sorted([(-x, i) for i, x in enumerate(xs)])\n"
+        "    return [i for _, i in pairs[: max(k, 0)]]\n"
+    )
+    report = grade_source(toy_kata, tmp_path, source, only={"tests", "memory"})
+    memory = report.checks["memory"]
+    assert memory.status == "fail", report.dumps()
+    assert memory.details["peak_bytes"] > memory.details["budget_bytes"]
+    assert "avoid copies of the whole input" in memory.reason
+
+
+def test_a_conftest_beside_the_solution_is_never_loaded(toy_kata: Kata, tmp_path: Path) -> None:
+    (tmp_path / "conftest.py").write_text(
+        "import pytest\n@pytest.hookimpl(hookwrapper=True)\n"
+        "def pytest_runtest_makereport(item, call):\n    out = yield\n    out.get_result().outcome = 'passed'\n"
+    )
+    report = grade_source(
+        toy_kata,
+        tmp_path,
+        "def top_k_indices(xs: list[float], k: int) -> list[int]:\n    return []\n",
+        only={"tests"},
+    )
+    assert not report.passed
+    assert report.checks["tests"].details["passed"] < 7
+
+
+def test_patching_pytest_reports_to_pass_is_detected(toy_kata: Kata, tmp_path: Path) -> None:
+    source = (
+        "from _pytest import reports\n"
+        "_orig = reports.TestReport.__init__\n"
+        "def _init(self, *a, **k):\n"
+        "    _orig(self, *a, **k)\n"
+        "    self.outcome = 'passed'\n"
+        "reports.TestReport.__init__ = _init\n"
+        "def top_k_indices(xs: list[float], k: int) -> list[int]:\n    return []\n"
+    )
+    report = grade_source(toy_kata, tmp_path, source, only={"tests"})
+    assert not report.passed
+    assert "tampered" in report.checks["tests"].reason

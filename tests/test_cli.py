@@ -1,0 +1,157 @@
+"""The command contract (DESIGN section 4): outputs, exit codes, one-line errors."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from drills.__main__ import run
+
+
+def drill(*args: str, cwd: Path | None = None) -> subprocess.CompletedProcess[str]:
+    """The real entry point in a fresh interpreter, as a user's shell runs it."""
+    return subprocess.run(
+        [sys.executable, "-m", "drills", *args],
+        cwd=cwd,
+        env=os.environ.copy(),
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
+
+
+def one_line_error(result: subprocess.CompletedProcess[str]) -> str:
+    lines = result.stderr.strip().splitlines()
+    assert len(lines) == 1, result.stderr
+    assert lines[0].startswith("drill: ")
+    assert "Traceback" not in result.stderr
+    return lines[0]
+
+
+def test_list_as_json_has_the_contract_fields(toy_katas_dir: Path) -> None:
+    result = drill("list", "--format", "json")
+    assert result.returncode == 0
+    (entry,) = json.loads(result.stdout)
+    assert {"id", "title", "topics", "difficulty", "minutes"} <= set(entry)
+    assert entry["id"] == "top-k-indices"
+
+
+def test_list_as_a_table_names_each_kata(toy_katas_dir: Path) -> None:
+    result = drill("list")
+    assert result.returncode == 0
+    assert "top-k-indices" in result.stdout
+
+
+def test_show_renders_the_prompt(toy_katas_dir: Path) -> None:
+    result = drill("show", "top-k-indices")
+    assert result.returncode == 0
+    assert "Indices of the k largest values" in result.stdout
+
+
+def test_an_unknown_kata_suggests_the_closest(toy_katas_dir: Path) -> None:
+    result = drill("start", "top-k-indeces")
+    assert result.returncode == 2
+    assert "Did you mean 'top-k-indices'?" in one_line_error(result)
+
+
+@pytest.mark.parametrize("timed", ["30x", "-5m"])
+def test_a_malformed_duration_is_refused(toy_katas_dir: Path, tmp_path: Path, timed: str) -> None:
+    result = drill("start", "top-k-indices", "--dir", str(tmp_path / "ws"), "--timed", timed)
+    assert result.returncode == 2
+    assert "expected a duration like 30m" in one_line_error(result)
+    assert not (tmp_path / "ws").exists()
+
+
+def test_starting_over_an_existing_workspace_names_resume_and_force(
+    toy_katas_dir: Path, tmp_path: Path
+) -> None:
+    ws = tmp_path / "ws"
+    assert drill("start", "top-k-indices", "--dir", str(ws)).returncode == 0
+    (ws / "solution.py").write_text("my work")
+    result = drill("start", "top-k-indices", "--dir", str(ws))
+    assert result.returncode == 2
+    line = one_line_error(result)
+    assert "--resume" in line and "--force" in line
+    assert (ws / "solution.py").read_text() == "my work"
+
+
+def test_start_prints_the_headline_and_the_deadline(toy_katas_dir: Path, tmp_path: Path) -> None:
+    result = drill("start", "top-k-indices", "--dir", str(tmp_path / "ws"), "--timed", "90s")
+    assert result.returncode == 0
+    assert "Indices of the k largest values" in result.stdout
+    assert "deadline" in result.stdout and "1m30s" in result.stdout
+
+
+def test_grade_outside_a_workspace_is_exit_2(toy_katas_dir: Path, tmp_path: Path) -> None:
+    result = drill("grade", cwd=tmp_path)
+    assert result.returncode == 2
+    assert "not inside a drill workspace" in one_line_error(result)
+
+
+def test_a_corrupt_session_is_exit_2_and_names_the_file(
+    toy_katas_dir: Path, tmp_path: Path
+) -> None:
+    ws = tmp_path / "ws"
+    drill("start", "top-k-indices", "--dir", str(ws))
+    (ws / ".drill" / "session.json").write_text("[]")
+    result = drill("status", "--dir", str(ws))
+    assert result.returncode == 2
+    assert "session.json is corrupt" in one_line_error(result)
+
+
+def test_a_malformed_kata_yaml_names_file_and_field(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    bad = tmp_path / "katas" / "broken"
+    bad.mkdir(parents=True)
+    (bad / "kata.yaml").write_text("id: broken\ntitle: Broken\n")
+    monkeypatch.setenv("DRILL_KATAS", str(tmp_path / "katas"))
+    result = drill("show", "broken")
+    assert result.returncode == 2
+    line = one_line_error(result)
+    assert "broken/kata.yaml" in line and "'summary' is a required property" in line
+
+
+def test_an_unknown_option_is_one_line_and_exit_2(capsys: pytest.CaptureFixture[str]) -> None:
+    assert run(["list", "--colour"]) == 2
+    err = capsys.readouterr().err.strip().splitlines()
+    assert len(err) == 1 and "--colour" in err[0]
+
+
+def test_hints_are_revealed_in_order_and_recorded(toy_katas_dir: Path, tmp_path: Path) -> None:
+    ws = tmp_path / "ws"
+    drill("start", "top-k-indices", "--dir", str(ws))
+    first = drill("hint", "--dir", str(ws))
+    assert (
+        first.returncode == 0 and "Hint 1/3" in first.stdout and "what to sort by" in first.stdout
+    )
+    assert "Hint 2/3" in drill("hint", "--dir", str(ws)).stdout
+    status = drill("status", "--dir", str(ws))
+    assert "2 taken" in status.stdout and "-10 points" in status.stdout
+    session = json.loads((ws / ".drill" / "session.json").read_text())
+    assert [h["index"] for h in session["hints"]] == [0, 1]
+
+
+def test_no_hints_left_is_a_clear_error(toy_katas_dir: Path, tmp_path: Path) -> None:
+    ws = tmp_path / "ws"
+    drill("start", "top-k-indices", "--dir", str(ws))
+    for _ in range(3):
+        drill("hint", "--dir", str(ws))
+    result = drill("hint", "--dir", str(ws))
+    assert result.returncode == 2
+    assert "no hints left" in one_line_error(result)
+
+
+def test_the_visible_tests_run_and_fail_on_the_starter(toy_katas_dir: Path, tmp_path: Path) -> None:
+    ws = tmp_path / "ws"
+    drill("start", "top-k-indices", "--dir", str(ws))
+    result = drill("test", "--dir", str(ws))
+    assert result.returncode == 1
+    assert "NotImplementedError" in result.stdout
+    session = json.loads((ws / ".drill" / "session.json").read_text())
+    assert session["last_test"]["failed"] == 1
