@@ -1,0 +1,58 @@
+"""Every built-in kata is sound: the authoring check of `drill validate`, as tests.
+
+The model answer scores 100, the starter does not pass, and the hidden suite catches
+every known-wrong variant in `mutants/` (each one a realistic bug).
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from grader.kata import Kata, all_katas, load_kata_from
+from grader.paths import BUILTIN_KATAS
+from grader.validate import caught_by, check_mutant, check_structure
+from grader.pipeline import grade
+
+KATAS = sorted(p.parent for p in BUILTIN_KATAS.glob("*/kata.yaml"))
+MUTANTS = [(k, m) for k in KATAS for m in sorted((k / "mutants").glob("*.py"))]
+
+
+def kata_at(folder: Path) -> Kata:
+    return load_kata_from(folder)
+
+
+def test_every_kata_loads_and_the_ids_are_unique() -> None:
+    katas = all_katas(BUILTIN_KATAS)
+    assert len({k.id for k in katas}) == len(katas) == len(KATAS)
+
+
+@pytest.mark.parametrize("folder", KATAS, ids=lambda p: p.name)
+def test_kata_is_well_formed(folder: Path) -> None:
+    problems = [f"{f.item}: {f.detail}" for f in check_structure(kata_at(folder)) if not f.ok]
+    assert not problems
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("folder", KATAS, ids=lambda p: p.name)
+def test_model_answer_scores_100(folder: Path) -> None:
+    kata = kata_at(folder)
+    report = grade(kata, kata.model_answer, device="cpu")
+    problems = {n: c.reason for n, c in report.checks.items() if c.status != "pass"}
+    assert report.passed and report.score == pytest.approx(100.0), problems
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("folder", KATAS, ids=lambda p: p.name)
+def test_starter_does_not_pass(folder: Path) -> None:
+    kata = kata_at(folder)
+    report = grade(kata, kata.starter_dir / "solution.py", device="cpu", only={"tests"})
+    assert caught_by(report)
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize(("folder", "mutant"), MUTANTS, ids=lambda p: p.name if p.suffix else p.name)
+def test_mutant_is_caught(folder: Path, mutant: Path) -> None:
+    finding = check_mutant(kata_at(folder), mutant, device="cpu")
+    assert finding.ok, finding.detail
