@@ -18,13 +18,15 @@ from pathlib import Path
 from types import FrameType, ModuleType
 from typing import Any
 
+from grader import landlock
+
 FORBIDDEN = frozenset({"reference", "grader", "drills", "katas", "model_answer"})
 
 
 def apply_limits(limits: dict[str, int]) -> None:
     """Lower soft and hard limits; an unprivileged process cannot raise them again."""
     mb = 1 << 20
-    wanted = {
+    wanted: dict[int, int] = {
         resource.RLIMIT_CPU: limits["cpu_s"],
         resource.RLIMIT_DATA: limits["memory_mb"] * mb,
         resource.RLIMIT_FSIZE: limits["file_mb"] * mb,
@@ -79,12 +81,32 @@ class ImportGuard(importlib.abc.MetaPathFinder):
         return None
 
 
+class ReadGuard:
+    """An audit hook: the solution may not open kata folders (model answers, mutants, other
+    katas' suites) or the history store. The hidden folder of this kata stays readable,
+    since pytest imports it. Audit hooks cannot be removed once added."""
+
+    def __init__(self, blocked: list[str], allowed: list[str]) -> None:
+        self.blocked = tuple(os.path.join(os.path.realpath(p), "") for p in blocked)
+        self.allowed = tuple(os.path.join(os.path.realpath(p), "") for p in allowed)
+
+    def __call__(self, event: str, args: tuple[Any, ...]) -> None:
+        if event != "open" or not args or not isinstance(args[0], str | bytes | os.PathLike):
+            return
+        path = os.path.realpath(os.fsdecode(args[0]))  # a symlink does not get round it
+        if path.startswith(self.blocked) and not path.startswith(self.allowed):
+            raise PermissionError(f"the grader does not let solutions read {path}")
+
+
 def setup(config_path: str) -> tuple[dict[str, Any], Channel]:
     """Read the config, limit the process, and prepare imports; returns (config, channel)."""
     config: dict[str, Any] = json.loads(Path(config_path).read_text())
     apply_limits(config["limits"])
+    enforced = landlock.restrict([Path(config_path).parent], network=config["limits"]["network"])
     channel = Channel()
+    channel.send({"kind": "sandbox", "enforced": enforced})
     sys.dont_write_bytecode = True
     sys.path[:0] = [config["solution_dir"], config["hidden_dir"]]
     sys.meta_path.insert(0, ImportGuard(Path(config["solution_dir"])))
+    sys.addaudithook(ReadGuard(config.get("unreadable", []), [config["hidden_dir"]]))
     return config, channel

@@ -26,4 +26,10 @@ class GradeContext:
         return path
 
     def limits(self, wall_s: float) -> Limits:
-        return Limits(cpu_s=int(wall_s) + 30, memory_mb=self.kata.memory_limit_mb)
+        kata = self.kata
+        return Limits(
+            cpu_s=int(wall_s) + 30,
+            memory_mb=kata.memory_limit_mb,
+            processes=kata.process_limit,
+            network=kata.network,
+        )

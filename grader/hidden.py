@@ -24,6 +24,12 @@ REASON_CHARS = 400
 # hypothesis' shrinking); past the per-test timeout plus this grace, the parent stops
 # the child, records the test as timed out, and runs the rest of the suite again.
 GRACE_S = 3.0
+# A child that dies inside a test (a segfault, a kill for memory) is run again on the
+# tests that remain, at most this many times.
+MAX_RESTARTS = 5
+# Importing the suite imports torch (2 to 3 s) and solution.py: at most this, or half
+# the suite's deadline if that is shorter.
+COLLECT_LIMIT_S = 60.0
 
 
 @dataclass
@@ -52,25 +58,33 @@ class _Records:
 
 
 class _StuckTest:
-    """Watchdog: True once one test has run for longer than `limit_s`."""
+    """Watchdog: stops the child when one test, or importing the suite, takes too long."""
 
-    def __init__(self, limit_s: float) -> None:
-        self.limit_s = limit_s
+    def __init__(self, test_limit_s: float, collect_limit_s: float) -> None:
+        self.test_limit_s = test_limit_s
+        self.collect_limit_s = collect_limit_s
+        self.started = time.monotonic()
+        self.collected = False
         self.seen = 0
         self.current = ""
         self.since = 0.0
 
-    def __call__(self, records: list[dict[str, Any]]) -> bool:
+    def __call__(self, records: list[dict[str, Any]]) -> str:
         for r in records[self.seen :]:
-            if r.get("kind") == "start":
+            kind = r.get("kind")
+            if kind == "collected":
+                self.collected = True
+            elif kind == "start":
                 self.current, self.since = str(r.get("nodeid")), time.monotonic()
-            elif (
-                r.get("kind") in ("result", "finish")
-                and r.get("nodeid", self.current) == self.current
-            ):
+            elif kind in ("result", "finish") and r.get("nodeid", self.current) == self.current:
                 self.current = ""
         self.seen = len(records)
-        return bool(self.current) and time.monotonic() - self.since > self.limit_s
+        now = time.monotonic()
+        if not self.collected and now - self.started > self.collect_limit_s:
+            return f"importing the suite (and solution.py) took longer than {self.collect_limit_s:.0f} s"
+        if self.current and now - self.since > self.test_limit_s:
+            return f"a test ran past its {self.test_limit_s - GRACE_S:g} s timeout and was stopped"
+        return ""
 
 
 EXAMPLE_MARKERS = ("Falsifying example:", "Failing test case:")
@@ -108,7 +122,9 @@ def _outcomes(
         if r is not None:
             message = str(r.get("message", ""))
             outcome: Any = "passed" if r["outcome"] == "passed" else "failed"
-            if r["outcome"] == "timeout" or "from pytest-timeout" in message:
+            if r["outcome"] == "error":
+                outcome = "error"
+            elif r["outcome"] == "timeout" or "from pytest-timeout" in message:
                 outcome = "timeout"
                 message = f"did not finish within its {timeout_s:g} s timeout (an endless loop, or far too slow)"
             elif r["outcome"] == "skipped":
@@ -159,6 +175,9 @@ def check_tests(ctx: GradeContext) -> tuple[Check, list[TestOutcome]]:
             {"test": test_name(o.id), "outcome": o.outcome, "reason": o.reason} for o in failures
         ],
     }
+    if not failures and child.lingered:
+        reason = "every hidden test passed, but the process did not exit afterwards (threads left running?)"
+        return Check("tests", "fail", reason=reason, details=details), outcomes
     if not failures:
         return Check("tests", "pass", details=details), outcomes
     missing = facts.missing(ctx.kata.entrypoints)
@@ -166,6 +185,8 @@ def check_tests(ctx: GradeContext) -> tuple[Check, list[TestOutcome]]:
     reason = f"{len(failures)} of {len(ids)} hidden tests fail; first: {test_name(first.id)}: {first.reason}"
     if missing:
         reason = f"solution.py does not define {', '.join(missing)}; " + reason
+    if child.lingered:
+        reason += "; the process did not exit after the suite (threads left running?)"
     return Check("tests", "fail", reason=reason, details=details), outcomes
 
 
@@ -174,7 +195,7 @@ def _run_suite(ctx: GradeContext) -> tuple[_Records, ChildResult]:
     kata = ctx.kata
     rec = _Records()
     deadline = time.monotonic() + kata.test_deadline_s
-    while True:
+    for _ in range(MAX_RESTARTS + 1):
         remaining = max(1.0, deadline - time.monotonic())
         child = run_child(
             "grader.child_tests",
@@ -188,13 +209,22 @@ def _run_suite(ctx: GradeContext) -> tuple[_Records, ChildResult]:
             ctx.limits(remaining),
             deadline_s=remaining,
             env={"DRILL_DEVICE": ctx.device},
-            watchdog=_StuckTest(kata.test_timeout_s + GRACE_S),
+            watchdog=_StuckTest(
+                kata.test_timeout_s + GRACE_S, min(COLLECT_LIMIT_S, kata.test_deadline_s / 2)
+            ),
         )
         rec.add(child)
         stuck = rec.running()
-        if not (child.stopped_by_watchdog and stuck) or time.monotonic() >= deadline:
-            return rec, child
-        rec.results[stuck] = {"nodeid": stuck, "outcome": "timeout", "message": ""}
+        if child.finished() or not stuck or child.timed_out or time.monotonic() >= deadline:
+            break
+        # The child died or was stopped inside one test: that test failed; run the rest.
+        outcome = "timeout" if "timeout" in child.stop_reason else "error"
+        rec.results[stuck] = {
+            "nodeid": stuck,
+            "outcome": outcome,
+            "message": child.exit_description(),
+        }
+    return rec, child
 
 
 def _error(ids: list[str], reason: str) -> tuple[Check, list[TestOutcome]]:

@@ -65,6 +65,7 @@ class Kata:
     integration: IntegrationSpec | None
     memory_limit_mb: int
     process_limit: int
+    network: bool
     folder: Path = field(compare=False)
 
     @property
@@ -204,7 +205,8 @@ def load_kata_from(folder: Path) -> Kata:
         else None,
         integration=IntegrationSpec(integ["case"], integ.get("advice", "")) if integ else None,
         memory_limit_mb=int(limits.get("memory_mb", 4096)),
-        process_limit=int(limits.get("processes", 64)),
+        process_limit=int(limits.get("processes", 16)),
+        network=bool(limits.get("network", False)),
         folder=folder,
     )
 

@@ -53,7 +53,12 @@ def expected_ids(kata: Kata) -> list[str]:
                 "collect_only": True,
             },
             workdir,
-            Limits(cpu_s=120, memory_mb=kata.memory_limit_mb),
+            Limits(
+                cpu_s=120,
+                memory_mb=kata.memory_limit_mb,
+                processes=kata.process_limit,
+                network=kata.network,
+            ),
             deadline_s=120,
         )
     collected = next((r["ids"] for r in result.records if r.get("kind") == "collected"), None)

@@ -44,6 +44,8 @@ class Limits:
     memory_mb: int
     file_mb: int = 64
     open_files: int = 512
+    processes: int = 16  # counted by the parent; root ignores RLIMIT_NPROC
+    network: bool = False  # loopback TCP, for katas that run torch.distributed
 
 
 @dataclass
@@ -54,7 +56,12 @@ class ChildResult:
     wall_s: float
     output_tail: str = ""
     overflow: bool = False
-    stopped_by_watchdog: bool = False
+    stop_reason: str = ""  # why the parent stopped it early, if it did
+    lingered: bool = False  # it finished, then did not exit by itself
+
+    @property
+    def stopped_by_watchdog(self) -> bool:
+        return bool(self.stop_reason)
 
     def finished(self) -> bool:
         return any(r.get("kind") == "finish" for r in self.records)
@@ -63,8 +70,8 @@ class ChildResult:
         """How the child ended, in words a candidate can act on."""
         if self.timed_out:
             return f"it did not finish within {self.wall_s:.0f} s and was stopped"
-        if self.stopped_by_watchdog:
-            return "it was stopped by the grader's watchdog"
+        if self.stop_reason:
+            return self.stop_reason
         rc = self.returncode
         if rc is None:
             return "it was stopped"
@@ -80,6 +87,13 @@ class ChildResult:
             }.get(name, "")
             return f"the process died from {name}{why}"
         return f"the process exited with status {rc} before finishing"
+
+
+def unreadable_paths() -> list[str]:
+    """What a solution may not open: every kata folder and the history store."""
+    from grader.paths import BUILTIN_KATAS, data_dir, katas_dir
+
+    return sorted({str(BUILTIN_KATAS), str(katas_dir()), str(data_dir())})
 
 
 def child_env(workdir: Path, extra: dict[str, str] | None = None) -> dict[str, str]:
@@ -142,8 +156,27 @@ def _parse_line(line: bytes) -> dict[str, Any] | None:
     return record if isinstance(record, dict) else None
 
 
-# Called about five times a second with the records so far; True stops the child.
-Watchdog = Callable[[list[dict[str, Any]]], bool]
+# Called about five times a second with the records so far; a non-empty reason stops the child.
+Watchdog = Callable[[list[dict[str, Any]]], str]
+# After the child says "finish", it has this long to exit (threads left running keep a
+# Python process alive); then it is stopped and its results stand.
+FINISH_GRACE_S = 2.0
+
+
+def session_processes(sid: int) -> int:
+    """How many processes are in session `sid` (the child and all it started)."""
+    count = 0
+    for entry in os.scandir("/proc"):
+        if not entry.name.isdigit():
+            continue
+        try:
+            with open(f"/proc/{entry.name}/stat", "rb") as f:
+                fields = f.read().rsplit(b")", 1)[1].split()
+        except OSError:
+            continue
+        if int(fields[3]) == sid:  # state, ppid, pgrp, session
+            count += 1
+    return count
 
 
 def run_child(
@@ -156,7 +189,7 @@ def run_child(
     watchdog: Watchdog | None = None,
 ) -> ChildResult:
     """Run `python -I -m module config.json` in `workdir`; return what it reported."""
-    config = {**config, "limits": limits.__dict__}
+    config = {**config, "limits": limits.__dict__, "unreadable": unreadable_paths()}
     config_path = workdir / f"{module.rsplit('.', 1)[-1]}.json"
     config_path.write_text(json.dumps(config))
     out_path = workdir / f"{module.rsplit('.', 1)[-1]}.out"
@@ -178,16 +211,29 @@ def run_child(
             os.close(write_fd)
         reader = _Reader(read_fd)
         reader.start()
-        timed_out = stopped = False
+        timed_out = lingered = False
+        stop_reason = ""
+        finished_at = 0.0
+        counting = sys.platform.startswith("linux")
         try:
             while proc.poll() is None:
-                if time.monotonic() - start > deadline_s:
+                now = time.monotonic()
+                if now - start > deadline_s:
                     timed_out = True
                     break
-                if watchdog is not None and watchdog(reader.records):
-                    stopped = True
+                if counting and session_processes(proc.pid) > limits.processes:
+                    stop_reason = (
+                        f"it started more than {limits.processes - 1} processes and was stopped"
+                    )
                     break
-                time.sleep(0.2)
+                if watchdog is not None and (stop_reason := watchdog(reader.records)):
+                    break
+                if not finished_at and any(r.get("kind") == "finish" for r in reader.records[-3:]):
+                    finished_at = now
+                if finished_at and now - finished_at > FINISH_GRACE_S:
+                    lingered = True
+                    break
+                time.sleep(0.1)
         finally:
             # Whatever happened, nothing the child started outlives the grade.
             _kill_group(proc.pid)
@@ -199,10 +245,11 @@ def run_child(
         tail = f.read().decode("utf-8", "replace")
     return ChildResult(
         records=list(reader.records),
-        returncode=None if timed_out or stopped else proc.returncode,
+        returncode=None if timed_out or stop_reason or lingered else proc.returncode,
         timed_out=timed_out,
         wall_s=wall,
         output_tail=tail,
         overflow=reader.overflow,
-        stopped_by_watchdog=stopped,
+        stop_reason=stop_reason,
+        lingered=lingered,
     )
