@@ -1,0 +1,3 @@
+"""drill: a trainer for the systems-coding rounds of LLM-infrastructure interviews."""
+
+__version__ = "0.1.0"

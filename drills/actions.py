@@ -101,9 +101,31 @@ class GradeOutcome:
     history_moved_aside: Path | None
 
 
-def grade(directory: Path, *, device: str, only: set[str] | None) -> GradeOutcome:
+def gate(report: Report | None, min_score: float | None) -> bool:
+    """Passed, and at least `min_score` when one is given (`--min-score`)."""
+    if report is None:
+        return False
+    return report.passed and (min_score is None or report.score >= min_score)
+
+
+def _bare_folder(directory: Path, kata_id: str) -> Workspace:
+    """A folder graded with --kata: it needs a solution.py, not a session."""
+    root = directory.resolve()
+    if not (root / "solution.py").is_file():
+        raise BadInput(f"{root} has no solution.py to grade")
+    return Workspace(root)
+
+
+def grade(
+    directory: Path, *, device: str, only: set[str] | None, kata_id: str | None = None
+) -> GradeOutcome:
     from grader.pipeline import grade as run_grade
 
+    if kata_id is not None:
+        kata = load_kata(kata_id)
+        ws = _bare_folder(directory, kata_id)
+        report = run_grade(kata, ws.solution, device=device, only=only)
+        return GradeOutcome(report, ws, None)
     ws = find_workspace(directory)
     session = ws.load()
     kata = load_kata(session.kata)
@@ -128,6 +150,19 @@ def grade(directory: Path, *, device: str, only: set[str] | None) -> GradeOutcom
     }
     ws.save(session)
     return GradeOutcome(report, ws, store.moved_aside)
+
+
+def grade_batch(
+    root: Path,
+    *,
+    workers: int,
+    device: str,
+    only: set[str] | None,
+    on_result: Callable[[Any], None],
+) -> list[Any]:
+    from drills.batch import grade_batch as run_batch
+
+    return run_batch(root, workers=workers, device=device, only=only, on_result=on_result)
 
 
 def validate(

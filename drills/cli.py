@@ -143,19 +143,43 @@ def grade(
         str | None, typer.Option("--only", help="Some checks: tests,types,memory,speed.")
     ] = None,
     device: Annotated[Device, typer.Option("--device", help="auto, cpu or cuda.")] = Device.auto,
+    min_score: Annotated[
+        float | None, typer.Option("--min-score", help="Also fail below this score (a CI gate).")
+    ] = None,
+    kata: Annotated[
+        str | None,
+        typer.Option("--kata", "-k", help="Grade a folder without a session as this kata."),
+    ] = None,
+    batch: Annotated[
+        Path | None, typer.Option("--batch", help="Grade every workspace under this folder.")
+    ] = None,
+    workers: Annotated[
+        int, typer.Option("--workers", "-j", help="Workspaces graded at once with --batch.")
+    ] = 2,
 ) -> None:
     """Grade solution.py: hidden tests, mypy --strict, peak memory and speed against the reference."""
     from drills import actions
 
     checks = {c.strip() for c in only.split(",") if c.strip()} if only else None
+    if batch is not None:
+        results = actions.grade_batch(
+            batch,
+            workers=workers,
+            device=device.value,
+            only=checks,
+            on_result=render.batch_progress,
+        )
+        render.batch(results, fmt.value, output)
+        raise typer.Exit(0 if all(actions.gate(r.report, min_score) for r in results) else 1)
     busy = (
         err_console.status("grading…", spinner="dots") if fmt is GradeFormat.rich else nullcontext()
     )
     with busy:
-        outcome = actions.grade(directory, device=device.value, only=checks)
+        outcome = actions.grade(directory, device=device.value, only=checks, kata_id=kata)
     render.report(outcome.report, fmt.value, output)
+    render.ci_outputs(outcome)
     render.grade_notes(outcome)
-    raise typer.Exit(0 if outcome.report.passed else 1)
+    raise typer.Exit(0 if actions.gate(outcome.report, min_score) else 1)
 
 
 @app.command()
@@ -185,6 +209,31 @@ def history(
     store = History()
     rows = store.rows(kata, limit)
     render.history(rows, fmt.value, store.moved_aside)
+
+
+ci_app = typer.Typer(help="Grading in continuous integration.", no_args_is_help=True)
+app.add_typer(ci_app, name="ci")
+
+
+@ci_app.command("init")
+def ci_init(
+    path: Annotated[Path, typer.Option("--path", help="Where to write the workflow.")] = Path(
+        ".github/workflows/drill.yml"
+    ),
+    spec: Annotated[
+        str | None,
+        typer.Option("--spec", help="The pinned drill to install (default: this version)."),
+    ] = None,
+    min_score: Annotated[
+        float, typer.Option("--min-score", help="Score a pull request must reach.")
+    ] = 80.0,
+    force: Annotated[bool, typer.Option("--force", help="Replace an existing workflow.")] = False,
+) -> None:
+    """Write a GitHub Actions workflow that grades the workspaces a pull request changes."""
+    from drills import ci
+
+    written = ci.init(path, spec=spec, min_score=min_score, force=force)
+    console.print(f"Wrote {written}. Commit it on your default branch; see docs/ci.md.")
 
 
 __all__ = ["app", "console"]

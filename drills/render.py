@@ -15,6 +15,7 @@ from drills.console import console, err_console
 
 if TYPE_CHECKING:
     from drills.actions import GradeOutcome, HintTaken
+    from drills.batch import BatchResult
     from drills.history import Row
     from drills.workspace import Session, Started, Workspace
     from grader.kata import Kata
@@ -146,6 +147,58 @@ def report(r: Report, fmt: str, output: Path | None) -> None:
         output.write_text(text, encoding="utf-8")
     else:
         sys.stdout.write(text)
+
+
+def ci_outputs(outcome: GradeOutcome) -> None:
+    """In GitHub Actions: the markdown report in the step summary, failures as annotations."""
+    import os
+
+    summary = os.environ.get("GITHUB_STEP_SUMMARY")
+    if summary:
+        from grader.render.markdown import to_markdown
+
+        with open(summary, "a", encoding="utf-8") as f:
+            f.write(to_markdown(outcome.report) + "\n")
+    if os.environ.get("GITHUB_ACTIONS") == "true":
+        from grader.render.annotations import workflow_commands
+
+        solution = os.path.relpath(outcome.workspace.solution, Path.cwd())
+        for line in workflow_commands(outcome.report, solution):
+            sys.stdout.write(line + "\n")
+
+
+def batch_progress(result: BatchResult) -> None:
+    verdict = (
+        "error" if result.report is None else ("passed" if result.report.passed else "not passed")
+    )
+    err_console.print(f"graded {result.workspace}: {verdict}", style="dim")
+
+
+def batch(results: list[BatchResult], fmt: str, output: Path | None) -> None:
+    lines = "".join(json.dumps(r.to_json()) + "\n" for r in results)
+    if output is not None:
+        output.write_text(lines, encoding="utf-8")
+    if fmt == "json":
+        sys.stdout.write(lines)
+        return
+    table = Table(
+        title=f"drill batch: {len(results)} workspaces", title_justify="left", header_style="bold"
+    )
+    for col in ("workspace", "kata", "score", "passed", "note"):
+        table.add_column(col)
+    for r in results:
+        if r.report is None:
+            table.add_row(str(r.workspace), "-", "-", "[red]error[/]", r.error)
+            continue
+        failing = [n for n, c in r.report.checks.items() if c.status != "pass"]
+        table.add_row(
+            str(r.workspace),
+            r.report.kata,
+            f"{r.report.score:.1f}",
+            "[green]yes[/]" if r.report.passed else "[red]no[/]",
+            ", ".join(failing),
+        )
+    console.print(table)
 
 
 def grade_notes(outcome: GradeOutcome) -> None:

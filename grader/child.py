@@ -98,8 +98,21 @@ class ReadGuard:
             raise PermissionError(f"the grader does not let solutions read {path}")
 
 
+def die_with_parent() -> None:
+    """If the grader is killed (even with SIGKILL), this child goes too."""
+    if sys.platform.startswith("linux"):
+        import ctypes
+        import signal
+
+        parent = os.getppid()
+        ctypes.CDLL(None, use_errno=True).prctl(1, signal.SIGKILL, 0, 0, 0)  # PR_SET_PDEATHSIG
+        if os.getppid() != parent:  # the parent died before the line above
+            os._exit(1)
+
+
 def setup(config_path: str) -> tuple[dict[str, Any], Channel]:
     """Read the config, limit the process, and prepare imports; returns (config, channel)."""
+    die_with_parent()
     config: dict[str, Any] = json.loads(Path(config_path).read_text())
     apply_limits(config["limits"])
     enforced = landlock.restrict([Path(config_path).parent], network=config["limits"]["network"])

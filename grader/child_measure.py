@@ -129,6 +129,7 @@ def main() -> None:
     sides: dict[str, ModuleType] = {"reference": importlib.import_module(config["reference"])}
     try:
         sides["candidate"] = importlib.import_module("solution")
+        channel.send({"kind": "imported"})
     except BaseException as exc:
         channel.send({"kind": "import_error", "error": describe(exc)})
         channel.send({"kind": "finish"})

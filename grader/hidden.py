@@ -129,8 +129,15 @@ def _outcomes(
                 message = f"did not finish within its {timeout_s:g} s timeout (an endless loop, or far too slow)"
             elif r["outcome"] == "skipped":
                 outcome, message = "failed", f"skipped: {message}"
+            line = r.get("line")
             outcomes.append(
-                TestOutcome(nodeid, outcome, short(message), float(r.get("duration", 0)))
+                TestOutcome(
+                    nodeid,
+                    outcome,
+                    short(message),
+                    float(r.get("duration", 0)),
+                    int(line) if isinstance(line, int) else None,
+                )
             )
         elif nodeid == last_started:
             outcomes.append(TestOutcome(nodeid, "error", f"the test never reported: {ended}"))

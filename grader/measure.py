@@ -7,12 +7,29 @@ result; this module only launches the child.
 from __future__ import annotations
 
 import dataclasses
+import time
 from typing import Any
 
 from grader.context import GradeContext
 from grader.sandbox import ChildResult, run_child
 
 DEADLINE_S = 150.0
+IMPORT_LIMIT_S = 60.0
+
+
+class _SlowImport:
+    """Watchdog: importing solution.py (with torch) must not take longer than the limit."""
+
+    def __init__(self, limit_s: float) -> None:
+        self.limit_s = limit_s
+        self.started = time.monotonic()
+
+    def __call__(self, records: list[dict[str, Any]]) -> str:
+        if time.monotonic() - self.started < self.limit_s:
+            return ""
+        if any(r.get("kind") in ("imported", "import_error") for r in records):
+            return ""
+        return f"importing solution.py took longer than {self.limit_s:.0f} s"
 
 
 def run_measurements(ctx: GradeContext, memory: bool, speed: bool) -> ChildResult:
@@ -31,6 +48,7 @@ def run_measurements(ctx: GradeContext, memory: bool, speed: bool) -> ChildResul
         ctx.stage_dir("measure"),
         ctx.limits(DEADLINE_S),
         deadline_s=DEADLINE_S,
+        watchdog=_SlowImport(min(IMPORT_LIMIT_S, kata.test_deadline_s / 2)),
     )
 
 

@@ -21,7 +21,7 @@ from grader.kata import Kata
 from grader.measure import measured_device, run_measurements
 from grader.memory import check_memory
 from grader.report import Check, Report, TestOutcome
-from grader.sandbox import ChildResult
+from grader.sandbox import ChildResult, stop_all
 from grader.score import score
 from grader.speed import check_speed
 from grader.static import inspect_source
@@ -89,7 +89,8 @@ def _run_stages(
     facts = inspect_source(ctx.solution)
     runnable = not facts.syntax_error and not facts.forbidden_imports
     measure = [c for c in ("memory", "speed") if c in wanted]
-    with ThreadPoolExecutor(max_workers=3) as pool:
+    pool = ThreadPoolExecutor(max_workers=3)
+    try:
         tests = pool.submit(check_tests, ctx) if "tests" in wanted else None
         types = pool.submit(check_types, ctx) if "types" in wanted else None
         probe = (
@@ -97,6 +98,14 @@ def _run_stages(
             if measure and runnable
             else None
         )
+        for future in (tests, types, probe):
+            if future is not None:
+                future.exception()  # wait here, where Ctrl-C can reach us
+    except BaseException:
+        stop_all()  # Ctrl-C: stop the children so the stage threads end now
+        raise
+    finally:
+        pool.shutdown(wait=True)
     checks: dict[str, Check] = {}
     outcomes: list[TestOutcome] = []
     if tests is not None:

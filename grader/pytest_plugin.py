@@ -38,6 +38,16 @@ def _message(report: pytest.TestReport | pytest.CollectReport) -> str:
     return str(longrepr or "")[-2000:]
 
 
+def _solution_line(report: pytest.TestReport) -> int | None:
+    """The deepest line of solution.py in the failure's traceback, for CI annotations."""
+    entries = getattr(getattr(report.longrepr, "reprtraceback", None), "reprentries", [])
+    for entry in reversed(entries):
+        loc = getattr(entry, "reprfileloc", None)
+        if loc is not None and str(loc.path).endswith("solution.py"):
+            return int(loc.lineno)
+    return None
+
+
 def pytest_configure(config: pytest.Config) -> None:
     try:
         from hypothesis import HealthCheck, settings
@@ -86,6 +96,7 @@ def pytest_runtest_logreport(report: pytest.TestReport) -> None:
                 "when": report.when,
                 "outcome": report.outcome,
                 "message": _message(report) if not report.passed else "",
+                "line": _solution_line(report) if report.failed else None,
                 "duration": report.duration,
             }
         )

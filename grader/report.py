@@ -23,6 +23,7 @@ class TestOutcome:
     outcome: Literal["passed", "failed", "error", "timeout", "not run"]
     reason: str = ""
     duration_s: float = 0.0
+    line: int | None = None  # where in solution.py it failed, when the traceback says
 
 
 @dataclass

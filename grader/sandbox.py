@@ -120,6 +120,40 @@ def child_env(workdir: Path, extra: dict[str, str] | None = None) -> dict[str, s
     return env
 
 
+_running: set[int] = set()
+_running_lock = threading.Lock()
+
+
+def stop_all() -> None:
+    """Kill every child this process started (on Ctrl-C, before threads are joined)."""
+    with _running_lock:
+        pids = list(_running)
+    for pid in pids:
+        _kill_group(pid)
+
+
+def run_tracked(cmd: list[str], cwd: Path, env: dict[str, str], timeout_s: float) -> int:
+    """A trusted helper process (mypy): its own session, stopped on Ctrl-C like the rest."""
+    proc = subprocess.Popen(
+        cmd,
+        cwd=cwd,
+        env=env,
+        stdin=subprocess.DEVNULL,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+        start_new_session=True,
+    )
+    with _running_lock:
+        _running.add(proc.pid)
+    try:
+        return proc.wait(timeout=timeout_s)
+    finally:
+        _kill_group(proc.pid)
+        proc.wait()
+        with _running_lock:
+            _running.discard(proc.pid)
+
+
 def _kill_group(pid: int) -> None:
     with contextlib.suppress(ProcessLookupError, PermissionError):
         os.killpg(pid, signal.SIGKILL)
@@ -209,6 +243,8 @@ def run_child(
             )
         finally:
             os.close(write_fd)
+        with _running_lock:
+            _running.add(proc.pid)
         reader = _Reader(read_fd)
         reader.start()
         timed_out = lingered = False
@@ -238,6 +274,8 @@ def run_child(
             # Whatever happened, nothing the child started outlives the grade.
             _kill_group(proc.pid)
             proc.wait()
+            with _running_lock:
+                _running.discard(proc.pid)
         reader.join(timeout=2.0)
     wall = time.monotonic() - start
     with open(out_path, "rb") as f:

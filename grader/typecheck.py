@@ -22,7 +22,7 @@ from pathlib import Path
 from grader.context import GradeContext
 from grader.paths import cache_dir
 from grader.report import Check
-from grader.sandbox import child_env
+from grader.sandbox import child_env, run_tracked
 
 CONFIG = Path(__file__).resolve().parent / "mypy.ini"
 SUPPRESSING = re.compile(r"#\s*(type:\s*ignore|mypy\s*:)", re.IGNORECASE)
@@ -69,14 +69,11 @@ def run_mypy(file: Path, workdir: Path) -> list[dict[str, object]]:
         "out": str(out),
     }
     (workdir / "types.json").write_text(json.dumps(config))
-    subprocess.run(
+    run_tracked(
         [sys.executable, "-I", "-m", "grader.child_types", str(workdir / "types.json")],
-        cwd=workdir,
-        env=child_env(workdir),
-        stdin=subprocess.DEVNULL,
-        capture_output=True,
-        timeout=DEADLINE_S,
-        check=False,
+        workdir,
+        child_env(workdir),
+        DEADLINE_S,
     )
     if not out.exists():
         return [

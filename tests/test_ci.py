@@ -1,0 +1,187 @@
+"""Grading in CI: JUnit, markdown and annotations, the score gate, batches, the workflow."""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+import yaml
+from junitparser import Error, Failure, JUnitXml
+
+from drills.ci import workflow
+from grader.kata import Kata
+from grader.pipeline import grade
+from grader.render import render_text
+from tests.conftest import FIXTURE_KATAS
+
+TOY = FIXTURE_KATAS / "top-k-indices"
+UNTYPED_BUT_RIGHT = (
+    "import heapq\n\n\ndef top_k_indices(xs, k):\n    if k <= 0:\n        return []\n"
+    "    return heapq.nsmallest(k, range(len(xs)), key=lambda i: (-xs[i], i))\n"
+)
+
+
+def drill(
+    *args: str, cwd: Path | None = None, env: dict[str, str] | None = None
+) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(
+        [sys.executable, "-m", "drills", *args],
+        cwd=cwd,
+        env={**os.environ, **(env or {})},
+        capture_output=True,
+        text=True,
+        timeout=600,
+    )
+
+
+def workspace(root: Path, name: str, source: str | Path) -> Path:
+    ws = root / name
+    assert drill("start", "top-k-indices", "--dir", str(ws)).returncode == 0
+    text = source.read_text() if isinstance(source, Path) else source
+    (ws / "solution.py").write_text(text)
+    return ws
+
+
+def test_junit_has_one_case_per_hidden_test_and_per_check(toy_kata: Kata, tmp_path: Path) -> None:
+    report = grade(toy_kata, toy_kata.starter_dir / "solution.py", device="cpu")
+    path = tmp_path / "report.xml"
+    path.write_text(render_text(report, "junit"))
+    suites = {suite.name: suite for suite in JUnitXml.fromfile(str(path))}
+    hidden = list(suites["top-k-indices.hidden"])
+    assert len(hidden) == 7
+    assert all(isinstance(r, Failure | Error) for case in hidden for r in case.result)
+    assert all("NotImplementedError" in (case.result[0].message or "") for case in hidden)
+    checks = {case.name: case for case in suites["top-k-indices.checks"]}
+    assert set(checks) == {"mypy --strict", "peak memory", "speed"}
+    assert checks["mypy --strict"].is_passed
+    assert checks["speed"].is_skipped
+
+
+def test_github_step_summary_and_annotations(toy_katas_dir: Path, tmp_path: Path) -> None:
+    ws = workspace(
+        tmp_path,
+        "ws",
+        "def top_k_indices(xs: list[float], k: int) -> list[int]:\n    return [1 // 0]\n",
+    )
+    summary = tmp_path / "summary.md"
+    summary.write_text("earlier step\n")
+    result = drill(
+        "grade",
+        "--format",
+        "markdown",
+        cwd=ws,
+        env={"GITHUB_STEP_SUMMARY": str(summary), "GITHUB_ACTIONS": "true"},
+    )
+    assert result.returncode == 1
+    text = summary.read_text()
+    assert text.startswith("earlier step\n") and "### drill · top-k-indices" in text
+    assert "| hidden tests | ❌ fail |" in text
+    errors = [line for line in result.stdout.splitlines() if line.startswith("::error ")]
+    assert any(
+        line.startswith("::error file=solution.py,line=2,title=hidden test ") for line in errors
+    ), errors
+    assert any("ZeroDivisionError" in line for line in errors)
+
+
+def test_min_score_gates_a_passing_grade(toy_katas_dir: Path, tmp_path: Path) -> None:
+    ws = workspace(tmp_path, "ws", UNTYPED_BUT_RIGHT)
+    plain = drill("grade", "--format", "json", cwd=ws)
+    report = json.loads(plain.stdout)
+    assert plain.returncode == 0 and report["passed"] and report["score"] < 100
+    gated = drill("grade", "--format", "json", "--min-score", "99", cwd=ws)
+    assert gated.returncode == 1
+
+
+def test_kata_option_grades_a_folder_without_a_session(toy_katas_dir: Path, tmp_path: Path) -> None:
+    folder = tmp_path / "plain"
+    folder.mkdir()
+    shutil.copyfile(TOY / "model_answer.py", folder / "solution.py")
+    result = drill(
+        "grade",
+        "--dir",
+        str(folder),
+        "--kata",
+        "top-k-indices",
+        "--only",
+        "tests",
+        "--format",
+        "json",
+    )
+    assert result.returncode == 0, result.stderr
+    assert json.loads(result.stdout)["elapsed_s"] is None
+
+
+def test_batch_grades_every_workspace_and_survives_a_broken_one(
+    toy_katas_dir: Path, tmp_path: Path
+) -> None:
+    root = tmp_path / "class"
+    workspace(root, "alice", TOY / "model_answer.py")
+    workspace(root, "bob", TOY / "starter" / "solution.py")
+    broken = workspace(root, "carol", TOY / "model_answer.py")
+    (broken / ".drill" / "session.json").write_text("{")
+    out = tmp_path / "results.jsonl"
+    result = drill(
+        "grade", "--batch", str(root), "--workers", "2", "--only", "tests", "--output", str(out)
+    )
+    assert result.returncode == 1
+    lines = [json.loads(line) for line in out.read_text().splitlines()]
+    by_name = {Path(line["workspace"]).name: line for line in lines}
+    assert by_name["alice"]["passed"] is True
+    assert by_name["bob"]["passed"] is False
+    assert "session.json is corrupt" in by_name["carol"]["error"]
+    assert "alice" in result.stdout and "carol" in result.stdout
+
+
+@pytest.mark.slow
+def test_twenty_workspaces_at_once_give_twenty_independent_reports(
+    toy_katas_dir: Path, tmp_path: Path
+) -> None:
+    root = tmp_path / "load"
+    sources = [TOY / "model_answer.py", *sorted((TOY / "mutants").glob("*.py"))]
+    expected = {}
+    for i in range(20):
+        source = sources[i % len(sources)]
+        workspace(root, f"ws{i:02d}", source)
+        expected[f"ws{i:02d}"] = source.parent.name != "mutants"
+    result = drill(
+        "grade", "--batch", str(root), "--workers", "4", "--only", "tests", "--format", "json"
+    )
+    lines = [json.loads(line) for line in result.stdout.splitlines()]
+    assert len(lines) == 20
+    got = {Path(line["workspace"]).name: line["passed"] for line in lines}
+    assert got == expected
+
+
+def test_ci_init_writes_a_workflow_that_actionlint_accepts(tmp_path: Path) -> None:
+    result = drill("ci", "init", "--min-score", "85", cwd=tmp_path)
+    assert result.returncode == 0, result.stderr
+    path = tmp_path / ".github" / "workflows" / "drill.yml"
+    lint = subprocess.run(
+        [shutil.which("actionlint") or "actionlint", str(path)], capture_output=True, text=True
+    )
+    assert lint.returncode == 0, lint.stdout + lint.stderr
+    again = drill("ci", "init", cwd=tmp_path)
+    assert again.returncode == 2 and "--force" in again.stderr
+
+
+def test_the_workflow_never_runs_grader_code_from_the_pull_request() -> None:
+    spec = yaml.safe_load(workflow("drill==0.1.0", 80))
+    assert list(spec[True]) == ["pull_request_target"]  # YAML reads the key `on` as True
+    assert spec["permissions"] == {"contents": "read"}
+    steps = spec["jobs"]["grade"]["steps"]
+    names = [s.get("name") or s.get("uses") for s in steps]
+    install = next(i for i, s in enumerate(steps) if "Install drill" in str(s.get("name")))
+    checkout = next(
+        i for i, s in enumerate(steps) if str(s.get("uses", "")).startswith("actions/checkout")
+    )
+    assert install < checkout, names
+    assert steps[checkout]["with"]["persist-credentials"] is False
+    runs = "\n".join(str(s.get("run", "")) for s in steps)
+    assert "pip install" in runs and '"$DRILL_SPEC"' in runs
+    assert "pip install ." not in runs and "-e ." not in runs and "requirements" not in runs
+    assert "--min-score 80" in runs

@@ -1,0 +1,122 @@
+"""Faults: the grader killed mid-grade or interrupted leaves the session and history sound."""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+
+from drills.history import History
+
+TOY_SLOW = (
+    "import time\n\n\ndef top_k_indices(xs: list[float], k: int) -> list[int]:\n"
+    "    time.sleep(2)\n    return sorted(range(len(xs)), key=lambda i: (-xs[i], i))[: max(k, 0)]\n"
+)
+
+
+def start_workspace(tmp_path: Path) -> Path:
+    ws = tmp_path / "ws"
+    subprocess.run(
+        [sys.executable, "-m", "drills", "start", "top-k-indices", "--dir", str(ws)],
+        check=True,
+        capture_output=True,
+    )
+    (ws / "solution.py").write_text(TOY_SLOW)
+    return ws
+
+
+def grade(ws: Path) -> subprocess.Popen[str]:
+    return subprocess.Popen(
+        [
+            sys.executable,
+            "-m",
+            "drills",
+            "grade",
+            "--format",
+            "json",
+            "--only",
+            "tests",
+            "--dir",
+            str(ws),
+        ],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+        start_new_session=True,
+    )
+
+
+def wait_for_children(proc: subprocess.Popen[str], timeout: float = 60) -> None:
+    """Until the grade has started a child (the tests are running)."""
+    end = time.monotonic() + timeout
+    while time.monotonic() < end:
+        children = Path(f"/proc/{proc.pid}/task/{proc.pid}/children")
+        if children.exists() and children.read_text().strip():
+            time.sleep(1.0)
+            return
+        time.sleep(0.1)
+    pytest.fail("the grade never started a child")
+
+
+def finish_a_grade(ws: Path) -> dict[str, object]:
+    proc = grade(ws)
+    out, err = proc.communicate(timeout=300)
+    assert proc.returncode in (0, 1), err
+    report: dict[str, object] = json.loads(out)
+    return report
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize(
+    "sig", [signal.SIGKILL, signal.SIGINT, signal.SIGTERM], ids=lambda s: s.name
+)
+def test_a_grade_stopped_midway_loses_nothing(
+    toy_katas_dir: Path, tmp_path: Path, sig: signal.Signals
+) -> None:
+    ws = start_workspace(tmp_path)
+    finish_a_grade(ws)
+    rows_before = History().rows()
+    assert len(rows_before) == 1
+
+    proc = grade(ws)
+    wait_for_children(proc)
+    if sig == signal.SIGINT:
+        os.killpg(proc.pid, sig)  # Ctrl-C reaches the whole foreground process group
+    else:
+        proc.send_signal(sig)
+    _, err = proc.communicate(timeout=60)
+    if sig != signal.SIGKILL:
+        assert proc.returncode == 130
+        assert err.strip().splitlines()[-1].startswith("drill: interrupted")
+
+    session = json.loads((ws / ".drill" / "session.json").read_text())
+    assert session["kata"] == "top-k-indices"
+    assert History().rows() == rows_before
+    report = finish_a_grade(ws)  # a later grade works
+    assert report["kata"] == "top-k-indices"
+    assert History().rows()[1:] == rows_before
+
+
+def test_children_die_with_a_killed_grader(toy_katas_dir: Path, tmp_path: Path) -> None:
+    ws = start_workspace(tmp_path)
+    proc = grade(ws)
+    wait_for_children(proc)
+    children = [
+        int(p) for p in Path(f"/proc/{proc.pid}/task/{proc.pid}/children").read_text().split()
+    ]
+    proc.kill()
+    proc.communicate(timeout=60)
+    time.sleep(1.0)
+    alive = [
+        pid
+        for pid in children
+        if Path(f"/proc/{pid}").exists()
+        and "Z" not in Path(f"/proc/{pid}/stat").read_text().split()[2]
+    ]
+    assert alive == []
