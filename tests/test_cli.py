@@ -155,3 +155,15 @@ def test_the_visible_tests_run_and_fail_on_the_starter(toy_katas_dir: Path, tmp_
     assert "NotImplementedError" in result.stdout
     session = json.loads((ws / ".drill" / "session.json").read_text())
     assert session["last_test"]["failed"] == 1
+
+
+def test_the_cli_starts_without_heavy_imports() -> None:
+    probe = (
+        "import sys, runpy\n"
+        "sys.argv = ['drill', 'list']\n"
+        "try:\n    runpy.run_module('drills', run_name='__main__')\nexcept SystemExit:\n    pass\n"
+        "heavy = sorted(m for m in ('torch', 'numpy', 'mypy', 'memray') if m in sys.modules)\n"
+        "print('HEAVY', heavy)\n"
+    )
+    result = subprocess.run([sys.executable, "-c", probe], capture_output=True, text=True, timeout=60)
+    assert "HEAVY []" in result.stdout, result.stdout[-500:] + result.stderr[-500:]

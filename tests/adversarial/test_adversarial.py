@@ -51,7 +51,7 @@ CATALOGUE: dict[str, Verdict] = {
     "sys_exit_at_import": Verdict(r"SystemExit"),
     "exit_zero_in_call": Verdict(r"exited with status 0 before finishing"),
     "sys_exit_in_call": Verdict(r"SystemExit"),
-    "endless_loop": Verdict(r"did not finish within its 5 s timeout"),
+    "endless_loop": Verdict(r"did not finish within its 20 s timeout"),
     "busy_import": Verdict(r"importing the suite \(and solution\.py\) took longer than 30 s"),
     "allocate_30gb": Verdict(r"MemoryError"),
     "fork_bomb": Verdict(r"started more than 15 processes"),

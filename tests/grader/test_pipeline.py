@@ -79,7 +79,7 @@ def test_an_endless_loop_times_out_per_test_and_the_grade_finishes(
 ) -> None:
     source = (
         "def top_k_indices(xs: list[float], k: int) -> list[int]:\n"
-        "    if k == 0:\n        while True:\n            pass\n"
+        "    if xs == [1.0, 2.0] and k == 0:\n        while True:\n            pass\n"
         "    return sorted(range(len(xs)), key=lambda i: (-xs[i], i))[: max(k, 0)]\n"
     )
     report = grade_source(toy_kata, tmp_path, source, only={"tests"})
