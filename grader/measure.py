@@ -7,6 +7,7 @@ result; this module only launches the child.
 from __future__ import annotations
 
 import dataclasses
+import threading
 import time
 from typing import Any
 
@@ -32,7 +33,9 @@ class _SlowImport:
         return f"importing solution.py took longer than {self.limit_s:.0f} s"
 
 
-def run_measurements(ctx: GradeContext, memory: bool, speed: bool) -> ChildResult:
+def run_measurements(
+    ctx: GradeContext, memory: bool, speed: bool, cancel: threading.Event | None = None
+) -> ChildResult:
     kata = ctx.kata
     config: dict[str, Any] = {
         "solution_dir": str(ctx.solution_dir),
@@ -49,6 +52,7 @@ def run_measurements(ctx: GradeContext, memory: bool, speed: bool) -> ChildResul
         ctx.limits(DEADLINE_S),
         deadline_s=DEADLINE_S,
         watchdog=_SlowImport(min(IMPORT_LIMIT_S, kata.test_deadline_s / 2)),
+        cancel=cancel,
     )
 
 

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import shutil
 import tempfile
+import threading
 from collections.abc import Callable
 from concurrent.futures import Future, ThreadPoolExecutor
 from datetime import UTC, datetime
@@ -21,7 +22,7 @@ from grader.kata import Kata
 from grader.measure import measured_device, run_measurements
 from grader.memory import check_memory
 from grader.report import Check, Report, TestOutcome
-from grader.sandbox import ChildResult, stop_all
+from grader.sandbox import NOT_NEEDED, ChildResult, stop_all
 from grader.score import score
 from grader.speed import check_speed
 from grader.static import inspect_source
@@ -90,14 +91,19 @@ def _run_stages(
     runnable = not facts.syntax_error and not facts.forbidden_imports
     measure = [c for c in ("memory", "speed") if c in wanted]
     pool = ThreadPoolExecutor(max_workers=3)
+    not_needed = threading.Event()
     try:
         tests = pool.submit(check_tests, ctx) if "tests" in wanted else None
         types = pool.submit(check_types, ctx) if "types" in wanted else None
         probe = (
-            pool.submit(run_measurements, ctx, "memory" in measure, "speed" in measure)
+            pool.submit(run_measurements, ctx, "memory" in measure, "speed" in measure, not_needed)
             if measure and runnable
             else None
         )
+        if tests is not None and tests.exception() is None and tests.result()[0].status != "pass":
+            # Memory and speed only count once every hidden test passes: a failing
+            # solution (perhaps one that hangs) is not measured for nothing.
+            not_needed.set()
         for future in (tests, types, probe):
             if future is not None:
                 future.exception()  # wait here, where Ctrl-C can reach us
@@ -120,8 +126,8 @@ def _run_stages(
         device = measured_device(probe.result(), ctx.device)
     for missing in wanted:
         if missing not in checks:  # a check this grader version cannot run yet
-            checks[name] = Check(
-                name, "skip", reason=f"the {name} check is not available in this version"
+            checks[missing] = Check(
+                missing, "skip", reason=f"the {missing} check is not available in this version"
             )
     return {c: checks[c] for c in wanted}, outcomes, device
 
@@ -140,4 +146,7 @@ def _measured(
             else "the solution cannot run"
         )
         return Check(name, "skip", reason=f"not measured: {why}")
-    return fn(ctx, probe.result())
+    result = probe.result()
+    if result.stop_reason == NOT_NEEDED:
+        return Check(name, "skip", reason="not measured: correctness first (hidden tests fail)")
+    return fn(ctx, result)

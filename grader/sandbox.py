@@ -195,6 +195,7 @@ Watchdog = Callable[[list[dict[str, Any]]], str]
 # After the child says "finish", it has this long to exit (threads left running keep a
 # Python process alive); then it is stopped and its results stand.
 FINISH_GRACE_S = 2.0
+NOT_NEEDED = "stopped: its result was no longer needed"
 
 
 def session_processes(sid: int) -> int:
@@ -221,6 +222,7 @@ def run_child(
     deadline_s: float,
     env: dict[str, str] | None = None,
     watchdog: Watchdog | None = None,
+    cancel: threading.Event | None = None,
 ) -> ChildResult:
     """Run `python -I -m module config.json` in `workdir`; return what it reported."""
     config = {**config, "limits": limits.__dict__, "unreadable": unreadable_paths()}
@@ -263,6 +265,9 @@ def run_child(
                     )
                     break
                 if watchdog is not None and (stop_reason := watchdog(reader.records)):
+                    break
+                if cancel is not None and cancel.is_set():
+                    stop_reason = NOT_NEEDED
                     break
                 if not finished_at and any(r.get("kind") == "finish" for r in reader.records[-3:]):
                     finished_at = now
