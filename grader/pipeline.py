@@ -22,7 +22,7 @@ from grader.kata import Kata
 from grader.measure import measured_device, run_measurements
 from grader.memory import check_memory
 from grader.report import Check, Report, TestOutcome
-from grader.sandbox import NOT_NEEDED, ChildResult, stop_all
+from grader.sandbox import ChildResult, stop_all
 from grader.score import score
 from grader.speed import check_speed
 from grader.static import inspect_source
@@ -146,7 +146,11 @@ def _measured(
             else "the solution cannot run"
         )
         return Check(name, "skip", reason=f"not measured: {why}")
-    result = probe.result()
-    if result.stop_reason == NOT_NEEDED:
-        return Check(name, "skip", reason="not measured: correctness first (hidden tests fail)")
-    return fn(ctx, result)
+    if tests is not None and tests.status != "pass":
+        # Whether or not the measurement finished before the tests did, the verdict
+        # must not depend on that race: a failing solution is not measured.
+        failed = tests.details.get("failed", 0)
+        return Check(
+            name, "skip", reason=f"not measured: correctness first ({failed} hidden tests fail)"
+        )
+    return fn(ctx, probe.result())
