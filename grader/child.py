@@ -123,7 +123,13 @@ def setup(config_path: str) -> tuple[dict[str, Any], Channel]:
     die_with_parent()
     config: dict[str, Any] = json.loads(Path(config_path).read_text())
     apply_limits(config["limits"])
-    enforced = landlock.restrict([Path(config_path).parent], network=config["limits"]["network"])
+    # CUDA's driver fails to initialise inside a Landlock domain (cudaGetDeviceCount:
+    # "OS call failed"); on a GPU grade the other protections apply without it.
+    enforced = (
+        []
+        if config["limits"]["gpu"]
+        else landlock.restrict([Path(config_path).parent], network=config["limits"]["network"])
+    )
     channel = Channel()
     channel.send({"kind": "sandbox", "enforced": enforced})
     sys.dont_write_bytecode = True

@@ -6,6 +6,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from grader.kata import Kata
+from grader.landlock import gpu_present
 from grader.sandbox import Limits
 
 
@@ -32,4 +33,5 @@ class GradeContext:
             memory_mb=kata.memory_limit_mb,
             processes=kata.process_limit,
             network=kata.network,
+            gpu=self.device == "cuda" or (self.device == "auto" and gpu_present()),
         )

@@ -127,8 +127,15 @@ def _outcomes(
             elif r["outcome"] == "timeout" or "from pytest-timeout" in message:
                 outcome = "timeout"
                 message = f"did not finish within its {timeout_s:g} s timeout (an endless loop, or far too slow)"
+            elif r["outcome"] == "skipped" and r.get("when") == "setup":
+                # The suite's own skip marker (a CUDA-only test on a CPU machine): not counted.
+                outcome = "skipped"
             elif r["outcome"] == "skipped":
-                outcome, message = "failed", f"skipped: {message}"
+                # A skip raised while the solution ran is the solution dodging the test.
+                outcome, message = (
+                    "failed",
+                    f"the test was skipped from inside the solution: {message}",
+                )
             line = r.get("line")
             outcomes.append(
                 TestOutcome(
@@ -173,11 +180,13 @@ def check_tests(ctx: GradeContext) -> tuple[Check, list[TestOutcome]]:
         return _error(ids, tampered)
     outcomes = _outcomes(ids, rec, child, ctx.kata.test_timeout_s)
     passed = sum(o.outcome == "passed" for o in outcomes)
-    failures = [o for o in outcomes if o.outcome != "passed"]
+    skipped = sum(o.outcome == "skipped" for o in outcomes)
+    failures = [o for o in outcomes if o.outcome not in ("passed", "skipped")]
     details = {
         "passed": passed,
         "failed": len(failures),
-        "total": len(ids),
+        "skipped": skipped,
+        "total": len(ids) - skipped,
         "failures": [
             {"test": test_name(o.id), "outcome": o.outcome, "reason": o.reason} for o in failures
         ],
@@ -189,7 +198,7 @@ def check_tests(ctx: GradeContext) -> tuple[Check, list[TestOutcome]]:
         return Check("tests", "pass", details=details), outcomes
     missing = facts.missing(ctx.kata.entrypoints)
     first = failures[0]
-    reason = f"{len(failures)} of {len(ids)} hidden tests fail; first: {test_name(first.id)}: {first.reason}"
+    reason = f"{len(failures)} of {len(ids) - skipped} hidden tests fail; first: {test_name(first.id)}: {first.reason}"
     if missing:
         reason = f"solution.py does not define {', '.join(missing)}; " + reason
     if child.lingered:

@@ -101,6 +101,11 @@ def _executables() -> list[Path]:
     return paths
 
 
+def gpu_present() -> bool:
+    """An NVIDIA device node: CUDA may be used, and its driver does not work under Landlock."""
+    return Path("/dev/nvidiactl").exists()
+
+
 def restrict(writable: list[Path], *, network: bool) -> list[str]:
     """Apply the rules; return the protections in force (empty if none could be)."""
     abi = abi_version()
@@ -122,7 +127,9 @@ def restrict(writable: list[Path], *, network: bool) -> list[str]:
     if ruleset < 0:
         return []
     try:
-        for path in [*writable, Path("/dev/null"), Path("/dev/shm")]:
+        # CUDA opens its device files read-write (/dev/nvidiactl, /dev/nvidia0, ...).
+        devices = sorted(Path("/dev").glob("nvidia*"))
+        for path in [*writable, Path("/dev/null"), Path("/dev/shm"), *devices]:
             _allow(libc, ruleset, path, write)
         for path in _executables():
             _allow(libc, ruleset, path, EXECUTE)

@@ -20,7 +20,7 @@ class TestOutcome:
     """One hidden test as the parent recorded it."""
 
     id: str
-    outcome: Literal["passed", "failed", "error", "timeout", "not run"]
+    outcome: Literal["passed", "failed", "error", "timeout", "not run", "skipped"]
     reason: str = ""
     duration_s: float = 0.0
     line: int | None = None  # where in solution.py it failed, when the traceback says

@@ -46,6 +46,7 @@ class Limits:
     open_files: int = 512
     processes: int = 16  # counted by the parent; root ignores RLIMIT_NPROC
     network: bool = False  # loopback TCP, for katas that run torch.distributed
+    gpu: bool = False  # the child may use CUDA (no Landlock: the driver breaks under it)
 
 
 @dataclass
@@ -192,9 +193,10 @@ def _parse_line(line: bytes) -> dict[str, Any] | None:
 
 # Called about five times a second with the records so far; a non-empty reason stops the child.
 Watchdog = Callable[[list[dict[str, Any]]], str]
-# After the child says "finish", it has this long to exit (threads left running keep a
+# After the child says "finish", it has this long to exit (torch alone can take 3 s on a
+# loaded machine; threads left running keep a
 # Python process alive); then it is stopped and its results stand.
-FINISH_GRACE_S = 2.0
+FINISH_GRACE_S = 10.0
 NOT_NEEDED = "stopped: its result was no longer needed"
 
 

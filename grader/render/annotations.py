@@ -19,7 +19,7 @@ def workflow_commands(report: Report, solution: str) -> list[str]:
     """One `::error` line per failing hidden test and per mypy error; one per failing check."""
     out = []
     for test in report.tests:
-        if test.outcome != "passed":
+        if test.outcome not in ("passed", "skipped"):
             where = f"file={_prop(solution)}" + (f",line={test.line}" if test.line else "")
             title = _prop(f"hidden test {test.id.rsplit('::', 1)[-1]}")
             out.append(

@@ -19,13 +19,16 @@ def to_junit(report: Report) -> str:
             name=test.id.rsplit("::", 1)[-1],
             time=f"{test.duration_s:.3f}",
         )
-        if test.outcome != "passed":
+        if test.outcome == "skipped":
+            ET.SubElement(case, "skipped", message=test.reason)
+        elif test.outcome != "passed":
             tag = "error" if test.outcome in ("error", "not run") else "failure"
             ET.SubElement(
                 case, tag, message=test.reason or test.outcome, type=test.outcome
             ).text = test.reason
     hidden.set("tests", str(len(report.tests)))
     hidden.set("failures", str(sum(t.outcome in ("failed", "timeout") for t in report.tests)))
+    hidden.set("skipped", str(sum(t.outcome == "skipped" for t in report.tests)))
     hidden.set("errors", str(sum(t.outcome in ("error", "not run") for t in report.tests)))
     checks = ET.SubElement(suites, "testsuite", name=f"{report.kata}.checks")
     count = failures = skipped = 0

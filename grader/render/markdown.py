@@ -30,7 +30,7 @@ def to_markdown(report: Report) -> str:
             f"| {CHECK_TITLES.get(name, name)} | {ICONS.get(check.status, '')} {check.status} "
             f"| {check.score:.1f}/{check.max:g} | {_cell(result)} |"
         )
-    failed = [t for t in report.tests if t.outcome != "passed"]
+    failed = [t for t in report.tests if t.outcome not in ("passed", "skipped")]
     if failed:
         lines += ["", "<details><summary>Failing hidden tests</summary>", ""]
         lines += [

@@ -30,7 +30,7 @@ def print_report(report: Report, console: Console) -> None:
             result,
         )
     parts: list[Table | Text] = [table]
-    failed = [t for t in report.tests if t.outcome != "passed"]
+    failed = [t for t in report.tests if t.outcome not in ("passed", "skipped")]
     if failed:
         lines = Text("\nFailing hidden tests:\n", style="bold")
         for t in failed[:MAX_FAILURES_SHOWN]:
