@@ -100,6 +100,8 @@ def status(ws: Workspace, session: Session, kata: Kata) -> None:
     )
     table = Table.grid(padding=(0, 2))
     table.add_row("kata", f"[bold]{kata.id}[/] — {kata.title}")
+    if session.mode == "mock":
+        table.add_row("mode", "mock interview: hints come from your interviewer")
     table.add_row("workspace", str(ws.root))
     table.add_row("time", f"{clock} (limit {minutes(session.limit_s)})")
     cost = kata.hint_cost * len(session.hints)
@@ -122,6 +124,12 @@ def status(ws: Workspace, session: Session, kata: Kata) -> None:
             console.print(
                 f"  hint {h.index + 1} at {minutes(h.elapsed_s)}: {texts[h.index]}", style="dim"
             )
+
+
+def new_hints(hints: list[tuple[int, str]]) -> None:
+    """Hints a mock interviewer revealed since the candidate last looked."""
+    for number, text in hints:
+        console.print(f"[bold yellow]Hint {number} from your interviewer:[/] {text}")
 
 
 def hint(h: HintTaken) -> None:
@@ -174,6 +182,13 @@ def batch_progress(result: BatchResult) -> None:
     err_console.print(f"graded {result.workspace}: {verdict}", style="dim")
 
 
+def _short(path: Path) -> str:
+    try:
+        return str(path.relative_to(Path.cwd()))
+    except ValueError:
+        return path.name if path.parent.name == "" else f"{path.parent.name}/{path.name}"
+
+
 def batch(results: list[BatchResult], fmt: str, output: Path | None) -> None:
     lines = "".join(json.dumps(r.to_json()) + "\n" for r in results)
     if output is not None:
@@ -185,14 +200,14 @@ def batch(results: list[BatchResult], fmt: str, output: Path | None) -> None:
         title=f"drill batch: {len(results)} workspaces", title_justify="left", header_style="bold"
     )
     for col in ("workspace", "kata", "score", "passed", "note"):
-        table.add_column(col)
+        table.add_column(col, no_wrap=col == "workspace")
     for r in results:
         if r.report is None:
-            table.add_row(str(r.workspace), "-", "-", "[red]error[/]", r.error)
+            table.add_row(_short(r.workspace), "-", "-", "[red]error[/]", r.error)
             continue
         failing = [n for n, c in r.report.checks.items() if c.status != "pass"]
         table.add_row(
-            str(r.workspace),
+            _short(r.workspace),
             r.report.kata,
             f"{r.report.score:.1f}",
             "[green]yes[/]" if r.report.passed else "[red]no[/]",

@@ -52,12 +52,25 @@ def grade(ws: Path) -> subprocess.Popen[str]:
     )
 
 
+def children_of(pid: int) -> list[int]:
+    """Processes whose parent is `pid` (started from any of its threads)."""
+    found = []
+    for entry in Path("/proc").iterdir():
+        if entry.name.isdigit():
+            try:
+                fields = (entry / "stat").read_text().rsplit(")", 1)[1].split()
+            except OSError:
+                continue
+            if int(fields[1]) == pid:
+                found.append(int(entry.name))
+    return found
+
+
 def wait_for_children(proc: subprocess.Popen[str], timeout: float = 60) -> None:
     """Until the grade has started a child (the tests are running)."""
     end = time.monotonic() + timeout
     while time.monotonic() < end:
-        children = Path(f"/proc/{proc.pid}/task/{proc.pid}/children")
-        if children.exists() and children.read_text().strip():
+        if children_of(proc.pid):
             time.sleep(1.0)
             return
         time.sleep(0.1)
