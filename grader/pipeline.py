@@ -18,6 +18,7 @@ from pathlib import Path
 from grader.context import GradeContext
 from grader.errors import BadInput
 from grader.hidden import check_tests
+from grader.integration import check_integration
 from grader.kata import Kata
 from grader.measure import measured_device, run_measurements
 from grader.memory import check_memory
@@ -90,7 +91,7 @@ def _run_stages(
     facts = inspect_source(ctx.solution)
     runnable = not facts.syntax_error and not facts.forbidden_imports
     measure = [c for c in ("memory", "speed") if c in wanted]
-    pool = ThreadPoolExecutor(max_workers=3)
+    pool = ThreadPoolExecutor(max_workers=4)
     not_needed = threading.Event()
     try:
         tests = pool.submit(check_tests, ctx) if "tests" in wanted else None
@@ -100,11 +101,16 @@ def _run_stages(
             if measure and runnable
             else None
         )
+        engine = (
+            pool.submit(check_integration, ctx, not_needed)
+            if "integration" in wanted and runnable
+            else None
+        )
         if tests is not None and tests.exception() is None and tests.result()[0].status != "pass":
             # Memory and speed only count once every hidden test passes: a failing
             # solution (perhaps one that hangs) is not measured for nothing.
             not_needed.set()
-        for future in (tests, types, probe):
+        for future in (tests, types, probe, engine):
             if future is not None:
                 future.exception()  # wait here, where Ctrl-C can reach us
     except BaseException:
@@ -124,12 +130,20 @@ def _run_stages(
         checks[name] = _measured(name, stage[name], ctx, probe, checks.get("tests"))
     if probe is not None:
         device = measured_device(probe.result(), ctx.device)
-    for missing in wanted:
-        if missing not in checks:  # a check this grader version cannot run yet
-            checks[missing] = Check(
-                missing, "skip", reason=f"the {missing} check is not available in this version"
-            )
+    if "integration" in wanted:
+        checks["integration"] = _integrated(engine, checks.get("tests"))
     return {c: checks[c] for c in wanted}, outcomes, device
+
+
+def _integrated(engine: Future[Check] | None, tests: Check | None) -> Check:
+    if engine is None:
+        return Check("integration", "skip", reason="not run: the solution cannot run")
+    if tests is not None and tests.status != "pass":
+        failed = tests.details.get("failed", 0)
+        return Check(
+            "integration", "skip", reason=f"not run: correctness first ({failed} hidden tests fail)"
+        )
+    return engine.result()
 
 
 def _measured(

@@ -1,0 +1,49 @@
+"""Stage 6, integration: does the candidate's component run a real model?
+
+The kata's integration case swaps the candidate's implementation into the reference
+engine (`reference.engine.Components`), a tiny model generates, and the tokens must
+equal the reference engine's. The case names the first step and layer that differs.
+"""
+
+from __future__ import annotations
+
+import threading
+
+from grader.context import GradeContext
+from grader.measure import failure, first
+from grader.report import Check
+from grader.sandbox import run_child
+
+DEADLINE_S = 180.0
+
+
+def check_integration(ctx: GradeContext, cancel: threading.Event | None = None) -> Check:
+    spec = ctx.kata.integration
+    assert spec is not None
+    result = run_child(
+        "grader.child_integration",
+        {
+            "solution_dir": str(ctx.solution_dir),
+            "hidden_dir": str(ctx.kata.hidden_dir),
+            "device": ctx.device,
+            "case": spec.case,
+        },
+        ctx.stage_dir("integration"),
+        ctx.limits(DEADLINE_S),
+        deadline_s=DEADLINE_S,
+        cancel=cancel,
+    )
+    record = first(result, "integration")
+    if record is None:
+        return Check("integration", "fail", reason=failure(result, "the integration case"))
+    if "error" in record:
+        return Check(
+            "integration", "fail", reason=f"inside the engine, your code raised {record['error']}"
+        )
+    details = {"device": record.get("device", ctx.device)}
+    if record["difference"] is None:
+        return Check("integration", "pass", details=details)
+    reason = f"inside the engine: {record['difference']}"
+    if spec.advice:
+        reason += f" ({spec.advice})"
+    return Check("integration", "fail", reason=reason, details=details)
