@@ -161,9 +161,11 @@ def test_ci_init_writes_a_workflow_that_actionlint_accepts(tmp_path: Path) -> No
     result = drill("ci", "init", "--min-score", "85", cwd=tmp_path)
     assert result.returncode == 0, result.stderr
     path = tmp_path / ".github" / "workflows" / "drill.yml"
-    lint = subprocess.run(
-        [shutil.which("actionlint") or "actionlint", str(path)], capture_output=True, text=True
+    actionlint = shutil.which("actionlint", path=str(Path(sys.executable).parent)) or shutil.which(
+        "actionlint"
     )
+    assert actionlint is not None, "actionlint is a dev dependency (pip install -e '.[dev]')"
+    lint = subprocess.run([actionlint, str(path)], capture_output=True, text=True)
     assert lint.returncode == 0, lint.stdout + lint.stderr
     again = drill("ci", "init", cwd=tmp_path)
     assert again.returncode == 2 and "--force" in again.stderr
