@@ -14,6 +14,7 @@ from typing import Any
 from drills import workspace
 from drills.duration import parse_duration
 from drills.history import History
+from drills.mock.store import update_session
 from drills.visible import VisibleResult, run_visible
 from drills.workspace import Hint, Session, Started, Workspace, find_workspace, now
 from grader.errors import BadInput
@@ -38,6 +39,11 @@ def start(
 def status(directory: Path) -> tuple[Workspace, Session, Kata]:
     ws = find_workspace(directory)
     session = ws.load()
+    if session.mode == "mock":
+        session = _mock_session(ws)
+        from drills.mock.interview import mark_hints_seen
+
+        mark_hints_seen(ws, session)  # status lists every hint
     return ws, session, load_kata(session.kata)
 
 
@@ -45,15 +51,44 @@ def run_tests(directory: Path) -> VisibleResult:
     ws = find_workspace(directory)
     session = ws.load()
     result = run_visible(ws.root)
-    session.last_test = {
+    last_test = {
         "at": now().isoformat(timespec="seconds"),
         "elapsed_s": round(session.elapsed_s(), 1),
         "passed": result.passed,
         "failed": result.failed,
         "ok": result.ok,
     }
-    ws.save(session)
+
+    def record(s: Session) -> bool:
+        s.last_test = last_test
+        return True
+
+    # Re-read under the lock: an interviewer may have revealed a hint while the tests ran.
+    session = update_session(ws, record)
+    if session.mode == "mock":
+        from drills.mock import interview
+
+        interview.on_test(ws, session, result.passed, result.failed, result.ok)
     return result
+
+
+def new_hints(directory: Path) -> list[tuple[int, str]]:
+    """In a mock interview: hints the interviewer revealed since the candidate last looked."""
+    ws = find_workspace(directory)
+    if ws.load().mode != "mock":
+        return []
+    from drills.mock.interview import unseen_hints
+
+    return unseen_hints(ws, _mock_session(ws))
+
+
+def _mock_session(ws: Workspace) -> Session:
+    """A mock session as the candidate's commands see it: hints from the timeline, watched."""
+    from drills.mock.interview import sync_hints
+    from drills.mock.watch import ensure_running
+
+    ensure_running(ws.root)
+    return sync_hints(ws)
 
 
 @dataclass(frozen=True)
@@ -128,6 +163,12 @@ def grade(
         return GradeOutcome(report, ws, None)
     ws = find_workspace(directory)
     session = ws.load()
+    snapshot = None
+    if session.mode == "mock":
+        from drills.mock import interview
+
+        session = _mock_session(ws)  # the interviewer's hints count in this grade
+        snapshot = interview.before_grade(ws)
     kata = load_kata(session.kata)
     graded_at = now()
     report = run_grade(
@@ -141,14 +182,23 @@ def grade(
     )
     store = History()
     store.record(session.attempt, ws.root, report)
-    session = ws.load()  # re-read: another process may have added a hint meanwhile
-    session.last_grade = {
+    last_grade = {
         "at": report.graded_at,
         "score": round(report.score, 1),
         "passed": report.passed,
         "checks": {name: c.status for name, c in report.checks.items()},
     }
-    ws.save(session)
+
+    def record(s: Session) -> bool:
+        s.last_grade = last_grade
+        return True
+
+    # Re-read under the lock: another process may have added a hint meanwhile.
+    session = update_session(ws, record)
+    if session.mode == "mock":
+        from drills.mock import interview
+
+        interview.on_grade(ws, session, report, snapshot, only)
     return GradeOutcome(report, ws, store.moved_aside)
 
 

@@ -119,6 +119,7 @@ def test(directory: DirOption = Path(".")) -> None:
     from drills import actions
 
     result = actions.run_tests(directory)
+    render.new_hints(actions.new_hints(directory))
     raise typer.Exit(0 if result.ok else 1)
 
 
@@ -234,6 +235,13 @@ def ci_init(
 
     written = ci.init(path, spec=spec, min_score=min_score, force=force)
     console.print(f"Wrote {written}. Commit it on your default branch; see docs/ci.md.")
+
+
+# `drill mock ...`: mock interviews for two people (drills/mock). The sub-app's module
+# imports only Typer; the Textual console loads when `drill mock interviewer` runs.
+from drills.mock.cli import mock_app  # noqa: E402
+
+app.add_typer(mock_app, name="mock")
 
 
 __all__ = ["app", "console"]

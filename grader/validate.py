@@ -7,6 +7,7 @@ starter does not pass, and every known-wrong variant in `mutants/` is caught.
 
 from __future__ import annotations
 
+import re
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -35,6 +36,28 @@ class Finding:
     detail: str
 
 
+def _asks_batch_of_1000(text: str) -> bool:
+    return bool(re.search(r"\b1,?000\b", text) and re.search(r"batch|parallel", text))
+
+
+def _asks_10x_scale(text: str) -> bool:
+    return bool(re.search(r"\b10 ?[x×]|ten times", text) and "scal" in text)
+
+
+# Follow-ups every interview script must ask: scale the solution out to a batch of 1000
+# inputs run in parallel, and say what breaks at ten times the size.
+REQUIRED_FOLLOW_UPS: tuple[tuple[str, Callable[[str], bool]], ...] = (
+    ("to batch it across 1000 inputs and parallelise it", _asks_batch_of_1000),
+    ("what breaks at 10x scale", _asks_10x_scale),
+)
+
+
+def missing_follow_ups(follow_ups: list[str]) -> list[str]:
+    """The required follow-up ideas that no follow-up in the list asks."""
+    texts = [f.lower() for f in follow_ups]
+    return [idea for idea, asks in REQUIRED_FOLLOW_UPS if not any(asks(t) for t in texts)]
+
+
 def _mutant_bug(path: Path) -> str:
     first = path.read_text(encoding="utf-8").splitlines()[:1]
     return first[0].lstrip("# ").strip() if first and first[0].startswith("#") else ""
@@ -46,10 +69,17 @@ def check_structure(kata: Kata) -> Iterator[Finding]:
         yield Finding(kata.id, part, present, "present" if present else "missing")
     if kata.interview_path.is_file():
         try:
-            validate_schema(
+            interview = validate_schema(
                 kata.interview_path, read_yaml(kata.interview_path), "interview.schema.json"
             )
             yield Finding(kata.id, "interview.yaml", True, "matches its schema")
+            missing = missing_follow_ups(interview["follow_ups"])
+            yield Finding(
+                kata.id,
+                "interview.yaml follow-ups",
+                not missing,
+                f"no follow-up asks {' or '.join(missing)}" if missing else "both required ideas",
+            )
         except KataError as exc:
             yield Finding(kata.id, "interview.yaml", False, str(exc))
     hidden = sorted(kata.hidden_dir.glob("test_*.py"))

@@ -1,0 +1,196 @@
+"""`drill mock ...`: mock interviews for two people. Parse, call below, render.
+
+This module is imported by `drill --help`, so it imports Typer alone; everything else,
+the Textual console above all, is imported inside the command that needs it.
+"""
+
+from __future__ import annotations
+
+import sys
+from enum import StrEnum
+from pathlib import Path
+from typing import Annotated
+
+import typer
+
+mock_app = typer.Typer(
+    help="Mock interviews for two people: one codes, one interviews with a script.",
+    no_args_is_help=True,
+)
+
+DirOption = Annotated[
+    Path,
+    typer.Option("--dir", "-d", help="The workspace (default: this folder or the nearest parent)."),
+]
+Score = Annotated[int | None, typer.Option(min=1, max=4, show_default=False)]
+
+
+class ReportFormat(StrEnum):
+    markdown = "markdown"
+    html = "html"
+
+
+@mock_app.command("start")
+def start(
+    kata: Annotated[str, typer.Argument(help="Kata id, e.g. kv-cache.")],
+    directory: Annotated[
+        Path | None, typer.Option("--dir", "-d", help="Workspace folder (default ./KATA).")
+    ] = None,
+    timed: Annotated[
+        str | None, typer.Option("--timed", "-t", help="Time limit: 30m, 45m, 1h30m, 90s.")
+    ] = None,
+    force: Annotated[
+        bool, typer.Option("--force", help="Move an existing folder aside to a backup first.")
+    ] = False,
+    resume: Annotated[
+        bool, typer.Option("--resume", help="Carry on in an existing workspace.")
+    ] = False,
+) -> None:
+    """Candidate: a workspace like `drill start`, recorded for the interviewer; hints come from them."""
+    from drills import actions
+    from drills.mock import interview, render, watch
+    from grader.errors import BadInput
+
+    started = actions.start(kata, directory, timed, force=force, resume=resume, mode="mock")
+    if started.session.mode != "mock":
+        raise BadInput(
+            f"{started.workspace.root} holds a practice session: start the mock interview "
+            "in another folder, or pass --force to move this one aside"
+        )
+    interview.begin(started.workspace, started.session, resumed=started.resumed)
+    watch.ensure_running(started.workspace.root)
+    render.started(started, interview.open_mock(started.workspace.root).kata.headline())
+
+
+@mock_app.command("interviewer")
+def interviewer(
+    directory: DirOption = Path("."),
+    printout: Annotated[
+        bool,
+        typer.Option("--print", help="Print the same content as plain text and exit."),
+    ] = False,
+) -> None:
+    """Interviewer: the full-screen console (prompt, answers, phases, hints, rubric, live results)."""
+    from drills.mock.interview import open_mock
+    from grader.errors import BadInput
+
+    mock = open_mock(directory)
+    if printout:
+        from drills.mock.printout import printout as text
+
+        sys.stdout.write(text(mock))
+        return
+    if not (sys.stdin.isatty() and sys.stdout.isatty()):
+        raise BadInput("the interviewer console needs a terminal: use --print for plain text")
+    from drills.mock.console import run_console
+
+    run_console(mock)
+
+
+@mock_app.command("hint")
+def hint(directory: DirOption = Path(".")) -> None:
+    """Interviewer: reveal the next hint to the candidate (as `h` does in the console)."""
+    from drills.mock import interview, render
+
+    mock = interview.open_mock(directory)
+    index, text = interview.reveal_next_hint(mock)
+    render.hint_revealed(index, len(mock.script.hints), text)
+
+
+@mock_app.command("score")
+def score(
+    directory: DirOption = Path("."),
+    correctness: Score = None,
+    code_quality: Score = None,
+    complexity: Score = None,
+    testing: Score = None,
+    note: Annotated[
+        str | None, typer.Option("--note", help="A note for the report.", show_default=False)
+    ] = None,
+) -> None:
+    """Interviewer: score the rubric 1-4 per dimension (asked in turn when no option is given)."""
+    from drills.console import console, err_console
+    from drills.mock import interview, render, scoring
+    from grader.errors import BadInput
+
+    mock = interview.open_mock(directory)
+    given = {
+        "correctness": correctness,
+        "code_quality": code_quality,
+        "complexity": complexity,
+        "testing": testing,
+    }
+    if any(v is not None for v in given.values()) or note:
+        scoring.record(mock, given, note)
+    elif sys.stdin.isatty():
+        try:
+            scoring.interactive(mock, console.input, render.dimension)
+        except KeyboardInterrupt:
+            err_console.print("\ninterrupted: every score given so far is saved", style="yellow")
+            raise typer.Exit(130) from None
+    else:
+        raise BadInput(
+            "no terminal to ask in: give the scores as options, "
+            "e.g. --correctness 3 --code-quality 2 --complexity 3 --testing 2"
+        )
+    render.scorecard(mock)
+
+
+@mock_app.command("report")
+def report(
+    directory: DirOption = Path("."),
+    fmt: Annotated[
+        ReportFormat | None,
+        typer.Option(
+            "--format", "-f", help="markdown or html (default: from --output, else markdown)."
+        ),
+    ] = None,
+    output: Annotated[
+        Path | None, typer.Option("--output", "-o", help="Write the report to this file.")
+    ] = None,
+) -> None:
+    """The feedback report: auto-grade, rubric, hints, runs over time, notes, what to practise."""
+    from drills.console import err_console
+    from drills.mock import interview
+    from drills.mock import report as mock_report
+    from drills.mock.store import write_file
+
+    if fmt is None:
+        html = output is not None and output.suffix.lower() in (".html", ".htm")
+        fmt = ReportFormat.html if html else ReportFormat.markdown
+    text = mock_report.render(mock_report.build(interview.open_mock(directory)), fmt.value)
+    if output is None:
+        sys.stdout.write(text)
+        return
+    write_file(output, text)
+    err_console.print(f"Wrote {output}.", style="dim")
+
+
+@mock_app.command("replay")
+def replay(
+    directory: DirOption = Path("."),
+    every: Annotated[
+        bool, typer.Option("--all", help="Print every step at once instead of paging.")
+    ] = False,
+) -> None:
+    """Step through solution.py's snapshots as diffs with their times (Enter, p, q)."""
+    from drills.console import console
+    from drills.mock import interview, render
+    from drills.mock.replay import frames
+
+    mock = interview.open_mock(directory)
+    steps = frames(mock.root, mock.state().moments)
+    if not steps:
+        console.print("No snapshots yet.")
+        return
+    if every or not (sys.stdin.isatty() and sys.stdout.isatty()):
+        for f in steps:
+            render.frame(f, len(steps))
+        return
+    i = 0
+    while 0 <= i < len(steps):
+        render.frame(steps[i], len(steps))
+        answer = console.input("[dim]Enter: next · p: previous · q: quit[/] ").strip().lower()
+        if answer == "q":
+            return
+        i = max(i - 1, 0) if answer == "p" else i + 1

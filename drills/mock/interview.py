@@ -1,0 +1,223 @@
+"""A mock interview's operations: what either side does, written to the shared files.
+
+The candidate side (`drill mock start`, and the hooks that `drill test`, `drill grade`
+and `drill status` call) and the interviewer side (reveal a hint, move to the next phase,
+mark a follow-up asked, score, take a note) both go through here. Every operation
+appends to the timeline before it returns; session.json is changed only under its lock.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+from drills.mock import snapshots, store, timeline
+from drills.mock.script import DIMENSIONS, Script, load_script
+from drills.mock.state import Mark, MockState, fold
+from drills.workspace import Hint, Session, Workspace, find_workspace
+from grader.errors import BadInput
+from grader.kata import Kata, load_kata
+
+if TYPE_CHECKING:
+    from grader.report import Report
+
+
+@dataclass(frozen=True)
+class Mock:
+    """An open mock interview: its workspace, kata and script."""
+
+    ws: Workspace
+    kata: Kata
+    script: Script
+
+    @property
+    def root(self) -> Path:
+        return self.ws.root
+
+    def session(self) -> Session:
+        return self.ws.load()
+
+    def events(self) -> list[timeline.Event]:
+        return timeline.read(store.timeline_path(self.root))
+
+    def state(self) -> MockState:
+        return fold(self.events())
+
+    def record(self, session: Session, kind: str, by: str, **data: Any) -> timeline.Event:
+        event = timeline.new_event(session, kind, by, **data)
+        timeline.append(store.timeline_path(self.root), event)
+        return event
+
+
+def open_mock(directory: Path) -> Mock:
+    """The mock interview at `directory` (or the nearest parent); exit 2 if there is none."""
+    ws = find_workspace(directory)
+    session = ws.load()
+    if session.mode != "mock":
+        raise BadInput(
+            f"{ws.root} is a practice session, not a mock interview: "
+            "start one with `drill mock start KATA`"
+        )
+    kata = load_kata(session.kata)
+    return Mock(ws, kata, load_script(kata))
+
+
+def begin(ws: Workspace, session: Session, *, resumed: bool) -> None:
+    """Set up the mock files of a new (or resumed) session and record the first snapshot."""
+    store.init(ws.root)
+    kind = "resume" if resumed else "start"
+    sha = snapshots.take(ws.root)
+    event = timeline.new_event(
+        session, kind, "candidate", kata=session.kata, limit_s=session.limit_s, snapshot=sha
+    )
+    timeline.append(store.timeline_path(ws.root), event)
+
+
+# --- the interviewer's side -------------------------------------------------------------
+
+
+def reveal_next_hint(mock: Mock) -> tuple[int, str]:
+    """Reveal the next hint on the ladder: in the timeline and in session.hints.
+
+    Returns (index, text). The whole step holds the session lock, so two interviewer
+    windows pressing at once reveal two different hints, never the same one twice.
+    """
+    with store.session_lock(mock.ws):
+        session = mock.session()
+        given = mock.state().hint_indices()
+        index = len(given)
+        if index >= len(mock.script.hints):
+            raise BadInput(f"no hints left: all {len(mock.script.hints)} have been revealed")
+        event = mock.record(
+            session, "hint", "interviewer", index=index, snapshot=snapshots.take(mock.root)
+        )
+        _add_hint(session, index, event)
+        mock.ws.save(session)
+    return index, mock.script.hints[index]
+
+
+def _add_hint(session: Session, index: int, event: timeline.Event) -> bool:
+    if any(h.index == index for h in session.hints):
+        return False
+    session.hints.append(Hint(index=index, at=event.at[:19] + "+00:00", elapsed_s=event.t))
+    session.hints.sort(key=lambda h: h.index)
+    return True
+
+
+def next_phase(mock: Mock) -> int:
+    """Move the clock to the next phase; the index of the phase now running."""
+    state = mock.state()
+    session = mock.session()
+    current = state.current_phase()
+    if current is None:
+        current = 0
+    index = current + 1
+    if index >= len(mock.script.phases):
+        raise BadInput(f"already in the last phase ({mock.script.phases[-1].name})")
+    mock.record(session, "phase", "interviewer", index=index, name=mock.script.phases[index].name)
+    return index
+
+
+def ask_follow_up(mock: Mock, index: int | None = None) -> int:
+    """Mark a follow-up asked (the next one not yet asked, by default); its index."""
+    asked = {m.index for m in mock.state().follow_ups}
+    if index is None:
+        index = next((i for i in range(len(mock.script.follow_ups)) if i not in asked), -1)
+        if index < 0:
+            raise BadInput("every follow-up has been asked")
+    if not 0 <= index < len(mock.script.follow_ups):
+        raise BadInput(f"follow-up {index + 1}: there are {len(mock.script.follow_ups)}")
+    mock.record(mock.session(), "follow_up", "interviewer", index=index)
+    return index
+
+
+def score(mock: Mock, dimension: str, value: int) -> None:
+    if dimension not in DIMENSIONS:
+        raise BadInput(f"unknown rubric dimension '{dimension}': one of {', '.join(DIMENSIONS)}")
+    if value not in (1, 2, 3, 4):
+        raise BadInput(f"{dimension}: a score is 1, 2, 3 or 4, not {value}")
+    mock.record(mock.session(), "score", "interviewer", dimension=dimension, value=value)
+
+
+def note(mock: Mock, text: str, by: str = "interviewer") -> None:
+    if text.strip():
+        mock.record(mock.session(), "note", by, text=text.strip())
+
+
+# --- the candidate's side: hooks that drill test / grade / status call -------------------
+
+
+def sync_hints(ws: Workspace) -> Session:
+    """Copy hints from the timeline into session.hints if missing (a session.json that a
+    git merge or a lost race left behind); the session as it now is."""
+    events = timeline.read(store.timeline_path(ws.root))
+    revealed = _hint_events(events)
+
+    def change(session: Session) -> bool:
+        changed = False
+        for mark, event in revealed:
+            changed |= _add_hint(session, mark.index, event)
+        return changed
+
+    if not revealed:
+        return ws.load()
+    return store.update_session(ws, change)
+
+
+def _hint_events(events: list[timeline.Event]) -> list[tuple[Mark, timeline.Event]]:
+    by_index = {e.data.get("index"): e for e in reversed(events) if e.kind == "hint"}
+    return [(Mark(int(i), e.t), e) for i, e in sorted(by_index.items()) if isinstance(i, int)]
+
+
+def on_test(ws: Workspace, session: Session, passed: int, failed: int, ok: bool) -> None:
+    event = timeline.new_event(
+        session,
+        "test",
+        "candidate",
+        passed=passed,
+        failed=failed,
+        ok=ok,
+        snapshot=snapshots.take(ws.root),
+    )
+    timeline.append(store.timeline_path(ws.root), event)
+
+
+def before_grade(ws: Workspace) -> str | None:
+    """Snapshot what is about to be graded (the candidate may type on while it runs)."""
+    return snapshots.take(ws.root)
+
+
+def on_grade(
+    ws: Workspace, session: Session, report: Report, sha: str | None, only: set[str] | None
+) -> None:
+    checks = {
+        name: {"status": c.status, "score": round(c.score, 1), "max": c.max, "reason": c.reason}
+        for name, c in report.checks.items()
+    }
+    event = timeline.new_event(
+        session,
+        "grade",
+        "candidate",
+        score=round(report.score, 1),
+        passed=report.passed,
+        checks=checks,
+        only=sorted(only) if only else [],
+        snapshot=sha,
+    )
+    timeline.append(store.timeline_path(ws.root), event)
+
+
+def unseen_hints(ws: Workspace, session: Session) -> list[tuple[int, str]]:
+    """Hints revealed since the candidate last looked, as (number, text); now marked seen."""
+    hints = load_script(load_kata(session.kata)).hints
+    seen = store.read_seen(ws.root)
+    fresh = [(h.index + 1, hints[h.index]) for h in session.hints[seen:] if h.index < len(hints)]
+    if len(session.hints) != seen:
+        store.write_seen(ws.root, len(session.hints))
+    return fresh
+
+
+def mark_hints_seen(ws: Workspace, session: Session) -> None:
+    if store.read_seen(ws.root) != len(session.hints):
+        store.write_seen(ws.root, len(session.hints))

@@ -1,0 +1,81 @@
+"""The interviewer's script: a kata's `interview.yaml`, checked against its schema, as data."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from grader.kata import Kata, read_yaml, validate_schema
+
+# The rubric's dimensions, in the order they are shown and scored.
+DIMENSIONS = ("correctness", "code_quality", "complexity", "testing")
+SCORES = (1, 2, 3, 4)
+
+
+@dataclass(frozen=True)
+class Phase:
+    name: str
+    minutes: float
+
+
+@dataclass(frozen=True)
+class Clarification:
+    question: str
+    answer: str
+
+
+@dataclass(frozen=True)
+class Dimension:
+    key: str  # "correctness"
+    title: str  # "Correctness and edge cases"
+    anchors: dict[int, str]  # what a 1, 2, 3 and 4 look like
+
+
+@dataclass(frozen=True)
+class Script:
+    phases: tuple[Phase, ...]
+    clarifications: tuple[Clarification, ...]
+    hints: tuple[str, ...]
+    follow_ups: tuple[str, ...]
+    rubric: tuple[Dimension, ...]
+    common_mistakes: tuple[str, ...]
+
+    def phase_start_s(self, index: int) -> float:
+        """When phase `index` is planned to begin, in seconds from the start."""
+        return 60.0 * sum(p.minutes for p in self.phases[:index])
+
+    def planned_phase(self, elapsed_s: float) -> int:
+        """The phase the plan says we are in at `elapsed_s` (the last one once it is over)."""
+        for i in range(len(self.phases)):
+            if elapsed_s < self.phase_start_s(i + 1):
+                return i
+        return len(self.phases) - 1
+
+    def dimension(self, key: str) -> Dimension:
+        for d in self.rubric:
+            if d.key == key:
+                return d
+        raise KeyError(key)
+
+
+def load_script(kata: Kata) -> Script:
+    """The kata's interview script; a `KataError` naming the field if it breaks the schema."""
+    path = kata.interview_path
+    data = validate_schema(path, read_yaml(path), "interview.schema.json")
+    rubric = data["rubric"]
+    return Script(
+        phases=tuple(Phase(str(p["name"]), float(p["minutes"])) for p in data["phases"]),
+        clarifications=tuple(
+            Clarification(str(c["question"]), str(c["answer"])) for c in data["clarifications"]
+        ),
+        hints=tuple(str(h) for h in data["hints"]),
+        follow_ups=tuple(str(f) for f in data["follow_ups"]),
+        rubric=tuple(
+            Dimension(
+                key,
+                str(rubric[key]["title"]),
+                {n: str(rubric[key]["anchors"][str(n)]) for n in SCORES},
+            )
+            for key in DIMENSIONS
+        ),
+        common_mistakes=tuple(str(m) for m in data["common_mistakes"]),
+    )

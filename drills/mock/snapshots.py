@@ -1,0 +1,40 @@
+"""Snapshots of solution.py, named by their content: `.drill/mock/snapshots/<sha>.py`.
+
+A name that is a hash of the bytes makes a snapshot write idempotent: two processes
+that snapshot the same file write the same name with the same bytes, and an unchanged
+file costs nothing however often it is snapshotted (at every test, grade and hint).
+"""
+
+from __future__ import annotations
+
+import hashlib
+from pathlib import Path
+
+from drills.mock.store import snapshots_dir, write_file
+
+SHA_CHARS = 16
+
+
+def digest(content: bytes) -> str:
+    return hashlib.sha256(content).hexdigest()[:SHA_CHARS]
+
+
+def take(root: Path) -> str | None:
+    """Store the workspace's solution.py; its sha, or None when there is no solution.py."""
+    try:
+        content = (root / "solution.py").read_bytes()
+    except FileNotFoundError:
+        return None
+    sha = digest(content)
+    path = snapshots_dir(root) / f"{sha}.py"
+    if not path.exists():
+        write_file(path, content.decode("utf-8", errors="replace"))
+    return sha
+
+
+def load(root: Path, sha: str) -> str | None:
+    """A snapshot's text; None if it is missing (a partial copy of the workspace)."""
+    try:
+        return (snapshots_dir(root) / f"{sha}.py").read_text(encoding="utf-8")
+    except FileNotFoundError:
+        return None
