@@ -46,7 +46,10 @@ def run(argv: list[str] | None = None) -> int:
             f"internal error: {type(exc).__name__}: {exc} (run again with --debug for the traceback)",
             3,
         )
-    return result if isinstance(result, int) else 0
+    code = result if isinstance(result, int) else 0
+    if code == 130:  # Typer turns Ctrl-C inside a command into exit 130
+        return _fail("interrupted; nothing was lost (your files and history are as they were)", 130)
+    return code
 
 
 def _interrupt(signum: int, frame: object) -> None:
