@@ -3,8 +3,10 @@
 Both run in the same ranks of one launch. `grader/timing.compare` cannot be used as
 is: it picks its block length from each process's own clock, and ranks that
 disagree on how many calls a block holds would pair one rank's ring with another's
-gloo call. So rank 0 picks the block length and every rank follows it, alternating
-ring and gloo blocks as A B B A; rank 0's per-round ratios give the median.
+gloo call. So each block's time is the slowest rank's (a MAX all-reduce after the block,
+outside the timed region), every rank derives the same block length from it, and
+ring and gloo blocks alternate as A B B A; the median of the per-round ratios is
+the figure.
 
 Bus bandwidth is the ring's figure of merit: every rank sends 2(N-1)/N of the
 tensor, so `2(N-1)/N * bytes / time` is the rate each link sustains, and it is
@@ -13,6 +15,7 @@ comparable across world sizes.
 
 from __future__ import annotations
 
+import os
 import statistics
 import time
 from collections.abc import Callable
@@ -25,21 +28,24 @@ from reference.collectives import launch, ring_all_reduce
 
 WORLD_SIZE = 4
 SIZES_MB = [1, 16]
-ROUNDS = 11
+ROUNDS = 21
 BLOCK_S = 0.05
 
 
 def _block(fn: Callable[[], object], n: int) -> float:
-    """Seconds per call over `n` calls; ranks start the block together."""
+    """Seconds per call over `n` calls: the slowest rank's, since a collective is
+    done when its last rank is. Ranks start the block together."""
     dist.barrier()
     start = time.perf_counter()
     for _ in range(n):
         fn()
-    return (time.perf_counter() - start) / n
+    elapsed = torch.tensor([(time.perf_counter() - start) / n], dtype=torch.float64)
+    dist.all_reduce(elapsed, op=dist.ReduceOp.MAX)  # outside the timed region
+    return float(elapsed.item())
 
 
 def _rank(rank: int, world_size: int, numel: int, rounds: int) -> tuple[float, float, float]:
-    """(median ring/gloo ratio, ring s, gloo s) as rank 0 measured them."""
+    """(median ring/gloo ratio, ring s, gloo s); every rank computes the same values."""
     x = torch.randn(numel, generator=torch.Generator().manual_seed(rank))
 
     def ring() -> object:
@@ -51,10 +57,8 @@ def _rank(rank: int, world_size: int, numel: int, rounds: int) -> tuple[float, f
     for _ in range(2):  # warm-up: connections, allocator
         ring()
         gloo()
-    # Rank 0 decides how many calls fill a block; everyone uses its choice.
-    n = torch.tensor([max(1, round(BLOCK_S / _block(gloo, 1)))])
-    dist.broadcast(n, 0)
-    calls = int(n.item())
+    # Every rank sees the same (slowest-rank) time, so all choose the same block length.
+    calls = max(1, round(BLOCK_S / _block(gloo, 1)))
     ratios, ring_s, gloo_s = [], [], []
     for _ in range(rounds):
         a = _block(ring, calls)
@@ -93,8 +97,11 @@ def run(device: str) -> Section:
             f"{_bus_gbps(numel, WORLD_SIZE, ring_s):.2f} GB/s",
             f"{_bus_gbps(numel, WORLD_SIZE, gloo_s):.2f} GB/s",
         )
+    load = os.getloadavg()[0] if hasattr(os, "getloadavg") else float("nan")
     section.notes.append(
-        f"One torch thread per rank; ratio is the median of {ROUNDS} interleaved ABBA "
-        "rounds measured on rank 0. Bus bandwidth is 2(N-1)/N * bytes / time."
+        f"One torch thread per rank ({WORLD_SIZE} ranks share the machine's cores). "
+        f"Ratio: median of {ROUNDS} interleaved ABBA rounds, each block timed by its "
+        "slowest rank. Bus bandwidth: 2(N-1)/N * bytes / time. "
+        f"Load average when the run ended: {load:.1f}."
     )
     return section
