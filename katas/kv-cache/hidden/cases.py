@@ -24,6 +24,9 @@ from typing import Any
 
 import torch
 
+from reference.divergence import first_divergence, tiny_model
+from reference.engine import Components
+
 N_KV_HEADS, HEAD_DIM = 8, 128
 
 
@@ -83,3 +86,23 @@ def memory_case(impl: ModuleType, device: str) -> Callable[[], object]:
         return cache.update(1, k1, v1, pos)
 
     return step
+
+
+# Prompts longer than the tiny model's window of 8, of different lengths.
+INTEGRATION_PROMPTS = [
+    [5, 17, 3, 44, 2, 9, 31, 8, 60, 12, 7],
+    [71, 4, 19, 33, 26, 1, 90, 55, 13, 40],
+]
+
+
+def integration_case(impl: ModuleType, device: str) -> str | None:
+    """Your caches inside the reference engine: a tiny Mistral with a sliding window of 8
+    generates past the window, once with the contiguous cache and once with the rolling
+    buffer; the tokens and every layer's hidden states must match the reference engine."""
+    model = tiny_model(window=8, device=device)
+    components = Components(kv_cache=impl.KVCache, rolling_kv_cache=impl.RollingKVCache)
+    for cache in ("contiguous", "rolling"):
+        difference = first_divergence(model, INTEGRATION_PROMPTS, 14, components, cache=cache)
+        if difference is not None:
+            return f"with the {cache} cache, {difference}"
+    return None

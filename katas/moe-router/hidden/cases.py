@@ -16,6 +16,9 @@ from types import ModuleType
 
 import torch
 
+from reference.divergence import first_divergence, tiny_model
+from reference.engine import Components
+
 Inputs = tuple[torch.Tensor, torch.Tensor, torch.Tensor, torch.Tensor, torch.Tensor]
 
 
@@ -51,3 +54,18 @@ def memory_case(impl: ModuleType, device: str) -> Callable[[], object]:
         return impl.moe_forward(x, router, w1, w2, w3, 2)
 
     return call
+
+
+# Prompts longer than the tiny model's window of 8, of different lengths.
+INTEGRATION_PROMPTS = [
+    [5, 17, 3, 44, 2, 9, 31, 8, 60, 12, 7],
+    [71, 4, 19, 33, 26, 1, 90, 55, 13, 40],
+]
+
+
+def integration_case(impl: ModuleType, device: str) -> str | None:
+    """Your moe_forward inside the reference engine: a tiny Mixtral (8 experts, top-2)
+    generates; the tokens and every layer's hidden states must match the reference."""
+    model = tiny_model(moe=True, device=device)
+    components = Components(moe_forward=impl.moe_forward)
+    return first_divergence(model, INTEGRATION_PROMPTS, 8, components, atol=1e-3, rtol=1e-3)

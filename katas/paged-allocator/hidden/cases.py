@@ -12,6 +12,9 @@ from __future__ import annotations
 from collections.abc import Callable
 from types import ModuleType
 
+from reference.divergence import first_divergence, tiny_model
+from reference.engine import Components
+
 BLOCK_SIZE = 4  # small blocks: many block operations per token
 N_SEQS = 32  # sequences per call; half of them are forked
 PROMPT = [1] * 42  # 11 blocks, the last half full
@@ -51,3 +54,19 @@ def speed_case(impl: ModuleType, device: str, size: int | None) -> Callable[[], 
         return n_free
 
     return churn
+
+
+# Prompts longer than the tiny model's window of 8, of different lengths.
+INTEGRATION_PROMPTS = [
+    [5, 17, 3, 44, 2, 9, 31, 8, 60, 12, 7],
+    [71, 4, 19, 33, 26, 1, 90, 55, 13, 40],
+]
+
+
+def integration_case(impl: ModuleType, device: str) -> str | None:
+    """Your allocator inside the reference engine's paged KV cache: a tiny Mistral
+    generates with blocks of 4 tokens; the tokens and every layer's hidden states must
+    match the reference engine."""
+    model = tiny_model(window=None, device=device)
+    components = Components(block_allocator=impl.BlockAllocator)
+    return first_divergence(model, INTEGRATION_PROMPTS, 10, components, cache="paged")

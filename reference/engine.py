@@ -1,0 +1,706 @@
+"""Generation: prefill, decode, sampling, stop conditions and continuous batching.
+
+`generate(model, prompts, max_new_tokens)` returns the new tokens of each prompt. It
+is a thin wrapper over `Engine`, which runs a batch of requests step by step:
+requests join (`add_request`) and leave (a stop token or their token budget) between
+steps, and each new token reaches its request's `on_token` callback as it is made.
+
+Scheduling: one step, one forward pass
+--------------------------------------
+The engine holds up to `max_batch` running requests, one per *lane* of the batch.
+Every step feeds the same number T of tokens to every lane, which is what a cache
+with one batched `update` per layer can take:
+
+- when every running request is new (nothing cached yet), T is the shortest prompt
+  among them: one prefill chunk; lanes whose prompt is that long emit a token;
+- otherwise T = 1: decoding lanes feed their last token, and lanes still inside
+  their prompt feed its next token (teacher forcing), emitting nothing until the
+  prompt is used up. Meta's reference `generate` for LLaMA handles prompts of
+  different lengths the same way.
+
+Worked example, prompts of lengths 2 and 4, both added before the first step:
+
+    step  T  lane 0 (prompt a b)   lane 1 (prompt c d e f)
+    1     2  feeds a b -> emits x  feeds c d
+    2     1  feeds x   -> emits y  feeds e
+    3     1  feeds y   -> emits z  feeds f   -> emits u
+    4     1  ...                   feeds u   -> emits ...
+
+A request that joins a running batch starts at position 0 in a free lane and walks
+its prompt one token per step beside the others' decoding.
+
+KV caches (`cache=`)
+--------------------
+- "contiguous": `KVCache`, one row of `max_seq_len` positions per lane;
+- "rolling": `RollingKVCache`, a window of W slots per lane (models with a sliding
+  window W; sequences may then run longer than `max_seq_len`);
+- "paged": `PagedKVCache` blocks handed out by a `BlockAllocator`: a request holds
+  blocks for the tokens it has, and only running requests are computed;
+- "auto" (default): rolling when the model's window is shorter than `max_seq_len`,
+  contiguous otherwise.
+
+With the contiguous and rolling caches the batch always has `max_batch` lanes; a free
+lane computes a dummy token at position 0 and nothing reads it.
+
+Attention per step. A prefill chunk (every lane starts at 0) attends to its own fresh
+keys with the `[T, T]` sliding-window mask: a rolling buffer may already have
+evicted the first keys of a chunk longer than the window. A decode step attends to
+what the cache returns. Its mask is a row of one `[S, S]` mask built once per engine
+(row p is "query at position p"), gathered per lane, or for the rolling buffer the
+valid prefix of each lane's window; no mask at all when every key is visible.
+
+Swapping components
+-------------------
+Every part that a kata exercises comes from a `Components` value with the reference
+implementations as defaults. Pass another to `Engine` or `generate` to run a
+different implementation inside the same engine; greedy tokens must not change:
+
+    Components(sample=solution.sample)                       # sampling kata
+    Components(sliding_window_mask=solution.sliding_window_mask)
+    Components(kv_cache=solution.KVCache, rolling_kv_cache=solution.RollingKVCache)
+    Components(moe_forward=solution.moe_forward)
+    Components(block_allocator=solution.BlockAllocator)      # with cache="paged"
+
+Each must keep the reference's signature (DESIGN section 6 and the kata prompts);
+the engine uses nothing beyond it (e.g. `update` is called without `n_new`).
+
+Sampling uses one generator for the whole batch: with temperature > 0, a request's
+tokens depend on which requests share its steps. Greedy decoding does not.
+"""
+
+from __future__ import annotations
+
+import math
+from collections import deque
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+from typing import Literal, Protocol
+
+import torch
+from torch import Tensor
+
+from reference.kv_cache import KVCache, RollingKVCache
+from reference.masks import sliding_window_mask
+from reference.model import MoeFn, Transformer
+from reference.moe import moe_forward
+from reference.paged import BlockAllocator, PagedKVCache, block_tables_tensor, slot_mapping
+from reference.sampling import sample
+
+__all__ = ["CacheKind", "Components", "Engine", "Request", "Session", "generate"]
+
+CacheKind = Literal["auto", "contiguous", "rolling", "paged"]
+
+
+# -- the swappable parts -----------------------------------------------------------
+
+
+class SampleFn(Protocol):
+    def __call__(
+        self,
+        logits: Tensor,
+        /,
+        *,
+        temperature: float | Tensor,
+        top_k: int | Tensor,
+        top_p: float | Tensor,
+        min_p: float | Tensor,
+        generator: torch.Generator | None,
+    ) -> Tensor: ...
+
+
+class MaskFn(Protocol):
+    def __call__(
+        self,
+        q_len: int,
+        kv_len: int,
+        window: int | None,
+        offset: int = 0,
+        /,
+        *,
+        device: torch.device | str | None = None,
+    ) -> Tensor: ...
+
+
+class CacheLike(Protocol):
+    def update(
+        self, layer: int, k_new: Tensor, v_new: Tensor, start_pos: Tensor
+    ) -> tuple[Tensor, Tensor, Tensor]: ...
+
+
+class CacheFactory(Protocol):
+    def __call__(
+        self,
+        n_layers: int,
+        batch_size: int,
+        capacity: int,  # max_seq_len (contiguous) or window (rolling)
+        n_kv_heads: int,
+        head_dim: int,
+        /,
+        *,
+        dtype: torch.dtype,
+        device: torch.device,
+    ) -> CacheLike: ...
+
+
+class AllocatorLike(Protocol):
+    def allocate(self, seq_id: int, token_ids: Sequence[int]) -> list[int]: ...
+    def append(self, seq_id: int, token_ids: Sequence[int]) -> list[tuple[int, int]]: ...
+    def free(self, seq_id: int) -> None: ...
+    def block_table(self, seq_id: int) -> list[int]: ...
+    def num_free_blocks(self) -> int: ...
+
+
+@dataclass(frozen=True)
+class Components:
+    """The implementations the engine runs; the reference ones by default."""
+
+    sample: SampleFn = sample
+    sliding_window_mask: MaskFn = sliding_window_mask
+    kv_cache: CacheFactory = KVCache
+    rolling_kv_cache: CacheFactory = RollingKVCache
+    moe_forward: MoeFn = moe_forward
+    block_allocator: Callable[[int, int], AllocatorLike] = BlockAllocator
+
+
+# -- requests ----------------------------------------------------------------------
+
+
+@dataclass
+class Request:
+    """One prompt's generation; `output` grows by one token per step once the prompt is in."""
+
+    id: int
+    prompt: list[int]
+    max_new_tokens: int
+    temperature: float
+    top_k: int
+    top_p: float
+    min_p: float
+    stop_ids: frozenset[int]
+    on_token: Callable[[int], None] | None
+    output: list[int] = field(default_factory=list)
+    fed: int = 0  # tokens already in the KV cache (prompt first, then output)
+    done: bool = False
+
+    def next_tokens(self, t: int) -> list[int]:
+        """The next t tokens to feed: the rest of the prompt, then the last token generated."""
+        if self.fed < len(self.prompt):
+            return self.prompt[self.fed : self.fed + t]
+        return self.output[-1:]
+
+    @property
+    def sampling(self) -> tuple[float, int, float, float]:
+        return self.temperature, self.top_k, self.top_p, self.min_p
+
+
+# -- KV storage: one view per step -------------------------------------------------
+
+
+@dataclass
+class _SlotView:
+    """A step over a contiguous or rolling cache (`KVView` for the model)."""
+
+    cache: CacheLike
+    start: Tensor  # int64 [B] on the CPU: what each lane already has
+    positions: Tensor  # int64 [B, T]
+    end: int
+    mask: Tensor | None
+    fresh: bool  # every lane starts at 0: the chunk attends to its own keys
+
+    def update(self, layer: int, k: Tensor, v: Tensor) -> tuple[Tensor, Tensor, Tensor | None]:
+        k_all, v_all, _ = self.cache.update(layer, k, v, self.start)
+        return (k, v, self.mask) if self.fresh else (k_all, v_all, self.mask)
+
+
+@dataclass
+class _PagedView:
+    """A step over the paged cache: write the new tokens' slots, gather every lane's blocks."""
+
+    cache: PagedKVCache
+    slots: Tensor  # int64 [B * T] flat pool slot of each new token
+    tables: Tensor  # int64 [B, max_blocks]
+    lengths: Tensor  # int64 [B] tokens per lane after this step
+    positions: Tensor
+    end: int
+    mask: Tensor | None
+    fresh: bool
+
+    def update(self, layer: int, k: Tensor, v: Tensor) -> tuple[Tensor, Tensor, Tensor | None]:
+        self.cache.write(layer, self.slots, k.flatten(0, 1), v.flatten(0, 1))
+        if self.fresh:
+            return k, v, self.mask
+        k_all, v_all, _ = self.cache.gather(layer, self.tables, self.lengths)
+        return k_all, v_all, self.mask
+
+
+def _positions(start: Tensor, t: int, device: torch.device) -> Tensor:
+    """int64 [B, T]: lane b's new tokens sit at start[b] .. start[b] + T - 1."""
+    pos = start[:, None] if t == 1 else start[:, None] + torch.arange(t)
+    return pos.to(device, non_blocking=True)
+
+
+class _Store:
+    """What the engine needs from a KV layout: room for requests, and a view per step."""
+
+    compact = False  # True: a step computes only running requests, not every lane
+
+    def __init__(self, model: Transformer, components: Components, max_seq_len: int | None) -> None:
+        self.max_seq_len = max_seq_len  # None: no limit (a rolling buffer)
+        self.device = model.device
+        self.window = model.args.sliding_window
+        self.mask_fn = components.sliding_window_mask
+
+    def check(self, n_prompt: int, max_new_tokens: int) -> None:
+        """Raise ValueError if a request of this size can never fit."""
+        longest = n_prompt + max_new_tokens - 1  # the last token is never fed back
+        if self.max_seq_len is not None and longest > self.max_seq_len:
+            raise ValueError(
+                f"a prompt of {n_prompt} tokens + {max_new_tokens} new tokens does not fit "
+                f"max_seq_len={self.max_seq_len}"
+            )
+
+    def admit(self, seq_id: int, prompt: list[int], max_new_tokens: int) -> bool:
+        """Make room for a sequence; False if there is none now (try again later)."""
+        return True
+
+    def release(self, seq_id: int) -> None:
+        return None
+
+    def view(
+        self, ids: Sequence[int | None], start: list[int], feed: list[list[int]], fresh: bool
+    ) -> _SlotView | _PagedView:
+        """The step that feeds `feed[b]` (T tokens) to lane b at positions start[b] + i.
+
+        ids: each lane's sequence id, None for a free lane. fresh: every lane starts at 0.
+        """
+        raise NotImplementedError
+
+    def _fresh_mask(self, t: int) -> Tensor | None:
+        """The `[T, T]` sliding-window mask of a chunk that starts at position 0."""
+        return None if t == 1 else self.mask_fn(t, t, self.window, device=self.device)
+
+
+class _SlotStore(_Store):
+    """Contiguous or rolling cache with one row per lane."""
+
+    def __init__(
+        self, model: Transformer, components: Components, lanes: int, capacity: int, rolling: bool
+    ) -> None:
+        super().__init__(model, components, None if rolling else capacity)
+        args = model.args
+        factory = components.rolling_kv_cache if rolling else components.kv_cache
+        self.cache = factory(
+            args.n_layers, lanes, capacity, args.n_kv_heads, args.head_dim,
+            dtype=model.dtype, device=model.device,
+        )  # fmt: skip
+        self.rolling, self.capacity = rolling, capacity
+        # Row p: what a query at position p may attend; decode steps gather their rows.
+        self.rows = (
+            None if rolling else self.mask_fn(capacity, capacity, self.window, device=self.device)
+        )
+
+    def view(
+        self, ids: Sequence[int | None], start: list[int], feed: list[list[int]], fresh: bool
+    ) -> _SlotView:
+        t = len(feed[0])
+        start_pos = torch.tensor(start)  # [B] on the CPU, where the cache wants it
+        positions = _positions(start_pos, t, self.device)
+        end = max(start) + t
+        if fresh:
+            mask = self._fresh_mask(t)
+        elif self.rolling:
+            mask = self._window_mask(start, t)
+        else:
+            assert self.rows is not None
+            mask = _gather_rows(self.rows, positions, start, max(start) + t, self.window)
+        return _SlotView(self.cache, start_pos, positions, end, mask, fresh)
+
+    def _window_mask(self, start: list[int], t: int) -> Tensor | None:
+        """Rolling buffer, one token per lane: keys come back oldest first, `lengths[b]`
+        of them valid (fewer than W until the lane has seen W tokens)."""
+        if t != 1:
+            raise ValueError("a rolling cache takes one token per lane after the first chunk")
+        w = self.capacity
+        lengths = [min(s + 1, w) for s in start]
+        width = min(max(start) + 1, w)
+        if min(lengths) == width:
+            return None  # every lane sees every key returned
+        valid = torch.arange(width) < torch.tensor(lengths)[:, None]  # [B, L]
+        return valid[:, None, :].to(self.device, non_blocking=True)  # [B, 1, L]
+
+
+class _PagedStore(_Store):
+    """Blocks from a `BlockAllocator` over a `PagedKVCache`.
+
+    A request is admitted only when the free blocks cover what every running request
+    may still need plus its own worst case (prompt + max_new_tokens - 1 tokens), so
+    an append never runs out of blocks and nothing has to be preempted.
+    """
+
+    compact = True
+
+    def __init__(
+        self,
+        model: Transformer,
+        components: Components,
+        num_blocks: int,
+        block_size: int,
+        max_seq_len: int,
+    ) -> None:
+        super().__init__(model, components, max_seq_len)
+        args = model.args
+        self.num_blocks = num_blocks
+        self.allocator = components.block_allocator(num_blocks, block_size)
+        self.cache = PagedKVCache(
+            args.n_layers, num_blocks, block_size, args.n_kv_heads, args.head_dim,
+            dtype=model.dtype, device=model.device,
+        )  # fmt: skip
+        self.block_size = block_size
+        size = math.ceil(max_seq_len / block_size) * block_size  # a gather's widest read
+        self.rows = self.mask_fn(size, size, self.window, device=self.device)
+        self.budget: dict[int, int] = {}  # request id -> blocks it may hold at its longest
+        self.known: dict[int, int] = {}  # request id -> tokens the allocator has been given
+
+    def blocks_for(self, n_prompt: int, max_new_tokens: int) -> int:
+        return math.ceil((n_prompt + max_new_tokens - 1) / self.block_size)
+
+    def check(self, n_prompt: int, max_new_tokens: int) -> None:
+        super().check(n_prompt, max_new_tokens)
+        need = self.blocks_for(n_prompt, max_new_tokens)
+        if need > self.num_blocks:
+            raise ValueError(f"a request needs {need} blocks, the pool has {self.num_blocks}")
+
+    def admit(self, seq_id: int, prompt: list[int], max_new_tokens: int) -> bool:
+        owed = sum(b - len(self.allocator.block_table(i)) for i, b in self.budget.items())
+        need = self.blocks_for(len(prompt), max_new_tokens)
+        if need > self.allocator.num_free_blocks() - owed:
+            return False
+        self.allocator.allocate(seq_id, prompt)
+        self.budget[seq_id] = need
+        self.known[seq_id] = len(prompt)
+        return True
+
+    def release(self, seq_id: int) -> None:
+        self.allocator.free(seq_id)
+        del self.budget[seq_id], self.known[seq_id]
+
+    def view(
+        self, ids: Sequence[int | None], start: list[int], feed: list[list[int]], fresh: bool
+    ) -> _PagedView:
+        t, bs = len(feed[0]), self.block_size
+        tables, slots = [], []
+        for seq_id, s, tokens in zip(ids, start, feed, strict=True):
+            assert seq_id is not None  # a paged step computes running sequences only
+            have = self.known[seq_id]
+            if s + t > have:  # generated tokens join the sequence as they are fed
+                self.cache.copy_blocks(self.allocator.append(seq_id, tokens[have - s :]))
+                self.known[seq_id] = s + t
+            table = self.allocator.block_table(seq_id)
+            tables.append(table)
+            slots += slot_mapping(table, s, s + t, bs)
+        positions = _positions(torch.tensor(start), t, self.device)
+        block_tables = block_tables_tensor(tables, self.device)  # [B, max_blocks]
+        if fresh:
+            mask = self._fresh_mask(t)
+        else:  # a gather returns whole blocks: max_blocks * block_size keys per lane
+            width = block_tables.shape[1] * bs
+            mask = _gather_rows(self.rows, positions, start, width, self.window)
+        return _PagedView(
+            self.cache,
+            torch.tensor(slots, device=self.device),
+            block_tables,
+            torch.tensor([s + t for s in start], device=self.device),
+            positions,
+            max(start) + t,
+            mask,
+            fresh,
+        )
+
+
+def _gather_rows(
+    rows: Tensor, positions: Tensor, start: list[int], width: int, window: int | None
+) -> Tensor | None:
+    """Mask `[B, T, width]` for keys at absolute positions 0..width-1: row p of the big
+    mask for a query at position p. None when nothing needs masking: one token per
+    lane, every lane at the last position and the window covering every key."""
+    b, t = positions.shape
+    if t == 1 and min(start) == max(start) == width - 1 and (window is None or window >= width):
+        return None
+    return rows.index_select(0, positions.flatten()).view(b, t, -1)[:, :, :width]
+
+
+def _make_store(
+    model: Transformer,
+    components: Components,
+    cache: CacheKind,
+    lanes: int,
+    max_seq_len: int,
+    block_size: int,
+    num_blocks: int | None,
+) -> _Store:
+    window = model.args.sliding_window
+    if cache == "auto":
+        cache = "rolling" if window is not None and window < max_seq_len else "contiguous"
+    if cache == "paged":
+        blocks = num_blocks or lanes * math.ceil(max_seq_len / block_size)
+        return _PagedStore(model, components, blocks, block_size, max_seq_len)
+    if cache == "rolling":
+        if window is None:
+            raise ValueError("a rolling cache needs a model with a sliding window")
+        return _SlotStore(model, components, lanes, window, rolling=True)
+    if cache == "contiguous":
+        return _SlotStore(model, components, lanes, max_seq_len, rolling=False)
+    raise ValueError(f"unknown cache {cache!r}: auto, contiguous, rolling or paged")
+
+
+class Session:
+    """The model and a KV cache for `batch_size` sequences that grow together.
+
+    `session(tokens)` feeds the next T tokens `[B, T]` of every sequence (positions
+    `length .. length + T - 1`) and returns their logits `[B, T, V]`: a prefill, then
+    decode steps, each a forward over the new tokens only. With a rolling cache every
+    call after the first feeds one token.
+    """
+
+    def __init__(
+        self,
+        model: Transformer,
+        batch_size: int = 1,
+        max_seq_len: int = 2048,
+        *,
+        cache: CacheKind = "auto",
+        block_size: int = 16,
+        components: Components | None = None,
+    ) -> None:
+        self.model = model
+        self.components = components or Components()
+        self.batch_size, self.max_seq_len = batch_size, max_seq_len
+        self.store = _make_store(
+            model, self.components, cache, batch_size, max_seq_len, block_size, None
+        )
+        self.length = 0  # tokens every sequence has
+
+    @torch.inference_mode()
+    def __call__(self, tokens: Tensor) -> Tensor:
+        b, t = tokens.shape
+        if b != self.batch_size:
+            raise ValueError(f"expected {self.batch_size} sequences, got {b}")
+        self.store.check(self.length + t, 1)
+        feed: list[list[int]] = tokens.tolist()
+        ids = list(range(b))
+        if self.length == 0:
+            for i in ids:
+                self.store.admit(i, feed[i], self.max_seq_len - t + 1)
+        view = self.store.view(ids, [self.length] * b, feed, fresh=self.length == 0)
+        logits: Tensor = self.model(tokens, view, moe_forward=self.components.moe_forward)
+        self.length += t
+        return logits
+
+
+# -- the engine --------------------------------------------------------------------
+
+
+class Engine:
+    """Continuous batching over one model: `add_request`, then `step` until idle (or `run`)."""
+
+    def __init__(
+        self,
+        model: Transformer,
+        *,
+        max_batch: int = 8,
+        max_seq_len: int = 2048,
+        cache: CacheKind = "auto",
+        block_size: int = 16,
+        num_blocks: int | None = None,
+        components: Components | None = None,
+        generator: torch.Generator | None = None,
+    ) -> None:
+        if max_batch < 1 or max_seq_len < 1:
+            raise ValueError(
+                f"need max_batch >= 1 and max_seq_len >= 1, got {max_batch}, {max_seq_len}"
+            )
+        self.model = model
+        self.components = components or Components()
+        self.generator = generator
+        self.max_seq_len = max_seq_len
+        self.store = _make_store(
+            model, self.components, cache, max_batch, max_seq_len, block_size, num_blocks
+        )
+        self.lanes: list[Request | None] = [None] * max_batch
+        self.waiting: deque[Request] = deque()
+        self.requests: dict[int, Request] = {}
+
+    def add_request(
+        self,
+        prompt: Sequence[int],
+        max_new_tokens: int,
+        *,
+        temperature: float = 0.0,
+        top_k: int = 0,
+        top_p: float = 1.0,
+        min_p: float = 0.0,
+        stop_ids: Sequence[int] | None = None,
+        on_token: Callable[[int], None] | None = None,
+    ) -> int:
+        """Queue a prompt; returns its id. `stop_ids` defaults to the model's eos ids.
+
+        The request joins the batch at the next step with a free lane. It ends after
+        `max_new_tokens` tokens or after a stop token (which is kept in the output).
+        """
+        if not prompt:
+            raise ValueError("a prompt needs at least one token")
+        if max_new_tokens < 0:
+            raise ValueError(f"max_new_tokens must be >= 0, got {max_new_tokens}")
+        stops = self.model.args.eos_ids if stop_ids is None else stop_ids
+        request = Request(
+            len(self.requests), list(prompt), max_new_tokens,
+            temperature, top_k, top_p, min_p, frozenset(stops), on_token,
+        )  # fmt: skip
+        self.store.check(len(request.prompt), max_new_tokens)
+        self.requests[request.id] = request
+        if max_new_tokens == 0:
+            request.done = True
+        else:
+            self.waiting.append(request)
+        return request.id
+
+    @property
+    def has_work(self) -> bool:
+        return bool(self.waiting) or any(r is not None for r in self.lanes)
+
+    def output(self, request_id: int) -> list[int]:
+        """The tokens generated so far for a request."""
+        return self.requests[request_id].output
+
+    def run(self) -> dict[int, list[int]]:
+        """Step until every request is done; their outputs by id."""
+        while self.has_work:
+            self.step()
+        return {i: r.output for i, r in self.requests.items()}
+
+    @torch.inference_mode()
+    def step(self) -> list[tuple[int, int]]:
+        """One forward pass over the batch; the (request id, token) pairs it produced."""
+        self._admit()
+        lanes = [r for r in self.lanes if r is not None] if self.store.compact else self.lanes
+        running = [r for r in lanes if r is not None]
+        if not running:
+            return []
+        fresh = all(r is None or r.fed == 0 for r in lanes)
+        t = min(len(r.prompt) for r in running) if fresh else 1
+        feed = [r.next_tokens(t) if r is not None else [0] * t for r in lanes]
+        start = [r.fed if r is not None else 0 for r in lanes]
+        view = self.store.view([r.id if r else None for r in lanes], start, feed, fresh)
+        tokens = torch.tensor(feed, device=self.model.device)  # [B, T]
+        logits = self.model(tokens, view, last_only=True, moe_forward=self.components.moe_forward)
+        for r in running:
+            r.fed += t
+        # Lanes whose prompt is now all in the cache: their last logits predict a new token.
+        emit = [(b, r) for b, r in enumerate(lanes) if r is not None and r.fed >= len(r.prompt)]
+        if not emit:
+            return []
+        new = self._sample(logits[:, 0], emit, len(lanes))
+        events = []
+        for (_, request), token in zip(emit, new, strict=True):
+            request.output.append(token)
+            events.append((request.id, token))
+            if request.on_token is not None:
+                request.on_token(token)
+            if token in request.stop_ids or len(request.output) >= request.max_new_tokens:
+                self._finish(request)
+        return events
+
+    def _admit(self) -> None:
+        """Move waiting requests into free lanes, first come first served."""
+        for i, lane in enumerate(self.lanes):
+            if not self.waiting:
+                return
+            if lane is None:
+                first = self.waiting[0]
+                if not self.store.admit(first.id, first.prompt, first.max_new_tokens):
+                    return  # the paged pool is full: wait for a request to finish
+                self.lanes[i] = self.waiting.popleft()
+
+    def _finish(self, request: Request) -> None:
+        request.done = True
+        self.lanes = [None if r is request else r for r in self.lanes]
+        self.store.release(request.id)
+
+    def _sample(self, logits: Tensor, emit: list[tuple[int, Request]], n_lanes: int) -> list[int]:
+        """One token per emitting lane; parameters as scalars when the lanes agree."""
+        if len(emit) != n_lanes:
+            logits = logits[torch.tensor([b for b, _ in emit], device=logits.device)]  # [n, V]
+        requests = [r for _, r in emit]
+        params = {r.sampling for r in requests}
+        temperature: float | Tensor
+        top_k: int | Tensor
+        top_p: float | Tensor
+        min_p: float | Tensor
+        if len(params) == 1:
+            temperature, top_k, top_p, min_p = params.pop()
+        else:  # per-row parameters, [n] each
+
+            def column(values: list[float] | list[int]) -> Tensor:
+                return torch.tensor(values, device=logits.device)
+
+            temperature = column([r.temperature for r in requests])
+            top_k = column([r.top_k for r in requests])
+            top_p = column([r.top_p for r in requests])
+            min_p = column([r.min_p for r in requests])
+        tokens = self.components.sample(
+            logits,
+            temperature=temperature,
+            top_k=top_k,
+            top_p=top_p,
+            min_p=min_p,
+            generator=self.generator,
+        )
+        out: list[int] = tokens.tolist()  # the step's one host sync: stop checks need the ids
+        return out
+
+
+def generate(
+    model: Transformer,
+    prompts: Sequence[Sequence[int]],
+    max_new_tokens: int,
+    temperature: float = 0.0,
+    *,
+    top_k: int = 0,
+    top_p: float = 1.0,
+    min_p: float = 0.0,
+    stop_ids: Sequence[int] | None = None,
+    seed: int | None = None,
+    generator: torch.Generator | None = None,
+    cache: CacheKind = "auto",
+    block_size: int = 16,
+    components: Components | None = None,
+) -> list[list[int]]:
+    """The new tokens of each prompt (greedy at temperature 0), all prompts in one batch.
+
+    Generation stops after `max_new_tokens` or at a stop token (kept in the output);
+    `stop_ids` defaults to the model's eos ids, `()` disables it. With temperature > 0
+    draws come from `generator`, else from a new one seeded with `seed`, else from
+    torch's global generator.
+    """
+    if not prompts:
+        return []
+    if generator is None and seed is not None:
+        generator = torch.Generator(model.device).manual_seed(seed)
+    engine = Engine(
+        model,
+        max_batch=len(prompts),
+        max_seq_len=max(len(p) for p in prompts) + max_new_tokens,
+        cache=cache,
+        block_size=block_size,
+        components=components,
+        generator=generator,
+    )
+    ids = [
+        engine.add_request(
+            p, max_new_tokens, temperature=temperature, top_k=top_k, top_p=top_p,
+            min_p=min_p, stop_ids=stop_ids,
+        )
+        for p in prompts
+    ]  # fmt: skip
+    engine.run()
+    return [engine.output(i) for i in ids]
