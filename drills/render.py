@@ -8,9 +8,6 @@ from datetime import datetime
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from rich.table import Table
-from rich.text import Text
-
 from drills.console import console, err_console
 
 if TYPE_CHECKING:
@@ -30,6 +27,8 @@ def minutes(seconds: float | None) -> str:
 
 
 def katas_table(katas: list[Kata]) -> None:
+    from rich.table import Table
+
     table = Table(title="drill katas", title_justify="left", header_style="bold")
     table.add_column("id", style="cyan", no_wrap=True)
     table.add_column("title")
@@ -94,6 +93,8 @@ def started(s: Started) -> None:
 
 
 def status(ws: Workspace, session: Session, kata: Kata) -> None:
+    from rich.table import Table
+
     left = session.left_s()
     clock = f"{minutes(session.elapsed_s())} used, " + (
         f"{minutes(left)} left" if left >= 0 else f"[red]{minutes(-left)} over time[/]"
@@ -190,6 +191,8 @@ def _short(path: Path) -> str:
 
 
 def batch(results: list[BatchResult], fmt: str, output: Path | None) -> None:
+    from rich.table import Table
+
     lines = "".join(json.dumps(r.to_json()) + "\n" for r in results)
     if output is not None:
         output.write_text(lines, encoding="utf-8")
@@ -226,6 +229,8 @@ def grade_notes(outcome: GradeOutcome) -> None:
 
 
 def finding(f: Finding) -> None:
+    from rich.text import Text
+
     mark = Text("✓", style="green") if f.ok else Text("✗", style="bold red")
     console.print(
         mark,
@@ -235,6 +240,8 @@ def finding(f: Finding) -> None:
 
 
 def history(rows: list[Row], fmt: str, moved_aside: Path | None) -> None:
+    from rich.table import Table
+
     if moved_aside:
         err_console.print(
             f"The history store was unreadable; moved aside to {moved_aside}.", style="yellow"

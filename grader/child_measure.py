@@ -1,4 +1,4 @@
-"""Child process: the kata's memory and speed cases, candidate beside reference.
+"""Child process: the kata's memory, speed and integration cases, candidate beside reference.
 
     python -I -m grader.child_measure CONFIG.json
 
@@ -6,7 +6,9 @@ Both sides go through the same case factory (`hidden/cases.py`), so they do the 
 work on the same inputs. Memory: memray's peak of heap allocations during one call on
 CPU (after a warm-up call, so lazy one-off allocations do not count), or
 `torch.cuda.max_memory_allocated` on a GPU, which memray cannot see. Speed:
-interleaved ABBA rounds (`grader.timing`), CUDA-synchronised on a GPU.
+interleaved ABBA rounds (`grader.timing`), CUDA-synchronised on a GPU. Integration:
+the candidate's component inside the reference engine (`grader.integration`). One
+child for all three: torch is imported once.
 """
 
 from __future__ import annotations
@@ -145,7 +147,26 @@ def main() -> None:
     if config.get("speed"):
         spec = config["speed"]
         measure_speed(channel, getattr(cases, spec["case"]), sides, device, spec.get("sizes"))
+    if config.get("integration"):
+        run_integration(
+            channel, getattr(cases, config["integration"]["case"]), sides["candidate"], device
+        )
     channel.send({"kind": "finish"})
+
+
+def run_integration(
+    channel: Channel,
+    case: Callable[[ModuleType, str], str | None],
+    solution: ModuleType,
+    device: str,
+) -> None:
+    """The candidate's component inside the reference engine: None, or where it differs."""
+    try:
+        difference = case(solution, device)
+    except BaseException as exc:  # the candidate's failure is a result, not our crash
+        channel.send({"kind": "integration", "error": describe(exc)})
+    else:
+        channel.send({"kind": "integration", "device": device, "difference": difference})
 
 
 if __name__ == "__main__":

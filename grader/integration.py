@@ -7,32 +7,16 @@ equal the reference engine's. The case names the first step and layer that diffe
 
 from __future__ import annotations
 
-import threading
-
 from grader.context import GradeContext
 from grader.measure import failure, first
 from grader.report import Check
-from grader.sandbox import run_child
-
-DEADLINE_S = 180.0
+from grader.sandbox import ChildResult
 
 
-def check_integration(ctx: GradeContext, cancel: threading.Event | None = None) -> Check:
+def check_integration(ctx: GradeContext, result: ChildResult) -> Check:
+    """Read the integration record of the measurement child (`grader.measure`)."""
     spec = ctx.kata.integration
     assert spec is not None
-    result = run_child(
-        "grader.child_integration",
-        {
-            "solution_dir": str(ctx.solution_dir),
-            "hidden_dir": str(ctx.kata.hidden_dir),
-            "device": ctx.device,
-            "case": spec.case,
-        },
-        ctx.stage_dir("integration"),
-        ctx.limits(DEADLINE_S),
-        deadline_s=DEADLINE_S,
-        cancel=cancel,
-    )
     record = first(result, "integration")
     if record is None:
         return Check("integration", "fail", reason=failure(result, "the integration case"))

@@ -9,14 +9,16 @@ file, the field and what was expected.
 from __future__ import annotations
 
 import difflib
+import hashlib
 import json
+import os
 from dataclasses import dataclass, field
 from functools import cache
 from pathlib import Path
 from typing import Any
 
 from grader.errors import BadInput, KataError
-from grader.paths import katas_dir
+from grader.paths import cache_dir, katas_dir
 
 SCHEMAS = Path(__file__).resolve().parent / "schemas"
 CHECKS = ("tests", "types", "memory", "speed", "integration")
@@ -132,17 +134,47 @@ def _validator(schema_name: str) -> Any:
     return jsonschema.Draft202012Validator(schema)
 
 
+def _fingerprint(data: dict[str, Any], schema_name: str) -> str:
+    schema = (SCHEMAS / schema_name).read_bytes()
+    return hashlib.sha256(schema + json.dumps(data, sort_keys=True).encode()).hexdigest()
+
+
+def _known_valid() -> tuple[Path, set[str]]:
+    """Fingerprints of manifests that passed their schema before: `drill list` then skips
+    importing jsonschema (about 60 ms of a start-up that should feel instant)."""
+    path = cache_dir() / "valid-manifests.json"
+    try:
+        return path, set(json.loads(path.read_text()))
+    except (OSError, ValueError):
+        return path, set()
+
+
 def validate_schema(path: Path, data: Any, schema_name: str) -> dict[str, Any]:
     """Check `data` against a schema; the first error names the field and the rule."""
     data = _stringify_keys(data)
     if not isinstance(data, dict):
         raise KataError(f"{path}: expected a mapping at the top level, got {type(data).__name__}")
+    fingerprint = _fingerprint(data, schema_name)
+    known_path, known = _known_valid()
+    if fingerprint in known:
+        return data
     errors = sorted(_validator(schema_name).iter_errors(data), key=lambda e: list(e.path))
     if errors:
         err = errors[0]
         where = ".".join(str(p) for p in err.absolute_path) or "(top level)"
         raise KataError(f"{path}: field `{where}`: {err.message}")
+    _remember(known_path, known | {fingerprint})
     return data
+
+
+def _remember(path: Path, known: set[str]) -> None:
+    try:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        tmp = path.with_name(f".{path.name}.{os.getpid()}")
+        tmp.write_text(json.dumps(sorted(known)))
+        tmp.replace(path)
+    except OSError:
+        pass  # a cache that cannot be written only costs time
 
 
 def _check_weights(path: Path, data: dict[str, Any]) -> None:

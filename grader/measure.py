@@ -1,4 +1,4 @@
-"""Run the memory and speed cases in one sandboxed child (one torch import, not two).
+"""Run the memory, speed and integration cases in one sandboxed child (one torch import).
 
 The stages `grader.memory` and `grader.speed` each read their own records from the
 result; this module only launches the child.
@@ -34,7 +34,11 @@ class _SlowImport:
 
 
 def run_measurements(
-    ctx: GradeContext, memory: bool, speed: bool, cancel: threading.Event | None = None
+    ctx: GradeContext,
+    memory: bool,
+    speed: bool,
+    cancel: threading.Event | None = None,
+    integration: bool = False,
 ) -> ChildResult:
     kata = ctx.kata
     config: dict[str, Any] = {
@@ -44,6 +48,9 @@ def run_measurements(
         "device": ctx.device,
         "memory": dataclasses.asdict(kata.memory) if memory and kata.memory else None,
         "speed": dataclasses.asdict(kata.speed) if speed and kata.speed else None,
+        "integration": dataclasses.asdict(kata.integration)
+        if integration and kata.integration
+        else None,
     }
     return run_child(
         "grader.child_measure",

@@ -90,27 +90,29 @@ def _run_stages(
 ) -> tuple[dict[str, Check], list[TestOutcome], str]:
     facts = inspect_source(ctx.solution)
     runnable = not facts.syntax_error and not facts.forbidden_imports
-    measure = [c for c in ("memory", "speed") if c in wanted]
-    pool = ThreadPoolExecutor(max_workers=4)
+    measure = [c for c in ("memory", "speed", "integration") if c in wanted]
+    pool = ThreadPoolExecutor(max_workers=3)
     not_needed = threading.Event()
     try:
         tests = pool.submit(check_tests, ctx) if "tests" in wanted else None
         types = pool.submit(check_types, ctx) if "types" in wanted else None
         probe = (
-            pool.submit(run_measurements, ctx, "memory" in measure, "speed" in measure, not_needed)
+            pool.submit(
+                run_measurements,
+                ctx,
+                "memory" in measure,
+                "speed" in measure,
+                not_needed,
+                "integration" in measure,
+            )
             if measure and runnable
             else None
         )
-        engine = (
-            pool.submit(check_integration, ctx, not_needed)
-            if "integration" in wanted and runnable
-            else None
-        )
         if tests is not None and tests.exception() is None and tests.result()[0].status != "pass":
-            # Memory and speed only count once every hidden test passes: a failing
+            # Memory, speed and integration only count once every hidden test passes: a failing
             # solution (perhaps one that hangs) is not measured for nothing.
             not_needed.set()
-        for future in (tests, types, probe, engine):
+        for future in (tests, types, probe):
             if future is not None:
                 future.exception()  # wait here, where Ctrl-C can reach us
     except BaseException:
@@ -124,26 +126,17 @@ def _run_stages(
         checks["tests"], outcomes = tests.result()
     if types is not None:
         checks["types"] = types.result()
-    stage: dict[str, Callable[..., Check]] = {"memory": check_memory, "speed": check_speed}
+    stage: dict[str, Callable[..., Check]] = {
+        "memory": check_memory,
+        "speed": check_speed,
+        "integration": check_integration,
+    }
     device = ctx.device
     for name in measure:
         checks[name] = _measured(name, stage[name], ctx, probe, checks.get("tests"))
     if probe is not None:
         device = measured_device(probe.result(), ctx.device)
-    if "integration" in wanted:
-        checks["integration"] = _integrated(engine, checks.get("tests"))
     return {c: checks[c] for c in wanted}, outcomes, device
-
-
-def _integrated(engine: Future[Check] | None, tests: Check | None) -> Check:
-    if engine is None:
-        return Check("integration", "skip", reason="not run: the solution cannot run")
-    if tests is not None and tests.status != "pass":
-        failed = tests.details.get("failed", 0)
-        return Check(
-            "integration", "skip", reason=f"not run: correctness first ({failed} hidden tests fail)"
-        )
-    return engine.result()
 
 
 def _measured(

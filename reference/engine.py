@@ -4,21 +4,28 @@
 is a thin wrapper over `Engine`, which runs a batch of requests step by step:
 requests join (`add_request`) and leave (a stop token or their token budget) between
 steps, and each new token reaches its request's `on_token` callback as it is made.
+`Session` is the bare model-plus-cache loop underneath: feed `[B, T]` tokens, get
+their logits, as many times as the cache holds.
 
 Scheduling: one step, one forward pass
 --------------------------------------
-The engine holds up to `max_batch` running requests, one per *lane* of the batch.
-Every step feeds the same number T of tokens to every lane, which is what a cache
-with one batched `update` per layer can take:
+The engine holds up to `max_batch` running requests, one per *lane* of the batch. A
+step feeds every lane some tokens, right-padded to the longest, and samples a token
+for each lane whose prompt is now all in the cache. How many tokens a lane may feed
+depends on what the KV cache can take:
 
-- when every running request is new (nothing cached yet), T is the shortest prompt
-  among them: one prefill chunk; lanes whose prompt is that long emit a token;
-- otherwise T = 1: decoding lanes feed their last token, and lanes still inside
-  their prompt feed its next token (teacher forcing), emitting nothing until the
-  prompt is used up. Meta's reference `generate` for LLaMA handles prompts of
-  different lengths the same way.
+- paged and contiguous caches (`ragged`): each lane feeds what it has, the rest of
+  its prompt (at most `prefill_chunk` tokens) or its last generated token, so a
+  request that joins a running batch is prefilled in the step after it arrives;
+  padding is never read (paged: never written; contiguous: written past the lane's
+  end, where causality hides it until real tokens overwrite it);
+- rolling buffer: padding would overwrite live slots, so every lane feeds the same
+  T. When every running request is new, T is the shortest prompt among them (one
+  prefill chunk); otherwise T = 1, and lanes still inside their prompt feed its
+  next token (teacher forcing) beside the others' decoding, as Meta's reference
+  LLaMA `generate` does for prompts of different lengths.
 
-Worked example, prompts of lengths 2 and 4, both added before the first step:
+Worked example, rolling buffer, prompts of lengths 2 and 4 added before step 1:
 
     step  T  lane 0 (prompt a b)   lane 1 (prompt c d e f)
     1     2  feeds a b -> emits x  feeds c d
@@ -26,8 +33,8 @@ Worked example, prompts of lengths 2 and 4, both added before the first step:
     3     1  feeds y   -> emits z  feeds f   -> emits u
     4     1  ...                   feeds u   -> emits ...
 
-A request that joins a running batch starts at position 0 in a free lane and walks
-its prompt one token per step beside the others' decoding.
+With a paged cache step 1 feeds `a b _ _` and `c d e f` (T = 4, `_` padding) and
+both lanes emit; from step 2 on both feed one token.
 
 KV caches (`cache=`)
 --------------------
@@ -42,27 +49,38 @@ KV caches (`cache=`)
 With the contiguous and rolling caches the batch always has `max_batch` lanes; a free
 lane computes a dummy token at position 0 and nothing reads it.
 
-Attention per step. A prefill chunk (every lane starts at 0) attends to its own fresh
-keys with the `[T, T]` sliding-window mask: a rolling buffer may already have
-evicted the first keys of a chunk longer than the window. A decode step attends to
-what the cache returns. Its mask is a row of one `[S, S]` mask built once per engine
-(row p is "query at position p"), gathered per lane, or for the rolling buffer the
-valid prefix of each lane's window; no mask at all when every key is visible.
+Masks. Queries attend what the cache returns after this step's write, except a
+rolling buffer's first chunk, which attends its own keys with the `[T, T]`
+sliding-window mask (a chunk longer than W evicts its own first keys). Where keys
+come back at their absolute positions (contiguous, paged) the mask is a gather of
+rows from one `[S, S]` mask built once per engine: row p is "a query at position
+p". A rolling decode step masks the unfilled tail of young lanes' windows. No mask
+at all when every key returned is visible to every query.
 
 Swapping components
 -------------------
 Every part that a kata exercises comes from a `Components` value with the reference
-implementations as defaults. Pass another to `Engine` or `generate` to run a
-different implementation inside the same engine; greedy tokens must not change:
+implementations as defaults. Pass another to `Engine`, `Session` or `generate` to run
+a different implementation inside the same engine; greedy tokens must not change:
 
     Components(sample=solution.sample)                       # sampling kata
     Components(sliding_window_mask=solution.sliding_window_mask)
     Components(kv_cache=solution.KVCache, rolling_kv_cache=solution.RollingKVCache)
-    Components(moe_forward=solution.moe_forward)
+    Components(moe_forward=solution.moe_forward)             # Mixtral models
     Components(block_allocator=solution.BlockAllocator)      # with cache="paged"
 
-Each must keep the reference's signature (DESIGN section 6 and the kata prompts);
-the engine uses nothing beyond it (e.g. `update` is called without `n_new`).
+The engine calls them only as the kata prompts define them:
+
+    sample(logits, temperature=, top_k=, top_p=, min_p=, generator=) -> [B] ids
+        once per step, on the lanes that emit (temperature 0: greedy);
+    sliding_window_mask(q_len, kv_len, window, device=)
+        once per engine (contiguous, paged), or per first chunk (rolling);
+    KVCache / RollingKVCache(n_layers, batch, capacity, n_kv_heads, head_dim,
+        dtype=, device=), then .update(layer, k, v, start_pos) per layer and step
+        (never with `n_new`);
+    moe_forward(x, router_weight, w1, w2, w3, k) per MoE layer and step;
+    BlockAllocator(num_blocks, block_size): allocate, append, free, block_table,
+        num_free_blocks (no fork, no prefix caching).
 
 Sampling uses one generator for the whole batch: with temperature > 0, a request's
 tokens depend on which requests share its steps. Greedy decoding does not.
@@ -71,6 +89,7 @@ tokens depend on which requests share its steps. Greedy decoding does not.
 from __future__ import annotations
 
 import math
+from abc import ABC, abstractmethod
 from collections import deque
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
@@ -95,6 +114,8 @@ CacheKind = Literal["auto", "contiguous", "rolling", "paged"]
 
 
 class SampleFn(Protocol):
+    """`reference.sampling.sample`: one token id per row of logits `[B, V]`."""
+
     def __call__(
         self,
         logits: Tensor,
@@ -109,6 +130,8 @@ class SampleFn(Protocol):
 
 
 class MaskFn(Protocol):
+    """`reference.masks.sliding_window_mask`: bool `[q_len, kv_len]`, True = may attend."""
+
     def __call__(
         self,
         q_len: int,
@@ -122,12 +145,16 @@ class MaskFn(Protocol):
 
 
 class CacheLike(Protocol):
+    """`reference.kv_cache.KVCache` / `RollingKVCache` as the engine uses them."""
+
     def update(
         self, layer: int, k_new: Tensor, v_new: Tensor, start_pos: Tensor
     ) -> tuple[Tensor, Tensor, Tensor]: ...
 
 
 class CacheFactory(Protocol):
+    """A cache class: its constructor, as the engine calls it."""
+
     def __call__(
         self,
         n_layers: int,
@@ -143,6 +170,8 @@ class CacheFactory(Protocol):
 
 
 class AllocatorLike(Protocol):
+    """`reference.paged.BlockAllocator`, the part of it the engine uses."""
+
     def allocate(self, seq_id: int, token_ids: Sequence[int]) -> list[int]: ...
     def append(self, seq_id: int, token_ids: Sequence[int]) -> list[tuple[int, int]]: ...
     def free(self, seq_id: int) -> None: ...
@@ -182,6 +211,10 @@ class Request:
     fed: int = 0  # tokens already in the KV cache (prompt first, then output)
     done: bool = False
 
+    @property
+    def prompt_left(self) -> int:
+        return max(len(self.prompt) - self.fed, 0)
+
     def next_tokens(self, t: int) -> list[int]:
         """The next t tokens to feed: the rest of the prompt, then the last token generated."""
         if self.fed < len(self.prompt):
@@ -205,30 +238,35 @@ class _SlotView:
     positions: Tensor  # int64 [B, T]
     end: int
     mask: Tensor | None
-    fresh: bool  # every lane starts at 0: the chunk attends to its own keys
+    own_keys: bool  # a first chunk attends its own keys, not what the cache returns
 
     def update(self, layer: int, k: Tensor, v: Tensor) -> tuple[Tensor, Tensor, Tensor | None]:
         k_all, v_all, _ = self.cache.update(layer, k, v, self.start)
-        return (k, v, self.mask) if self.fresh else (k_all, v_all, self.mask)
+        return (k, v, self.mask) if self.own_keys else (k_all, v_all, self.mask)
 
 
 @dataclass
 class _PagedView:
-    """A step over the paged cache: write the new tokens' slots, gather every lane's blocks."""
+    """A step over the paged cache: write the real tokens' slots, attend every lane's blocks.
+
+    Lanes may feed different numbers of tokens (right-padded to T). Padding is never
+    written, and real queries attend only the cache, so padding cannot leak into them.
+    """
 
     cache: PagedKVCache
-    slots: Tensor  # int64 [B * T] flat pool slot of each new token
+    slots: Tensor  # int64 [n_real] flat pool slot of each real new token
+    real: Tensor | None  # int64 [n_real] rows of the flattened [B * T] chunk that are real
     tables: Tensor  # int64 [B, max_blocks]
     lengths: Tensor  # int64 [B] tokens per lane after this step
     positions: Tensor
     end: int
     mask: Tensor | None
-    fresh: bool
 
     def update(self, layer: int, k: Tensor, v: Tensor) -> tuple[Tensor, Tensor, Tensor | None]:
-        self.cache.write(layer, self.slots, k.flatten(0, 1), v.flatten(0, 1))
-        if self.fresh:
-            return k, v, self.mask
+        k_new, v_new = k.flatten(0, 1), v.flatten(0, 1)  # [B * T, n_kv, hd]
+        if self.real is not None:
+            k_new, v_new = k_new[self.real], v_new[self.real]
+        self.cache.write(layer, self.slots, k_new, v_new)
         k_all, v_all, _ = self.cache.gather(layer, self.tables, self.lengths)
         return k_all, v_all, self.mask
 
@@ -239,10 +277,11 @@ def _positions(start: Tensor, t: int, device: torch.device) -> Tensor:
     return pos.to(device, non_blocking=True)
 
 
-class _Store:
+class _Store(ABC):
     """What the engine needs from a KV layout: room for requests, and a view per step."""
 
-    compact = False  # True: a step computes only running requests, not every lane
+    ragged = False  # True: lanes may feed different numbers of tokens in one step
+    compact = False  # True: a step computes running sequences only, not free lanes
 
     def __init__(self, model: Transformer, components: Components, max_seq_len: int | None) -> None:
         self.max_seq_len = max_seq_len  # None: no limit (a rolling buffer)
@@ -266,38 +305,65 @@ class _Store:
     def release(self, seq_id: int) -> None:
         return None
 
+    @abstractmethod
     def view(
         self, ids: Sequence[int | None], start: list[int], feed: list[list[int]], fresh: bool
     ) -> _SlotView | _PagedView:
-        """The step that feeds `feed[b]` (T tokens) to lane b at positions start[b] + i.
+        """The step that feeds `feed[b]` to lane b at positions start[b] + i.
 
-        ids: each lane's sequence id, None for a free lane. fresh: every lane starts at 0.
+        ids: each lane's sequence id, None for a free lane. fresh: every lane starts
+        at 0. Unless the store is ragged, every `feed[b]` has the same length.
         """
-        raise NotImplementedError
-
-    def _fresh_mask(self, t: int) -> Tensor | None:
-        """The `[T, T]` sliding-window mask of a chunk that starts at position 0."""
-        return None if t == 1 else self.mask_fn(t, t, self.window, device=self.device)
 
 
-class _SlotStore(_Store):
-    """Contiguous or rolling cache with one row per lane."""
+class _ContiguousStore(_Store):
+    """`KVCache` with one row per lane; lanes may feed different numbers of tokens.
+
+    A lane's padding is written past its end, where causality hides it from real
+    queries and its next real tokens overwrite it: rows hold `max_seq_len + slack`
+    positions so that padding always fits (slack = the longest chunk a step feeds).
+    """
+
+    ragged = True
 
     def __init__(
-        self, model: Transformer, components: Components, lanes: int, capacity: int, rolling: bool
+        self, model: Transformer, components: Components, lanes: int, max_seq_len: int, slack: int
     ) -> None:
-        super().__init__(model, components, None if rolling else capacity)
+        super().__init__(model, components, max_seq_len)
         args = model.args
-        factory = components.rolling_kv_cache if rolling else components.kv_cache
-        self.cache = factory(
+        capacity = max_seq_len + slack
+        self.cache = components.kv_cache(
             args.n_layers, lanes, capacity, args.n_kv_heads, args.head_dim,
             dtype=model.dtype, device=model.device,
         )  # fmt: skip
-        self.rolling, self.capacity = rolling, capacity
-        # Row p: what a query at position p may attend; decode steps gather their rows.
-        self.rows = (
-            None if rolling else self.mask_fn(capacity, capacity, self.window, device=self.device)
-        )
+        # Row p: the keys a query at position p may attend. Steps gather their rows.
+        self.rows = self.mask_fn(capacity, capacity, self.window, device=self.device)
+
+    def view(
+        self, ids: Sequence[int | None], start: list[int], feed: list[list[int]], fresh: bool
+    ) -> _SlotView:
+        t = max(len(tokens) for tokens in feed)
+        start_pos = torch.tensor(start)  # [B] on the CPU, where the cache wants it
+        positions = _positions(start_pos, t, self.device)
+        end = max(start) + t
+        mask = _gather_rows(self.rows, positions, start, end, self.window)
+        return _SlotView(self.cache, start_pos, positions, end, mask, own_keys=False)
+
+
+class _RollingStore(_Store):
+    """`RollingKVCache` with one row per lane: W slots each, sequences of any length.
+
+    Every lane feeds the same number of tokens: padding would overwrite live slots.
+    """
+
+    def __init__(self, model: Transformer, components: Components, lanes: int, window: int) -> None:
+        super().__init__(model, components, None)
+        args = model.args
+        self.cache = components.rolling_kv_cache(
+            args.n_layers, lanes, window, args.n_kv_heads, args.head_dim,
+            dtype=model.dtype, device=model.device,
+        )  # fmt: skip
+        self.w = window
 
     def view(
         self, ids: Sequence[int | None], start: list[int], feed: list[list[int]], fresh: bool
@@ -305,24 +371,19 @@ class _SlotStore(_Store):
         t = len(feed[0])
         start_pos = torch.tensor(start)  # [B] on the CPU, where the cache wants it
         positions = _positions(start_pos, t, self.device)
-        end = max(start) + t
-        if fresh:
-            mask = self._fresh_mask(t)
-        elif self.rolling:
-            mask = self._window_mask(start, t)
+        if fresh:  # the first chunk: attend its own keys, some may not survive the write
+            mask = None if t == 1 else self.mask_fn(t, t, self.window, device=self.device)
         else:
-            assert self.rows is not None
-            mask = _gather_rows(self.rows, positions, start, max(start) + t, self.window)
-        return _SlotView(self.cache, start_pos, positions, end, mask, fresh)
+            mask = self._window_mask(start, t)
+        return _SlotView(self.cache, start_pos, positions, max(start) + t, mask, own_keys=fresh)
 
     def _window_mask(self, start: list[int], t: int) -> Tensor | None:
-        """Rolling buffer, one token per lane: keys come back oldest first, `lengths[b]`
-        of them valid (fewer than W until the lane has seen W tokens)."""
+        """One token per lane: keys come back oldest first, `lengths[b]` of them valid
+        (fewer than W until the lane has seen W tokens)."""
         if t != 1:
             raise ValueError("a rolling cache takes one token per lane after the first chunk")
-        w = self.capacity
-        lengths = [min(s + 1, w) for s in start]
-        width = min(max(start) + 1, w)
+        lengths = [min(s + 1, self.w) for s in start]
+        width = min(max(start) + 1, self.w)
         if min(lengths) == width:
             return None  # every lane sees every key returned
         valid = torch.arange(width) < torch.tensor(lengths)[:, None]  # [B, L]
@@ -330,14 +391,15 @@ class _SlotStore(_Store):
 
 
 class _PagedStore(_Store):
-    """Blocks from a `BlockAllocator` over a `PagedKVCache`.
+    """Blocks from a `BlockAllocator` over a `PagedKVCache`; running sequences only,
+    each feeding its own number of tokens.
 
     A request is admitted only when the free blocks cover what every running request
     may still need plus its own worst case (prompt + max_new_tokens - 1 tokens), so
     an append never runs out of blocks and nothing has to be preempted.
     """
 
-    compact = True
+    ragged = compact = True
 
     def __init__(
         self,
@@ -387,33 +449,37 @@ class _PagedStore(_Store):
     def view(
         self, ids: Sequence[int | None], start: list[int], feed: list[list[int]], fresh: bool
     ) -> _PagedView:
-        t, bs = len(feed[0]), self.block_size
+        counts = [len(tokens) for tokens in feed]
+        t, bs = max(counts), self.block_size
         tables, slots = [], []
         for seq_id, s, tokens in zip(ids, start, feed, strict=True):
             assert seq_id is not None  # a paged step computes running sequences only
             have = self.known[seq_id]
-            if s + t > have:  # generated tokens join the sequence as they are fed
+            if s + len(tokens) > have:  # generated tokens join the sequence as they are fed
                 self.cache.copy_blocks(self.allocator.append(seq_id, tokens[have - s :]))
-                self.known[seq_id] = s + t
+                self.known[seq_id] = s + len(tokens)
             table = self.allocator.block_table(seq_id)
             tables.append(table)
-            slots += slot_mapping(table, s, s + t, bs)
-        positions = _positions(torch.tensor(start), t, self.device)
+            slots += slot_mapping(table, s, s + len(tokens), bs)
+        real = None
+        if min(counts) < t:  # row b * T + i of the flattened chunk is real iff i < counts[b]
+            real = torch.tensor([b * t + i for b, n in enumerate(counts) for i in range(n)])
+            real = real.to(self.device, non_blocking=True)
+        # A padding query repeats its lane's last real position: in range, and harmless.
+        positions = torch.tensor(
+            [[s + min(i, n - 1) for i in range(t)] for s, n in zip(start, counts, strict=True)]
+        ).to(self.device, non_blocking=True)  # [B, T]
         block_tables = block_tables_tensor(tables, self.device)  # [B, max_blocks]
-        if fresh:
-            mask = self._fresh_mask(t)
-        else:  # a gather returns whole blocks: max_blocks * block_size keys per lane
-            width = block_tables.shape[1] * bs
-            mask = _gather_rows(self.rows, positions, start, width, self.window)
+        width = block_tables.shape[1] * bs  # a gather returns whole blocks
         return _PagedView(
             self.cache,
             torch.tensor(slots, device=self.device),
+            real,
             block_tables,
-            torch.tensor([s + t for s in start], device=self.device),
+            torch.tensor([s + n for s, n in zip(start, counts, strict=True)], device=self.device),
             positions,
             max(start) + t,
-            mask,
-            fresh,
+            _gather_rows(self.rows, positions, start, width, self.window),
         )
 
 
@@ -435,8 +501,9 @@ def _make_store(
     cache: CacheKind,
     lanes: int,
     max_seq_len: int,
-    block_size: int,
-    num_blocks: int | None,
+    block_size: int = 16,
+    num_blocks: int | None = None,
+    slack: int = 0,
 ) -> _Store:
     window = model.args.sliding_window
     if cache == "auto":
@@ -447,9 +514,9 @@ def _make_store(
     if cache == "rolling":
         if window is None:
             raise ValueError("a rolling cache needs a model with a sliding window")
-        return _SlotStore(model, components, lanes, window, rolling=True)
+        return _RollingStore(model, components, lanes, window)
     if cache == "contiguous":
-        return _SlotStore(model, components, lanes, max_seq_len, rolling=False)
+        return _ContiguousStore(model, components, lanes, max_seq_len, slack)
     raise ValueError(f"unknown cache {cache!r}: auto, contiguous, rolling or paged")
 
 
@@ -475,9 +542,7 @@ class Session:
         self.model = model
         self.components = components or Components()
         self.batch_size, self.max_seq_len = batch_size, max_seq_len
-        self.store = _make_store(
-            model, self.components, cache, batch_size, max_seq_len, block_size, None
-        )
+        self.store = _make_store(model, self.components, cache, batch_size, max_seq_len, block_size)
         self.length = 0  # tokens every sequence has
 
     @torch.inference_mode()
@@ -488,9 +553,10 @@ class Session:
         self.store.check(self.length + t, 1)
         feed: list[list[int]] = tokens.tolist()
         ids = list(range(b))
-        if self.length == 0:
+        if self.length == 0:  # room for every sequence to grow to max_seq_len
             for i in ids:
-                self.store.admit(i, feed[i], self.max_seq_len - t + 1)
+                if not self.store.admit(i, feed[i], self.max_seq_len - t + 1):
+                    raise ValueError(f"no room for sequence {i} in the KV cache")
         view = self.store.view(ids, [self.length] * b, feed, fresh=self.length == 0)
         logits: Tensor = self.model(tokens, view, moe_forward=self.components.moe_forward)
         self.length += t
@@ -512,20 +578,23 @@ class Engine:
         cache: CacheKind = "auto",
         block_size: int = 16,
         num_blocks: int | None = None,
+        prefill_chunk: int = 512,
         components: Components | None = None,
         generator: torch.Generator | None = None,
     ) -> None:
-        if max_batch < 1 or max_seq_len < 1:
+        if min(max_batch, max_seq_len, prefill_chunk) < 1:
             raise ValueError(
-                f"need max_batch >= 1 and max_seq_len >= 1, got {max_batch}, {max_seq_len}"
+                f"max_batch, max_seq_len and prefill_chunk must be >= 1, got "
+                f"{max_batch}, {max_seq_len}, {prefill_chunk}"
             )
         self.model = model
         self.components = components or Components()
         self.generator = generator
-        self.max_seq_len = max_seq_len
+        self.prefill_chunk = prefill_chunk  # the most prompt tokens a lane feeds in one step
         self.store = _make_store(
-            model, self.components, cache, max_batch, max_seq_len, block_size, num_blocks
-        )
+            model, self.components, cache, max_batch, max_seq_len, block_size, num_blocks,
+            slack=min(prefill_chunk, max_seq_len),
+        )  # fmt: skip
         self.lanes: list[Request | None] = [None] * max_batch
         self.waiting: deque[Request] = deque()
         self.requests: dict[int, Request] = {}
@@ -582,19 +651,28 @@ class Engine:
     def step(self) -> list[tuple[int, int]]:
         """One forward pass over the batch; the (request id, token) pairs it produced."""
         self._admit()
-        lanes = [r for r in self.lanes if r is not None] if self.store.compact else self.lanes
-        running = [r for r in lanes if r is not None]
+        running = [r for r in self.lanes if r is not None]
         if not running:
             return []
+        lanes: list[Request | None] = list(running) if self.store.compact else self.lanes
         fresh = all(r is None or r.fed == 0 for r in lanes)
-        t = min(len(r.prompt) for r in running) if fresh else 1
-        feed = [r.next_tokens(t) if r is not None else [0] * t for r in lanes]
+        if self.store.ragged:  # each lane feeds what it has: its prompt, or one token
+            counts = [min(r.prompt_left, self.prefill_chunk) or 1 if r else 1 for r in lanes]
+        else:  # every lane feeds the same T tokens
+            t = min(len(r.prompt) for r in running) if fresh else 1
+            counts = [t] * len(lanes)
+        feed = [r.next_tokens(n) if r else [0] * n for r, n in zip(lanes, counts, strict=True)]
         start = [r.fed if r is not None else 0 for r in lanes]
         view = self.store.view([r.id if r else None for r in lanes], start, feed, fresh)
-        tokens = torch.tensor(feed, device=self.model.device)  # [B, T]
-        logits = self.model(tokens, view, last_only=True, moe_forward=self.components.moe_forward)
-        for r in running:
-            r.fed += t
+        t = max(counts)
+        tokens = torch.tensor([f + [0] * (t - len(f)) for f in feed], device=self.model.device)
+        last: int | Tensor = -1  # where each lane's last real token sits in the chunk
+        if min(counts) < t:
+            last = torch.tensor([n - 1 for n in counts], device=self.model.device)
+        logits = self.model(tokens, view, last=last, moe_forward=self.components.moe_forward)
+        for r, n in zip(lanes, counts, strict=True):
+            if r is not None:
+                r.fed += n
         # Lanes whose prompt is now all in the cache: their last logits predict a new token.
         emit = [(b, r) for b, r in enumerate(lanes) if r is not None and r.fed >= len(r.prompt)]
         if not emit:

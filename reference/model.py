@@ -188,16 +188,17 @@ class Transformer(nn.Module):
         tokens: Tensor,
         cache: KVView | None = None,
         *,
-        last_only: bool = False,
+        last: int | Tensor | None = None,
         moe_forward: MoeFn = reference_moe_forward,
     ) -> Tensor:
-        """Logits `[B, T, V]` (`[B, 1, V]` with `last_only`) for token ids `[B, T]`.
+        """Logits `[B, T, V]` for token ids `[B, T]`, or `[B, 1, V]` at index `last` only.
 
         Without a cache the tokens sit at positions 0..T-1 and attend causally within
         the window; with one, at `cache.positions`, attending what the cache returns.
-        `moe_forward` replaces the MoE kernel (same signature as the reference's).
+        `last`: an index into T (e.g. -1), or one per row (int64 `[B]`) when rows end at
+        different places. `moe_forward` replaces the MoE kernel (the reference's signature).
         """
-        _, t = tokens.shape
+        b, t = tokens.shape
         mask: Tensor | None = None
         if cache is None:
             cos, sin = self.rope_table(t)
@@ -209,8 +210,10 @@ class Transformer(nn.Module):
         h = F.embedding(tokens, self.tok_embeddings)  # [B, T, dim]
         for layer in self.layers:
             h = layer(h, cos, sin, mask, cache, moe_forward)
-        if last_only:
-            h = h[:, -1:]
+        if isinstance(last, int):
+            h = h[:, last, None]  # [B, 1, dim]
+        elif last is not None:
+            h = h[torch.arange(b, device=h.device), last, None]  # [B, 1, dim]
         return F.linear(rms_norm(h, self.norm, self.args.norm_eps), self.output)
 
     def rope_table(self, n_positions: int) -> tuple[Tensor, Tensor]:

@@ -45,6 +45,8 @@ def summary(check: Check) -> str:
         if "growth" in d:
             text += f", growth {d['growth']:.2f}x (budget {d['budget_growth']:g}x)"
         return text
+    if check.name == "integration" and check.status == "pass":
+        return "every token and hidden state matches the reference engine"
     return ""
 
 
