@@ -25,6 +25,15 @@ SESSION_FILE = Path(".drill") / "session.json"
 SESSION_SCHEMA = 1
 
 
+def _read_umask() -> int:
+    mask = os.umask(0)  # reading the umask means setting it; done once, at import,
+    os.umask(mask)  # before any thread could create a file in between
+    return mask
+
+
+_UMASK = _read_umask()
+
+
 def now() -> datetime:
     return datetime.now(UTC)
 
@@ -40,9 +49,7 @@ def write_atomic(path: Path, text: str) -> None:
             os.fsync(f.fileno())
         # mkstemp makes the file private (0600); a session shared by two people on a
         # shared drive needs the usual permissions.
-        umask = os.umask(0)
-        os.umask(umask)
-        os.chmod(tmp, 0o666 & ~umask)
+        os.chmod(tmp, 0o666 & ~_UMASK)
         os.replace(tmp, path)
     except BaseException:
         Path(tmp).unlink(missing_ok=True)
