@@ -6,6 +6,7 @@ knows which test was running if the child dies), `result` (per test), `finish`.
 
 from __future__ import annotations
 
+from collections.abc import Generator
 from typing import Any
 
 import pytest
@@ -63,6 +64,19 @@ def pytest_configure(config: pytest.Config) -> None:
         suppress_health_check=[HealthCheck.too_slow, HealthCheck.data_too_large],
     )
     settings.load_profile("drill")
+
+
+@pytest.hookimpl(wrapper=True)
+def pytest_make_collect_report(
+    collector: pytest.Collector,
+) -> Generator[None, pytest.CollectReport, pytest.CollectReport]:
+    try:
+        return (yield)
+    except SystemExit as exc:
+        # Since pytest 9.2 a SystemExit while importing a test module ends the whole session.
+        # A solution that exits at import must fail that module's tests, not stop the suite.
+        message = f"SystemExit({exc.code!r}) raised while importing {collector.name}: solution.py exits at import"
+        return pytest.CollectReport(collector.nodeid, "failed", message, [])
 
 
 def pytest_collectreport(report: pytest.CollectReport) -> None:

@@ -148,7 +148,7 @@ def test_scores_from_options_are_recorded_with_a_note(
 @pytest.mark.parametrize(
     ("args", "message"),
     [
-        (["mock", "score", "--correctness", "5"], "less than or equal to 4"),
+        (["mock", "score", "--correctness", "5"], "'--correctness'"),
         (["mock", "score"], "give the scores as options"),
         (["mock", "interviewer"], "use --print"),
     ],
