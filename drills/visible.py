@@ -1,4 +1,10 @@
-"""`drill test`: the workspace's visible tests, run as the candidate would run pytest."""
+"""`drill test`: the workspace's visible tests, run as the candidate would run pytest.
+
+pytest runs with plugin autoloading off and only the plugins these tests need:
+pytest-timeout, and hypothesis' plugin when a test file mentions hypothesis.
+Autoloading every installed plugin (hypothesis alone imports in about a second)
+would make each `drill test` pay for plugins the visible tests never use.
+"""
 
 from __future__ import annotations
 
@@ -27,12 +33,13 @@ class VisibleResult:
 
 
 def run_visible(root: Path) -> VisibleResult:
-    tests = sorted(p.name for p in root.glob("test_*.py"))
-    if not tests:
+    files = sorted(root.glob("test_*.py"))
+    if not files:
         raise BadInput(f"{root} has no test_*.py files to run")
+    tests = [p.name for p in files]
     with tempfile.TemporaryDirectory(prefix="drill-test-") as tmp:
         junit = Path(tmp) / "visible.xml"
-        env = {**os.environ, "PYTHONDONTWRITEBYTECODE": "1"}
+        env = {**os.environ, "PYTHONDONTWRITEBYTECODE": "1", "PYTEST_DISABLE_PLUGIN_AUTOLOAD": "1"}
         proc = subprocess.run(
             [
                 sys.executable,
@@ -42,6 +49,7 @@ def run_visible(root: Path) -> VisibleResult:
                 "-q",
                 "-p",
                 "no:cacheprovider",
+                *_plugins(files),
                 f"--timeout={TIMEOUT_S}",
                 f"--junitxml={junit}",
                 "--rootdir",
@@ -59,3 +67,11 @@ def run_visible(root: Path) -> VisibleResult:
                 failed += bad
                 passed += total - bad - int(suite.get("skipped", 0))
     return VisibleResult(proc.returncode, passed, failed)
+
+
+def _plugins(files: list[Path]) -> list[str]:
+    """`-p` options for the plugins the visible tests need (autoloading is off)."""
+    plugins = ["pytest_timeout"]
+    if any("hypothesis" in f.read_text(encoding="utf-8", errors="replace") for f in files):
+        plugins.append("_hypothesis_pytestplugin")
+    return [arg for name in plugins for arg in ("-p", name)]

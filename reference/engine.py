@@ -54,8 +54,10 @@ rolling buffer's first chunk, which attends its own keys with the `[T, T]`
 sliding-window mask (a chunk longer than W evicts its own first keys). Where keys
 come back at their absolute positions (contiguous, paged) the mask is a gather of
 rows from one `[S, S]` mask built once per engine: row p is "a query at position
-p". A rolling decode step masks the unfilled tail of young lanes' windows. No mask
-at all when every key returned is visible to every query.
+p". A rolling decode step masks the unfilled tail of young lanes' windows, and reads
+the reference buffer in slot order (no gather: one query per lane, keys already
+rotated, so key order does not matter). No mask at all when every key returned is
+visible to every query.
 
 Swapping components
 -------------------
@@ -239,9 +241,13 @@ class _SlotView:
     end: int
     mask: Tensor | None
     own_keys: bool  # a first chunk attends its own keys, not what the cache returns
+    slot_order: bool = False  # the reference rolling buffer may skip its time-order gather
 
     def update(self, layer: int, k: Tensor, v: Tensor) -> tuple[Tensor, Tensor, Tensor | None]:
-        k_all, v_all, _ = self.cache.update(layer, k, v, self.start)
+        if self.slot_order and isinstance(self.cache, RollingKVCache):
+            k_all, v_all, _ = self.cache.update(layer, k, v, self.start, ordered=False)
+        else:
+            k_all, v_all, _ = self.cache.update(layer, k, v, self.start)
         return (k, v, self.mask) if self.own_keys else (k_all, v_all, self.mask)
 
 
@@ -375,7 +381,13 @@ class _RollingStore(_Store):
             mask = None if t == 1 else self.mask_fn(t, t, self.window, device=self.device)
         else:
             mask = self._window_mask(start, t)
-        return _SlotView(self.cache, start_pos, positions, max(start) + t, mask, own_keys=fresh)
+        # A decode step's one query per lane attends a set of keys, rotated before they
+        # were cached: their order does not matter, so the reference buffer may return
+        # its slots as they lie instead of gathering them into time order. A swapped-in
+        # cache is called exactly as the kata defines `update`.
+        slot_order = t == 1 and not fresh and isinstance(self.cache, RollingKVCache)
+        end = max(start) + t
+        return _SlotView(self.cache, start_pos, positions, end, mask, fresh, slot_order)
 
     def _window_mask(self, start: list[int], t: int) -> Tensor | None:
         """One token per lane: keys come back oldest first, `lengths[b]` of them valid

@@ -156,6 +156,7 @@ class RollingKVCache:
         start_pos: torch.Tensor,
         *,
         n_new: torch.Tensor | None = None,
+        ordered: bool = True,
     ) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
         """Write the last W tokens of the chunk to slots `pos % W`; return the window in time order.
 
@@ -163,6 +164,12 @@ class RollingKVCache:
         right-padded to T. Padding must not be written here (its slots hold live
         tokens), so this path selects the stored tokens with a boolean mask, which
         costs a device synchronisation on a GPU: meant for prefill, not decode.
+
+        ordered=False returns the window in slot order instead: views of the buffer,
+        no gather. Key i is then slot i, valid for i < lengths[b] as in time order
+        (before the wrap the two orders agree; after it every slot is valid). For a
+        caller whose attention does not depend on the order of the keys, such as a
+        decode step whose keys were cached after RoPE (the engine's).
         """
         w, rows = self.window, self._rows
         t = rows.check(k_new, v_new)
@@ -183,9 +190,10 @@ class RollingKVCache:
             rows.write_at(layer, b, (pos[b] + j) % w, k_new[b, j], v_new[b, j])
         lengths = end.clamp(max=w)
         longest = int(start_pos.max()) + t  # host int, an upper bound on every end
-        if longest <= w:
+        if longest <= w or not ordered:
             # Nothing has wrapped: slots 0 .. end-1 hold positions 0 .. end-1, a view will do.
-            return rows.k[layer][:, :longest], rows.v[layer][:, :longest], lengths
+            width = min(longest, w)
+            return rows.k[layer][:, :width], rows.v[layer][:, :width], lengths
         oldest = end - lengths  # [batch] position of the oldest cached token
         slots = rows.span(oldest, w) % w  # [batch, w] slot of key i
         return (*rows.read(layer, slots, self._read_k, self._read_v), lengths)

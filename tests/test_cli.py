@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import subprocess
 import sys
 from pathlib import Path
@@ -155,6 +156,31 @@ def test_the_visible_tests_run_and_fail_on_the_starter(toy_katas_dir: Path, tmp_
     assert "NotImplementedError" in result.stdout
     session = json.loads((ws / ".drill" / "session.json").read_text())
     assert session["last_test"]["failed"] == 1
+
+
+def test_a_candidates_own_hypothesis_and_timeout_tests_run_under_drill_test(
+    toy_katas_dir: Path, tmp_path: Path
+) -> None:
+    ws = tmp_path / "ws"
+    drill("start", "top-k-indices", "--dir", str(ws))
+    (ws / "test_mine.py").write_text(
+        "import pytest\n"
+        "from hypothesis import given, strategies as st\n"
+        "from solution import top_k_indices\n\n"
+        "@given(st.lists(st.floats(allow_nan=False), max_size=5))\n"
+        "def test_length(xs: list[float]) -> None:\n"
+        "    assert len(top_k_indices(xs, 2)) == min(len(xs), 2)\n\n"
+        "@pytest.mark.timeout(5)\n"
+        "def test_marker_from_pytest_timeout() -> None:\n"
+        "    pass\n"
+    )
+    result = drill("test", "--dir", str(ws))
+    assert result.returncode == 1
+    # hypothesis reports its failing example; pytest-timeout knows its marker.
+    assert re.search("Failing test case|Falsifying example", result.stdout), result.stdout[-2000:]
+    assert "PytestUnknownMarkWarning" not in result.stdout
+    session = json.loads((ws / ".drill" / "session.json").read_text())
+    assert session["last_test"] == {**session["last_test"], "passed": 1, "failed": 2}
 
 
 def test_the_cli_starts_without_heavy_imports() -> None:

@@ -264,6 +264,20 @@ def test_rolling_ragged_batch_rotates_each_sequence_by_its_own_end() -> None:
     assert valid == [[2, 3, 4, 5], [102, 103, 104, 105], [200, 201, 202]]
 
 
+def test_rolling_slot_order_read_holds_the_time_order_keys_as_views() -> None:
+    ordered, slotted = RollingKVCache(1, 2, 4, 1, 1), RollingKVCache(1, 2, 4, 1, 1)
+    for p in range(7):  # lane 0 wraps at position 4; lane 1 restarts at 0 when p = 3
+        start = torch.tensor([p, p % 3])
+        x = numbered(start.tolist(), 1)
+        k_t, _, n_t = ordered.update(0, x, x, start)
+        k_s, _, n_s = slotted.update(0, x, x, start, ordered=False)
+        assert k_s.data_ptr() == slotted.k[0].data_ptr(), "slot order is a view, never a gather"
+        assert n_s.tolist() == n_t.tolist()
+        for row_t, row_s, n in zip(ids(k_t), ids(k_s), n_t.tolist(), strict=True):
+            assert sorted(row_s[:n]) == row_t[:n], f"position {p}: the same valid keys"
+    assert ids(k_s)[0] == [4, 5, 6, 3], "after the wrap: slots as they lie"
+
+
 def test_rolling_n_new_never_writes_padding_over_live_slots() -> None:
     cache = RollingKVCache(1, 2, 4, 1, 1)
     x = numbered([0, 0], 7)
