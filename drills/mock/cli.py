@@ -16,6 +16,7 @@ import typer
 mock_app = typer.Typer(
     help="Mock interviews for two people: one codes, one interviews with a script.",
     no_args_is_help=True,
+    rich_markup_mode=None,  # plain help, as the main app (start-up time)
 )
 
 DirOption = Annotated[
