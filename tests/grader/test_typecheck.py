@@ -1,0 +1,60 @@
+"""The grader's mypy configuration: strict, and blind to nothing a solution calls.
+
+`grader/mypy.ini` skips torch's compiler internals to make a cold type check twice as
+fast. These tests pin down that the public torch API keeps its real types under it: a
+name that turned into `Any` would make strict mode report "Returning Any" on code
+that is correct.
+"""
+
+from __future__ import annotations
+
+import re
+from pathlib import Path
+
+from mypy import api
+
+from grader.typecheck import CONFIG, mypy_cache_dir
+
+# Public names a solution may plausibly call whose modules sit next to the skipped ones.
+PUBLIC_API = [
+    "torch.compile",
+    "torch.vmap",
+    "torch.func.vmap",
+    "torch.cond",
+    "torch.export.export",
+    "torch.jit.script",
+    "torch.topk",
+    "torch.multinomial",
+    "torch.distributed.isend",
+    "torch.distributed.all_reduce",
+    "torch.nn.functional.scaled_dot_product_attention",
+    "torch.nn.Module.compile",
+    "torch.utils.checkpoint.checkpoint",
+]
+
+
+def reveal(tmp_path: Path, names: list[str]) -> list[str]:
+    imports = sorted({"import " + n.rsplit(".", 1)[0] for n in names} | {"import torch"})
+    body = [f"reveal_type({n})" for n in names]
+    probe = tmp_path / "probe.py"
+    probe.write_text("\n".join([*imports, *body]) + "\n")
+    stdout, _, _ = api.run(
+        [str(probe), "--config-file", str(CONFIG), "--cache-dir", str(mypy_cache_dir())]
+    )
+    return re.findall(r'Revealed type is "(.*)"', stdout)
+
+
+def test_public_torch_api_keeps_its_types_under_the_grader_config(tmp_path: Path) -> None:
+    revealed = reveal(tmp_path, PUBLIC_API)
+    assert len(revealed) == len(PUBLIC_API)
+    untyped = [name for name, t in zip(PUBLIC_API, revealed, strict=True) if t == "Any"]
+    assert untyped == []
+
+
+def test_the_skipped_internals_are_really_skipped(tmp_path: Path) -> None:
+    # The other half of the bargain: if this starts failing, torch moved its compiler
+    # and the skip list in grader/mypy.ini no longer saves anything.
+    assert reveal(tmp_path, ["torch._dynamo.optimize", "torch._inductor.compile"]) == [
+        "Any",
+        "Any",
+    ]
