@@ -17,6 +17,7 @@ from drills.workspace import SESSION_FILE, Workspace
 from grader.errors import BadInput, DrillError
 from grader.kata import load_kata
 from grader.report import Report
+from grader.sandbox import stop_all
 
 MAX_DEPTH = 4
 
@@ -79,8 +80,16 @@ def grade_batch(
         raise BadInput("--workers must be at least 1")
     workspaces = find_workspaces(root)
     results: dict[Path, BatchResult] = {}
-    with ThreadPoolExecutor(max_workers=workers) as pool:
+    pool = ThreadPoolExecutor(max_workers=workers)
+    try:
         for result in pool.map(lambda ws: grade_one(ws, device, only), workspaces):
             results[result.workspace] = result
             on_result(result)
+    except BaseException:
+        # Ctrl-C: stop the running grades' children and drop the queued grades, so that
+        # the pool's threads end now instead of grading everything that was left.
+        stop_all()
+        pool.shutdown(wait=True, cancel_futures=True)
+        raise
+    pool.shutdown()
     return [results[ws] for ws in workspaces]

@@ -123,18 +123,38 @@ def child_env(workdir: Path, extra: dict[str, str] | None = None) -> dict[str, s
 
 _running: set[int] = set()
 _running_lock = threading.Lock()
+# Set by `stop_all`: no new child may start. Without it, a stage thread that sees its
+# child killed takes it for a crash and starts the next one (the tests stage runs the
+# rest of the suite again), and Ctrl-C would wait for all of that.
+_stopping = threading.Event()
+
+
+class Stopped(Exception):
+    """The grade is being stopped (Ctrl-C, SIGTERM): no child was started."""
 
 
 def stop_all() -> None:
-    """Kill every child this process started (on Ctrl-C, before threads are joined)."""
+    """Kill every child this process started and start no more (on Ctrl-C, before
+    threads are joined). For the rest of the process's life: it is about to exit."""
+    _stopping.set()
     with _running_lock:
         pids = list(_running)
     for pid in pids:
         _kill_group(pid)
 
 
+def _register(pid: int) -> None:
+    """Track a started child; if a stop began meanwhile, kill it at once."""
+    with _running_lock:
+        _running.add(pid)
+    if _stopping.is_set():
+        _kill_group(pid)
+
+
 def run_tracked(cmd: list[str], cwd: Path, env: dict[str, str], timeout_s: float) -> int:
     """A trusted helper process (mypy): its own session, stopped on Ctrl-C like the rest."""
+    if _stopping.is_set():
+        raise Stopped
     proc = subprocess.Popen(
         cmd,
         cwd=cwd,
@@ -144,8 +164,7 @@ def run_tracked(cmd: list[str], cwd: Path, env: dict[str, str], timeout_s: float
         stderr=subprocess.DEVNULL,
         start_new_session=True,
     )
-    with _running_lock:
-        _running.add(proc.pid)
+    _register(proc.pid)
     try:
         return proc.wait(timeout=timeout_s)
     finally:
@@ -227,6 +246,8 @@ def run_child(
     cancel: threading.Event | None = None,
 ) -> ChildResult:
     """Run `python -I -m module config.json` in `workdir`; return what it reported."""
+    if _stopping.is_set():
+        raise Stopped
     config = {**config, "limits": limits.__dict__, "unreadable": unreadable_paths()}
     config_path = workdir / f"{module.rsplit('.', 1)[-1]}.json"
     config_path.write_text(json.dumps(config))
@@ -247,8 +268,7 @@ def run_child(
             )
         finally:
             os.close(write_fd)
-        with _running_lock:
-            _running.add(proc.pid)
+        _register(proc.pid)
         reader = _Reader(read_fd)
         reader.start()
         timed_out = lingered = False

@@ -13,7 +13,11 @@ from pathlib import Path
 import pytest
 
 from drills.history import History
+from tests.conftest import FIXTURE_KATAS
 
+# The interrupted grade runs a slow solution, so that the signal lands mid-suite; the
+# grades around it run the model answer, so that they finish in seconds.
+TOY_FAST = (FIXTURE_KATAS / "top-k-indices" / "model_answer.py").read_text()
 TOY_SLOW = (
     "import time\n\n\ndef top_k_indices(xs: list[float], k: int) -> list[int]:\n"
     "    time.sleep(2)\n    return sorted(range(len(xs)), key=lambda i: (-xs[i], i))[: max(k, 0)]\n"
@@ -31,7 +35,16 @@ def start_workspace(tmp_path: Path) -> Path:
     return ws
 
 
-def grade(ws: Path) -> subprocess.Popen[str]:
+def finish_a_fast_grade(ws: Path) -> dict[str, object]:
+    (ws / "solution.py").write_text(TOY_FAST)
+    try:
+        return finish_a_grade(ws)
+    finally:
+        (ws / "solution.py").write_text(TOY_SLOW)
+
+
+def grade(ws: Path, *where: str) -> subprocess.Popen[str]:
+    """`drill grade` on one workspace, or with `where` given (e.g. `--batch DIR`) on those."""
     return subprocess.Popen(
         [
             sys.executable,
@@ -42,8 +55,7 @@ def grade(ws: Path) -> subprocess.Popen[str]:
             "json",
             "--only",
             "tests",
-            "--dir",
-            str(ws),
+            *(where or ("--dir", str(ws))),
         ],
         stdout=subprocess.PIPE,
         stderr=subprocess.PIPE,
@@ -93,7 +105,7 @@ def test_a_grade_stopped_midway_loses_nothing(
     toy_katas_dir: Path, tmp_path: Path, sig: signal.Signals
 ) -> None:
     ws = start_workspace(tmp_path)
-    finish_a_grade(ws)
+    finish_a_fast_grade(ws)
     rows_before = History().rows()
     assert len(rows_before) == 1
 
@@ -103,7 +115,9 @@ def test_a_grade_stopped_midway_loses_nothing(
         os.killpg(proc.pid, sig)  # Ctrl-C reaches the whole foreground process group
     else:
         proc.send_signal(sig)
-    _, err = proc.communicate(timeout=60)
+    # Promptly: the slow suite would run for half a minute more, and a stage that took
+    # its killed child for a crash would start the rest of the suite again.
+    _, err = proc.communicate(timeout=20)
     if sig != signal.SIGKILL:
         assert proc.returncode == 130
         assert err.strip().splitlines()[-1].startswith("drill: interrupted")
@@ -111,7 +125,7 @@ def test_a_grade_stopped_midway_loses_nothing(
     session = json.loads((ws / ".drill" / "session.json").read_text())
     assert session["kata"] == "top-k-indices"
     assert History().rows() == rows_before
-    report = finish_a_grade(ws)  # a later grade works
+    report = finish_a_fast_grade(ws)  # a later grade works
     assert report["kata"] == "top-k-indices"
     assert History().rows()[1:] == rows_before
 
@@ -133,3 +147,17 @@ def test_children_die_with_a_killed_grader(toy_katas_dir: Path, tmp_path: Path) 
         and "Z" not in Path(f"/proc/{pid}/stat").read_text().split()[2]
     ]
     assert alive == []
+
+
+def test_ctrl_c_stops_a_batch_without_grading_what_was_queued(
+    toy_katas_dir: Path, tmp_path: Path
+) -> None:
+    root = tmp_path / "class"
+    for name in ("ann", "bob", "cy"):
+        start_workspace(root / name)
+    proc = grade(root, "--batch", str(root), "--workers", "1")
+    wait_for_children(proc)
+    os.killpg(proc.pid, signal.SIGINT)
+    _, err = proc.communicate(timeout=20)  # three slow suites in turn would take minutes
+    assert proc.returncode == 130
+    assert err.strip().splitlines()[-1].startswith("drill: interrupted")
