@@ -101,8 +101,25 @@ def _compact_example(text: str) -> str:
     return text
 
 
+def _drop_introspection(text: str) -> str:
+    """A test's own assertion message, without pytest's rewrite of the expression after it.
+
+    `assert torch.equal(got, want), f"expected {want}, got {got}"` fails as the message,
+    then `assert False` and `+ where False = <built-in method equal ...>(tensor(...))`:
+    noise once the test has said what it expected and what it got. A bare `assert`
+    keeps pytest's explanation: there it is the only one.
+    """
+    head, found, rest = text.partition("\nassert ")
+    if not found or not head.startswith("AssertionError: "):
+        return text
+    for marker in EXAMPLE_MARKERS:
+        if marker in rest:
+            return head + "\n" + marker + rest.split(marker, 1)[1]
+    return head
+
+
 def short(text: str) -> str:
-    text = " ".join(_compact_example(text.strip()).split())
+    text = " ".join(_compact_example(_drop_introspection(text.strip())).split())
     return text if len(text) <= REASON_CHARS else text[: REASON_CHARS - 1] + "…"
 
 
