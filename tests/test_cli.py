@@ -191,5 +191,7 @@ def test_the_cli_starts_without_heavy_imports() -> None:
         "heavy = sorted(m for m in ('torch', 'numpy', 'mypy', 'memray') if m in sys.modules)\n"
         "print('HEAVY', heavy)\n"
     )
-    result = subprocess.run([sys.executable, "-c", probe], capture_output=True, text=True, timeout=60)
+    result = subprocess.run(
+        [sys.executable, "-c", probe], capture_output=True, text=True, timeout=60
+    )
     assert "HEAVY []" in result.stdout, result.stdout[-500:] + result.stderr[-500:]

@@ -29,7 +29,12 @@ def drill_executable() -> str:
 
 def run(*args: str, cwd: Path) -> subprocess.CompletedProcess[str]:
     return subprocess.run(
-        [drill_executable(), *args], cwd=cwd, env=os.environ.copy(), capture_output=True, text=True, timeout=600
+        [drill_executable(), *args],
+        cwd=cwd,
+        env=os.environ.copy(),
+        capture_output=True,
+        text=True,
+        timeout=600,
     )
 
 

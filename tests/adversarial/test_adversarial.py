@@ -87,7 +87,9 @@ def shorten_timeouts(kata: Path) -> None:
     text = manifest.read_text()
     assert "timeout_s: 20\n" in text and "deadline_s: 60\n" in text, "the toy kata's timeouts moved"
     manifest.write_text(
-        text.replace("timeout_s: 20\n", "timeout_s: 5\n").replace("deadline_s: 60\n", "deadline_s: 20\n")
+        text.replace("timeout_s: 20\n", "timeout_s: 5\n").replace(
+            "deadline_s: 60\n", "deadline_s: 20\n"
+        )
     )
 
 
