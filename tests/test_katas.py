@@ -17,6 +17,11 @@ from grader.validate import caught_by, check_mutant, check_structure
 
 KATAS = sorted(p.parent for p in BUILTIN_KATAS.glob("*/kata.yaml"))
 MUTANTS = [(k, m) for k in KATAS for m in sorted((k / "mutants").glob("*.py"))]
+# Mutants whose answers are right, so every hidden test passes: only the kata's
+# measurements can catch them, and these are the checks that must.
+CAUGHT_BY_MEASUREMENT = {
+    ("kv-cache", "cat_into_buffer.py"): "memory, speed",
+}
 
 
 def kata_at(folder: Path) -> Kata:
@@ -56,3 +61,6 @@ def test_starter_does_not_pass(folder: Path) -> None:
 def test_mutant_is_caught(folder: Path, mutant: Path) -> None:
     finding = check_mutant(kata_at(folder), mutant, device="cpu")
     assert finding.ok, finding.detail
+    measured = CAUGHT_BY_MEASUREMENT.get((folder.name, mutant.name))
+    if measured is not None:
+        assert finding.detail == f"caught by {measured}"
