@@ -43,8 +43,12 @@ def finish_a_fast_grade(ws: Path) -> dict[str, object]:
         (ws / "solution.py").write_text(TOY_SLOW)
 
 
-def grade(ws: Path, *where: str) -> subprocess.Popen[str]:
-    """`drill grade` on one workspace, or with `where` given (e.g. `--batch DIR`) on those."""
+def grade(ws: Path) -> subprocess.Popen[str]:
+    return drill_grade("--dir", str(ws))
+
+
+def drill_grade(*target: str) -> subprocess.Popen[str]:
+    """`drill grade --format json --only tests` on `target` (`--dir WS`, `--batch DIR`)."""
     return subprocess.Popen(
         [
             sys.executable,
@@ -55,7 +59,7 @@ def grade(ws: Path, *where: str) -> subprocess.Popen[str]:
             "json",
             "--only",
             "tests",
-            *(where or ("--dir", str(ws))),
+            *target,
         ],
         stdout=subprocess.PIPE,
         stderr=subprocess.PIPE,
@@ -155,7 +159,7 @@ def test_ctrl_c_stops_a_batch_without_grading_what_was_queued(
     root = tmp_path / "class"
     for name in ("ann", "bob", "cy"):
         start_workspace(root / name)
-    proc = grade(root, "--batch", str(root), "--workers", "1")
+    proc = drill_grade("--batch", str(root), "--workers", "1")
     wait_for_children(proc)
     os.killpg(proc.pid, signal.SIGINT)
     _, err = proc.communicate(timeout=20)  # three slow suites in turn would take minutes
