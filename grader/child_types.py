@@ -22,26 +22,26 @@ def main() -> None:
     config = json.loads(Path(sys.argv[1]).read_text())
     from mypy.main import main as mypy_main
 
-    with (
-        open(config["stdout"], "w", encoding="utf-8") as out,
-        open(config["stderr"], "w", encoding="utf-8") as err,
-    ):
-        # mypy's fast exit flushes sys.stdout and sys.stderr only: make them our files.
-        sys.stdout, sys.stderr = out, err
-        mypy_main(
-            args=[
-                config["file"],
-                "--config-file",
-                config["config_file"],
-                "--cache-dir",
-                config["cache_dir"],
-                "--output",
-                "json",
-                "--no-error-summary",
-            ],
-            stdout=out,
-            stderr=err,
-        )
+    # mypy's fast exit flushes sys.stdout and sys.stderr only: make them our files. They
+    # stay open to the end, so that a crash inside mypy still writes its traceback here
+    # (and exits with status 1, which the parent treats as a failure: no messages came).
+    out = open(config["stdout"], "w", encoding="utf-8")  # noqa: SIM115
+    err = open(config["stderr"], "w", encoding="utf-8")  # noqa: SIM115
+    sys.stdout, sys.stderr = out, err
+    mypy_main(
+        args=[
+            config["file"],
+            "--config-file",
+            config["config_file"],
+            "--cache-dir",
+            config["cache_dir"],
+            "--output",
+            "json",
+            "--no-error-summary",
+        ],
+        stdout=out,
+        stderr=err,
+    )
 
 
 if __name__ == "__main__":

@@ -95,7 +95,7 @@ def run_mypy(file: Path, workdir: Path) -> list[dict[str, object]]:
             continue
         if item.get("severity") == "error":
             errors.append(item)
-    if status == 2 and not errors:  # mypy itself failed (bad file, crash)
+    if status != 0 and not errors:  # mypy itself failed (bad file: 2; a crash: 1, no messages)
         err_text = stderr.read_text(encoding="utf-8", errors="replace") if stderr.exists() else ""
         text = (err_text or out_text).strip().splitlines()
         errors.append(

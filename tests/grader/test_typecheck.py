@@ -8,11 +8,16 @@ that is correct.
 
 from __future__ import annotations
 
+import json
 import re
+import subprocess
+import sys
 from pathlib import Path
 
+import pytest
 from mypy import api
 
+from grader import typecheck
 from grader.typecheck import CONFIG, mypy_cache_dir
 
 # Public names a solution may plausibly call whose modules sit next to the skipped ones.
@@ -58,3 +63,36 @@ def test_the_skipped_internals_are_really_skipped(tmp_path: Path) -> None:
         "Any",
         "Any",
     ]
+
+
+def test_a_mypy_crash_is_an_error_not_a_clean_check(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # A crash inside mypy exits with status 1, like "errors found", but reports none.
+    def crashed_child(cmd: list[str], cwd: Path, env: dict[str, str], timeout_s: float) -> int:
+        (cwd / "mypy.stdout").write_text("")
+        (cwd / "mypy.stderr").write_text("Traceback ...\nTypeError: boom\n")
+        return 1
+
+    monkeypatch.setattr(typecheck, "run_tracked", crashed_child)
+    errors = typecheck.run_mypy(tmp_path / "solution.py", tmp_path)
+    assert [(e["message"], e["code"]) for e in errors] == [("TypeError: boom", "internal")]
+
+
+def test_the_types_child_keeps_a_crash_traceback_and_fails(tmp_path: Path) -> None:
+    (tmp_path / "solution.py").write_text("x: int = 1\n")
+    config = {
+        "file": str(tmp_path / "solution.py"),
+        "config_file": str(CONFIG),
+        "cache_dir": 123,  # not a path: mypy crashes while reading its options
+        "stdout": str(tmp_path / "out"),
+        "stderr": str(tmp_path / "err"),
+    }
+    (tmp_path / "types.json").write_text(json.dumps(config))
+    done = subprocess.run(
+        [sys.executable, "-I", "-m", "grader.child_types", str(tmp_path / "types.json")],
+        capture_output=True,
+        check=False,
+    )
+    assert done.returncode != 0
+    assert (tmp_path / "err").read_text().strip().splitlines()[-1].startswith("TypeError")
