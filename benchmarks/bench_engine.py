@@ -11,12 +11,17 @@ Three comparisons, each timed side by side in interleaved ABBA rounds
    4 lanes (requests join as others finish) against running them one at a time,
    with the rolling buffer (the default for this model) and with the paged cache.
 
+Cases 1 and 2 run twice: the eager engine, and `generate(..., compile=True)`, whose
+decode steps run as one `torch.compile` graph (its first call compiles; the time
+is in the row's name, and the timed calls reuse the compiled graph).
+
 Before timing, each pair's tokens are checked equal: a speed-up over a different
 answer would mean nothing.
 """
 
 from __future__ import annotations
 
+import time
 from collections.abc import Callable
 from typing import Any
 
@@ -83,9 +88,11 @@ def _hf_generate(hf: Any, prompt: list[int], new: int) -> Callable[[], list[int]
     return call
 
 
-def _ours(model: Transformer, prompt: list[int], new: int) -> Callable[[], list[int]]:
+def _ours(
+    model: Transformer, prompt: list[int], new: int, compile: bool = False
+) -> Callable[[], list[int]]:
     def call() -> list[int]:
-        return generate(model, [prompt], new, stop_ids=())[0]
+        return generate(model, [prompt], new, stop_ids=(), compile=compile)[0]
 
     return call
 
@@ -93,18 +100,27 @@ def _ours(model: Transformer, prompt: list[int], new: int) -> Callable[[], list[
 def _versus_transformers(
     section: Section, name: str, config: dict[str, Any], new: int, device: str
 ) -> None:
+    """Two rows: the eager engine, then `compile=True`, each against transformers."""
     hf, ours = _models(config, device)
     prompt = _prompt(PROMPT_LEN, config["vocab_size"], seed=1)
-    a, b = _ours(ours, prompt, new), _hf_generate(hf, prompt, new)
-    if a() != b():
-        raise AssertionError(f"{name}: the reference and transformers generate different tokens")
-    result = compare(b, a, sync=_sync(device), rounds=9, min_rounds=3, max_s=30.0)
-    section.add(
-        name,
-        f"{new / result.b_s:.0f} tok/s",
-        f"{new / result.a_s:.0f} tok/s (transformers)",
-        fmt_ratio(result.ratio),
-    )
+    baseline = _hf_generate(hf, prompt, new)
+    want = baseline()
+    for compiled in (False, True):
+        engine = _ours(ours, prompt, new, compile=compiled)
+        start = time.perf_counter()
+        if engine() != want:
+            raise AssertionError(
+                f"{name}: the reference and transformers generate different tokens"
+            )
+        first_s = time.perf_counter() - start  # with compile=True: tracing and compiling
+        result = compare(baseline, engine, sync=_sync(device), rounds=9, min_rounds=3, max_s=30.0)
+        mode = f"compile=True (first call {first_s:.0f} s)" if compiled else "eager"
+        section.add(
+            f"{name}, {mode}",
+            f"{new / result.b_s:.0f} tok/s",
+            f"{new / result.a_s:.0f} tok/s (transformers)",
+            fmt_ratio(result.ratio),
+        )
 
 
 def _batching(section: Section, device: str) -> None:
@@ -179,6 +195,9 @@ def _run(device: str) -> Section:
         "tiny: hidden 256, intermediate 512, 4 layers, 8 heads, 2 KV heads, vocab 1000, "
         "window 64 (rolling KV cache). larger: hidden 1024, intermediate 2048, 8 layers, "
         "16 heads, 4 KV heads, vocab 1000, window 64.",
+        "compile=True: the engine's decode steps run through `torch.compile` (inductor, "
+        "default mode); the prompt's prefill stays eager. transformers' `generate` runs "
+        "eager, its default.",
         "Batching: one by one is `generate` per request (prefill, then decode). A rolling "
         "buffer feeds a request that joins a running batch one prompt token per step; a "
         "paged cache prefills it in one step beside the others' decoding.",

@@ -84,6 +84,18 @@ The engine calls them only as the kata prompts define them:
     BlockAllocator(num_blocks, block_size): allocate, append, free, block_table,
         num_free_blocks (no fork, no prefix caching).
 
+Compiling (`compile=True`)
+--------------------------
+Batch-1 decoding of a small model is bound by per-kernel overhead, not arithmetic: a
+step is a few hundred small kernels, each launched from Python. With `compile=True`
+the engine runs each decode step over the reference rolling buffer through
+`torch.compile` (inductor), which fuses the elementwise work between the matmuls and
+runs the step as one graph: on a 2-core CPU about 2.5x the eager tokens/s for the
+benchmark's tiny model (docs/benchmarks.md). The first such step compiles, which
+takes tens of seconds; prefill, the other caches and swapped-in components stay
+eager. The compiled step writes and reads the buffer in slot order with a mask over
+unfilled slots (`_StaticDecodeView`), the same keys as the eager step.
+
 Sampling uses one generator for the whole batch: with temperature > 0, a request's
 tokens depend on which requests share its steps. Greedy decoding does not.
 """
@@ -277,6 +289,35 @@ class _PagedView:
         return k_all, v_all, self.mask
 
 
+@dataclass
+class _StaticDecodeView:
+    """A decode step over the reference rolling buffer, in the form `torch.compile` wants.
+
+    Every lane feeds one token. Each layer writes it to slot `position % W` of the
+    lane's row, and the query attends all W slots, the ones a young lane has not
+    filled yet masked out: the keys of the eager slot-order read, in tensors whose
+    shapes, like `end` (the size of the model's RoPE table), stay the same from step
+    to step, so that the step compiles once and then runs as one graph.
+    """
+
+    k: Tensor  # [n_layers, B, W, n_kv, hd]: the cache's own buffers
+    v: Tensor
+    positions: Tensor  # int64 [B, 1]
+    end: int
+
+    def update(self, layer: int, k: Tensor, v: Tensor) -> tuple[Tensor, Tensor, Tensor | None]:
+        k_all, v_all = self.k[layer], self.v[layer]  # [B, W, n_kv, hd]
+        b, w = k_all.shape[:2]
+        lanes = torch.arange(b, device=k_all.device)[:, None]  # [B, 1]
+        slots = self.positions % w  # [B, 1]
+        k_all[lanes, slots] = k
+        v_all[lanes, slots] = v
+        # Slot s holds a token once the lane has reached position s (and all of them
+        # after the wrap).
+        filled = torch.arange(w, device=k_all.device) <= self.positions  # [B, W]
+        return k_all, v_all, filled[:, None, None, :]
+
+
 def _positions(start: Tensor, t: int, device: torch.device) -> Tensor:
     """int64 [B, T]: lane b's new tokens sit at start[b] .. start[b] + T - 1."""
     pos = start[:, None] if t == 1 else start[:, None] + torch.arange(t)
@@ -314,7 +355,7 @@ class _Store(ABC):
     @abstractmethod
     def view(
         self, ids: Sequence[int | None], start: list[int], feed: list[list[int]], fresh: bool
-    ) -> _SlotView | _PagedView:
+    ) -> _SlotView | _PagedView | _StaticDecodeView:
         """The step that feeds `feed[b]` to lane b at positions start[b] + i.
 
         ids: each lane's sequence id, None for a free lane. fresh: every lane starts
@@ -362,7 +403,14 @@ class _RollingStore(_Store):
     Every lane feeds the same number of tokens: padding would overwrite live slots.
     """
 
-    def __init__(self, model: Transformer, components: Components, lanes: int, window: int) -> None:
+    def __init__(
+        self,
+        model: Transformer,
+        components: Components,
+        lanes: int,
+        window: int,
+        static: bool = False,
+    ) -> None:
         super().__init__(model, components, None)
         args = model.args
         self.cache = components.rolling_kv_cache(
@@ -370,10 +418,12 @@ class _RollingStore(_Store):
             dtype=model.dtype, device=model.device,
         )  # fmt: skip
         self.w = window
+        self.model = model
+        self.static = static  # decode steps get a `_StaticDecodeView` (see Engine's `compile`)
 
     def view(
         self, ids: Sequence[int | None], start: list[int], feed: list[list[int]], fresh: bool
-    ) -> _SlotView:
+    ) -> _SlotView | _StaticDecodeView:
         t = len(feed[0])
         start_pos = torch.tensor(start)  # [B] on the CPU, where the cache wants it
         positions = _positions(start_pos, t, self.device)
@@ -387,6 +437,10 @@ class _RollingStore(_Store):
         # cache is called exactly as the kata defines `update`.
         slot_order = t == 1 and not fresh and isinstance(self.cache, RollingKVCache)
         end = max(start) + t
+        if slot_order and self.static:
+            assert isinstance(self.cache, RollingKVCache)
+            rope_rows = self.model.rope_table(end)[0].shape[0]  # grows by doubling, rarely
+            return _StaticDecodeView(self.cache.k, self.cache.v, positions, rope_rows)
         return _SlotView(self.cache, start_pos, positions, end, mask, fresh, slot_order)
 
     def _window_mask(self, start: list[int], t: int) -> Tensor | None:
@@ -516,6 +570,7 @@ def _make_store(
     block_size: int = 16,
     num_blocks: int | None = None,
     slack: int = 0,
+    static: bool = False,
 ) -> _Store:
     window = model.args.sliding_window
     if cache == "auto":
@@ -526,7 +581,7 @@ def _make_store(
     if cache == "rolling":
         if window is None:
             raise ValueError("a rolling cache needs a model with a sliding window")
-        return _RollingStore(model, components, lanes, window)
+        return _RollingStore(model, components, lanes, window, static)
     if cache == "contiguous":
         return _ContiguousStore(model, components, lanes, max_seq_len, slack)
     raise ValueError(f"unknown cache {cache!r}: auto, contiguous, rolling or paged")
@@ -593,6 +648,7 @@ class Engine:
         prefill_chunk: int = 512,
         components: Components | None = None,
         generator: torch.Generator | None = None,
+        compile: bool = False,
     ) -> None:
         if min(max_batch, max_seq_len, prefill_chunk) < 1:
             raise ValueError(
@@ -605,8 +661,15 @@ class Engine:
         self.prefill_chunk = prefill_chunk  # the most prompt tokens a lane feeds in one step
         self.store = _make_store(
             model, self.components, cache, max_batch, max_seq_len, block_size, num_blocks,
-            slack=min(prefill_chunk, max_seq_len),
+            slack=min(prefill_chunk, max_seq_len), static=compile,
         )  # fmt: skip
+        self.compiled: Callable[..., Tensor] | None = None
+        if compile:
+            # Only decode steps over the reference rolling buffer are compiled (one graph,
+            # traced on first use); the RoPE table is sized up front, since growing it
+            # changes the graph's inputs and compiles again.
+            model.rope_table(max_seq_len)
+            self.compiled = torch.compile(model, dynamic=False)
         self.lanes: list[Request | None] = [None] * max_batch
         self.waiting: deque[Request] = deque()
         self.requests: dict[int, Request] = {}
@@ -681,7 +744,10 @@ class Engine:
         last: int | Tensor = -1  # where each lane's last real token sits in the chunk
         if min(counts) < t:
             last = torch.tensor([n - 1 for n in counts], device=self.model.device)
-        logits = self.model(tokens, view, last=last, moe_forward=self.components.moe_forward)
+        forward: Callable[..., Tensor] = self.model
+        if self.compiled is not None and isinstance(view, _StaticDecodeView):
+            forward = self.compiled
+        logits = forward(tokens, view, last=last, moe_forward=self.components.moe_forward)
         for r, n in zip(lanes, counts, strict=True):
             if r is not None:
                 r.fed += n
@@ -764,13 +830,14 @@ def generate(
     cache: CacheKind = "auto",
     block_size: int = 16,
     components: Components | None = None,
+    compile: bool = False,
 ) -> list[list[int]]:
     """The new tokens of each prompt (greedy at temperature 0), all prompts in one batch.
 
     Generation stops after `max_new_tokens` or at a stop token (kept in the output);
     `stop_ids` defaults to the model's eos ids, `()` disables it. With temperature > 0
     draws come from `generator`, else from a new one seeded with `seed`, else from
-    torch's global generator.
+    torch's global generator. `compile`: see `Engine`.
     """
     if not prompts:
         return []
@@ -784,6 +851,7 @@ def generate(
         block_size=block_size,
         components=components,
         generator=generator,
+        compile=compile,
     )
     ids = [
         engine.add_request(

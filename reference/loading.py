@@ -18,7 +18,14 @@ are w1, rows I..2I-1 are w3. Both become `w1, w3 [E, I, H]` and `w2 [E, H, I]`, 
 layout of `reference.moe.moe_forward`. Each layer may use either layout.
 
 The model fuses what one matmul can do: q, k and v projections become one `wqkv`
-(rows q, then k, then v) and the dense MLP's gate and up projections one `w13`.
+(columns q, then k, then v) and the dense MLP's gate and up projections one `w13`.
+
+Layout. Hugging Face stores a projection as `[out, in]` (nn.Linear's `x @ W.T`); the
+model stores its dense projections and LM head transposed, `[in, out]`, and computes
+`x @ w`. A decode step multiplies one row vector per sequence by each matrix, and on
+the CPU that product runs about twice as fast against a contiguous `[in, out]` matrix
+as against the transposed view that `F.linear` uses (measured side by side in
+docs/benchmarks.md). Experts keep the layout of `reference.moe.moe_forward`.
 
 Strictness: every key the config implies must be present with its exact shape, and
 every key present must be used. Anything else is a `CheckpointError` naming the keys.
@@ -173,36 +180,41 @@ def convert_state_dict(state: Mapping[str, Tensor], args: ModelArgs) -> dict[str
     for i in range(args.n_layers):
         hf, ours = f"model.layers.{i}.", f"layers.{i}."
         attn = hf + "self_attn."
-        out[ours + "attention.wqkv"] = torch.cat(
-            [
-                reader.take(attn + "q_proj.weight", (args.n_heads * hd, h)),
-                reader.take(attn + "k_proj.weight", (args.n_kv_heads * hd, h)),
-                reader.take(attn + "v_proj.weight", (args.n_kv_heads * hd, h)),
-            ]
+        out[ours + "attention.wqkv"] = _in_out(
+            reader.take(attn + "q_proj.weight", (args.n_heads * hd, h)),
+            reader.take(attn + "k_proj.weight", (args.n_kv_heads * hd, h)),
+            reader.take(attn + "v_proj.weight", (args.n_kv_heads * hd, h)),
         )
-        out[ours + "attention.wo"] = reader.take(attn + "o_proj.weight", (h, args.n_heads * hd))
+        out[ours + "attention.wo"] = _in_out(
+            reader.take(attn + "o_proj.weight", (h, args.n_heads * hd))
+        )
         out[ours + "attention_norm"] = reader.take(hf + "input_layernorm.weight", (h,))
         out[ours + "ffn_norm"] = reader.take(hf + "post_attention_layernorm.weight", (h,))
         if args.is_moe:
             out.update(_experts(reader, hf, ours + "feed_forward.", args))
         else:
             mlp, i_dim = hf + "mlp.", args.hidden_dim
-            out[ours + "feed_forward.w13"] = torch.cat(
-                [
-                    reader.take(mlp + "gate_proj.weight", (i_dim, h)),
-                    reader.take(mlp + "up_proj.weight", (i_dim, h)),
-                ]
+            out[ours + "feed_forward.w13"] = _in_out(
+                reader.take(mlp + "gate_proj.weight", (i_dim, h)),
+                reader.take(mlp + "up_proj.weight", (i_dim, h)),
             )
-            out[ours + "feed_forward.w2"] = reader.take(mlp + "down_proj.weight", (h, i_dim))
+            out[ours + "feed_forward.w2"] = _in_out(
+                reader.take(mlp + "down_proj.weight", (h, i_dim))
+            )
     out["norm"] = reader.take("model.norm.weight", (h,))
     if args.tie_embeddings:
         # transformers' state_dict() lists the tied head too; a saved file leaves it out.
         reader.take_optional("lm_head.weight")
-        out["output"] = out["tok_embeddings"]
+        out["output"] = _in_out(out["tok_embeddings"])  # a transposed copy: [H, V]
     else:
-        out["output"] = reader.take("lm_head.weight", (args.vocab_size, h))
+        out["output"] = _in_out(reader.take("lm_head.weight", (args.vocab_size, h)))
     reader.finish()
     return out
+
+
+def _in_out(*weights: Tensor) -> Tensor:
+    """Hugging Face `[out, in]` projections -> one contiguous `[in, sum(out)]` matrix."""
+    return torch.cat(weights).t().contiguous()
 
 
 def _experts(reader: _Reader, hf: str, ours: str, args: ModelArgs) -> dict[str, Tensor]:

@@ -10,7 +10,8 @@ mixture of such experts behind a top-k router (Mixtral, `reference.moe.moe_forwa
 
 Numerics follow transformers' MistralForCausalLM / MixtralForCausalLM: RMSNorm in
 float32, RoPE angles in float32, router softmax in float32. Weights are stored fused
-where one matmul does the work of several (`wqkv`, `w13`; see `reference.loading`).
+where one matmul does the work of several (`wqkv`, `w13`), and dense projections as
+`[in, out]`, applied as `x @ w` (faster for decoding; see `reference.loading`).
 
 Two ways to run it:
 
@@ -82,8 +83,8 @@ class Attention(nn.Module):
         self.layer = layer
         self.n_heads, self.n_kv_heads, self.head_dim = args.n_heads, args.n_kv_heads, args.head_dim
         q_size, kv_size = args.n_heads * args.head_dim, args.n_kv_heads * args.head_dim
-        self.wqkv = nn.Parameter(torch.empty(q_size + 2 * kv_size, args.dim))
-        self.wo = nn.Parameter(torch.empty(args.dim, q_size))
+        self.wqkv = nn.Parameter(torch.empty(args.dim, q_size + 2 * kv_size))
+        self.wo = nn.Parameter(torch.empty(q_size, args.dim))
 
     def forward(
         self, x: Tensor, cos: Tensor, sin: Tensor, mask: Tensor | None, cache: KVView | None
@@ -91,7 +92,7 @@ class Attention(nn.Module):
         """x `[B, T, dim]`; cos, signed sin `[B or 1, T, 1, hd]` broadcast over heads."""
         b, t, _ = x.shape
         nh = self.n_heads
-        qkv = F.linear(x, self.wqkv).view(b, t, -1, self.head_dim)  # [B, T, nh + 2 n_kv, hd]
+        qkv = (x @ self.wqkv).view(b, t, -1, self.head_dim)  # [B, T, nh + 2 n_kv, hd]
         # RoPE on q and k heads at once (they sit side by side), as `x * cos +
         # rotate_half(x) * sin` with rotate_half(x) = roll(x, hd/2) * [-1.. +1..]: the
         # sign is folded into `sin` (see `Transformer.rope_table`), 4 kernels per layer.
@@ -102,7 +103,7 @@ class Attention(nn.Module):
         if cache is not None:
             k, v, mask = cache.update(self.layer, k, v)  # [B, L, n_kv, hd]
         out = attention(q, k, v, mask)  # [B, T, nh, hd]
-        return F.linear(out.reshape(b, t, -1), self.wo)
+        return out.reshape(b, t, -1) @ self.wo
 
 
 class FeedForward(nn.Module):
@@ -110,12 +111,12 @@ class FeedForward(nn.Module):
 
     def __init__(self, args: ModelArgs) -> None:
         super().__init__()
-        self.w13 = nn.Parameter(torch.empty(2 * args.hidden_dim, args.dim))
-        self.w2 = nn.Parameter(torch.empty(args.dim, args.hidden_dim))
+        self.w13 = nn.Parameter(torch.empty(args.dim, 2 * args.hidden_dim))
+        self.w2 = nn.Parameter(torch.empty(args.hidden_dim, args.dim))
 
     def forward(self, x: Tensor, moe_forward: MoeFn) -> Tensor:
-        gate, up = F.linear(x, self.w13).chunk(2, dim=-1)  # [B, T, I] each
-        return F.linear(F.silu(gate, inplace=True).mul_(up), self.w2)  # in place: fewer buffers
+        gate, up = (x @ self.w13).chunk(2, dim=-1)  # [B, T, I] each
+        return F.silu(gate, inplace=True).mul_(up) @ self.w2  # in place: fewer buffers
 
 
 class MoE(nn.Module):
@@ -168,11 +169,7 @@ class Transformer(nn.Module):
         self.tok_embeddings = nn.Parameter(torch.empty(args.vocab_size, args.dim))
         self.layers = nn.ModuleList(TransformerBlock(args, i) for i in range(args.n_layers))
         self.norm = nn.Parameter(torch.empty(args.dim))
-        self.output = (
-            self.tok_embeddings
-            if args.tie_embeddings
-            else nn.Parameter(torch.empty(args.vocab_size, args.dim))
-        )
+        self.output = nn.Parameter(torch.empty(args.dim, args.vocab_size))  # LM head, [in, out]
         self._rope: tuple[Tensor, Tensor] | None = None  # see rope_table
 
     @property
@@ -214,7 +211,8 @@ class Transformer(nn.Module):
             h = h[:, last, None]  # [B, 1, dim]
         elif last is not None:
             h = h[torch.arange(b, device=h.device), last, None]  # [B, 1, dim]
-        return F.linear(rms_norm(h, self.norm, self.args.norm_eps), self.output)
+        out: Tensor = rms_norm(h, self.norm, self.args.norm_eps) @ self.output
+        return out
 
     def rope_table(self, n_positions: int) -> tuple[Tensor, Tensor]:
         """cos and signed sin `[>= n_positions, head_dim]` in the model's dtype.
@@ -255,8 +253,6 @@ def from_state_dict(
         model = Transformer(args)  # no memory until the real weights are assigned
     weights = {k: w.to(device=device, dtype=dtype) for k, w in weights.items()}
     model.load_state_dict(weights, strict=True, assign=True)
-    if args.tie_embeddings:
-        model.output = model.tok_embeddings  # one tensor, as in the checkpoint
     return model.requires_grad_(False).eval()
 
 

@@ -448,6 +448,35 @@ def test_a_swapped_component_gives_the_reference_tokens(part: str, cache: CacheK
     assert got == want
 
 
+# -- compiled decode steps -----------------------------------------------------------------
+
+
+def test_compiled_decode_steps_give_the_eager_tokens() -> None:
+    """compile=True: requests join and leave, prompts are fed beside decoding, lanes
+    sit free, windows wrap; every step after the first prefill runs the compiled graph."""
+    _, model = models("mistral-window5")
+    batch = prompts([3, 11, 1, 7, 5, 9], seed=6)
+    budgets = [9, 4, 12, 6, 8, 3]
+    engine = Engine(model, max_batch=3, max_seq_len=32, cache="rolling", compile=True)
+    compiled, real_step = engine.compiled, engine.step
+    assert compiled is not None
+    counts = {"steps": 0, "compiled": 0}
+
+    def counted_compiled(*args: Any, **kwargs: Any) -> torch.Tensor:
+        counts["compiled"] += 1
+        return compiled(*args, **kwargs)
+
+    def counted_step() -> list[tuple[int, int]]:
+        counts["steps"] += 1
+        return real_step()
+
+    engine.compiled, engine.step = counted_compiled, counted_step  # type: ignore[method-assign]
+    got = run_staggered(engine, batch, budgets)
+    eager = Engine(model, max_batch=3, max_seq_len=32, cache="rolling")
+    assert got == run_staggered(eager, batch, budgets)
+    assert counts["compiled"] == counts["steps"] - 1 > 20
+
+
 # -- CUDA -------------------------------------------------------------------------------
 
 

@@ -271,11 +271,11 @@ def test_wrong_shape_is_an_error_that_names_the_key() -> None:
         from_state_dict(hf.config.to_dict(), state)
 
 
-def test_tied_embeddings_are_one_tensor_and_need_no_lm_head(tmp_path: Path) -> None:
+def test_tied_embeddings_need_no_lm_head_and_the_head_is_the_embedding(tmp_path: Path) -> None:
     hf = hf_model("mistral-mqa-tied-window2-theta500")
     hf.save_pretrained(tmp_path)
     model = load(tmp_path)
-    assert model.output is model.tok_embeddings
+    assert torch.equal(model.output, model.tok_embeddings.t())  # the head, stored [in, out]
 
 
 def test_load_without_config_or_weights_says_what_is_missing(tmp_path: Path) -> None:
