@@ -90,11 +90,12 @@ Batch-1 decoding of a small model is bound by per-kernel overhead, not arithmeti
 step is a few hundred small kernels, each launched from Python. With `compile=True`
 the engine runs each decode step over the reference rolling buffer through
 `torch.compile` (inductor), which fuses the elementwise work between the matmuls and
-runs the step as one graph: on a 2-core CPU about 2.5x the eager tokens/s for the
-benchmark's tiny model (docs/benchmarks.md). The first such step compiles, which
-takes tens of seconds; prefill, the other caches and swapped-in components stay
-eager. The compiled step writes and reads the buffer in slot order with a mask over
-unfilled slots (`_StaticDecodeView`), the same keys as the eager step.
+runs the step as one graph: for the benchmark's tiny model on a 2-core CPU, 1.2x to
+1.9x the eager engine's tokens/s across runs (docs/benchmarks.md). The first such
+step compiles, which takes seconds to tens of seconds; prefill, the other caches
+and swapped-in components stay eager. The compiled step writes and reads the buffer
+in slot order with a mask over unfilled slots (`_StaticDecodeView`): the same keys
+as the eager step, and the same greedy tokens (tested).
 
 Sampling uses one generator for the whole batch: with temperature > 0, a request's
 tokens depend on which requests share its steps. Greedy decoding does not.

@@ -26,7 +26,7 @@ from reference.engine import Components
 CAUGHT = {
     "kv-cache": (
         "rolling_slot_off_by_one",
-        r"with the rolling cache, step \d+ \(decode\), layer 0",
+        r"with the rolling cache, step \d+ \(decode\), layer \d+: hidden states differ",
     ),
     "sliding-window-mask": (
         "window_counts_without_self",
