@@ -88,14 +88,14 @@ Compiling (`compile=True`)
 --------------------------
 Batch-1 decoding of a small model is bound by per-kernel overhead, not arithmetic: a
 step is a few hundred small kernels, each launched from Python. With `compile=True`
-the engine runs each decode step over the reference rolling buffer through
+the engine runs each decode step over the reference contiguous or rolling cache through
 `torch.compile` (inductor), which fuses the elementwise work between the matmuls and
 runs the step as one graph: for the benchmark's tiny model on a 2-core CPU, 1.2x to
 1.9x the eager engine's tokens/s across runs (docs/benchmarks.md). The first such
-step compiles, which takes seconds to tens of seconds; prefill, the other caches
-and swapped-in components stay eager. The compiled step writes and reads the buffer
-in slot order with a mask over unfilled slots (`_StaticDecodeView`): the same keys
-as the eager step, and the same greedy tokens (tested).
+step compiles, which takes seconds to tens of seconds; prefill, the paged cache and
+swapped-in caches stay eager. The compiled step attends a lane's whole row of the
+cache with a mask (`_StaticDecodeView`): the same keys as the eager step, and the
+same greedy tokens (tested).
 
 Sampling uses one generator for the whole batch: with temperature > 0, a request's
 tokens depend on which requests share its steps. Greedy decoding does not.
@@ -292,31 +292,36 @@ class _PagedView:
 
 @dataclass
 class _StaticDecodeView:
-    """A decode step over the reference rolling buffer, in the form `torch.compile` wants.
+    """A decode step over a reference cache's buffers, in the form `torch.compile` wants.
 
-    Every lane feeds one token. Each layer writes it to slot `position % W` of the
-    lane's row, and the query attends all W slots, the ones a young lane has not
-    filled yet masked out: the keys of the eager slot-order read, in tensors whose
-    shapes, like `end` (the size of the model's RoPE table), stay the same from step
-    to step, so that the step compiles once and then runs as one graph.
+    Every lane feeds one token. Each layer writes it at the lane's position (the
+    contiguous cache) or at slot `position % W` (the rolling buffer), and the query
+    attends the whole row, with a mask: positions up to its own and inside the window
+    (contiguous), or the slots the lane has filled (rolling; every slot after the
+    wrap). The keys are those of the eager step; what changes from step to step is
+    only tensor values, not shapes or Python values (`end` is the size of the model's
+    RoPE table), so the step compiles once and then runs as one graph.
     """
 
-    k: Tensor  # [n_layers, B, W, n_kv, hd]: the cache's own buffers
+    k: Tensor  # [n_layers, B, S, n_kv, hd]: the cache's own buffers (S slots or positions)
     v: Tensor
     positions: Tensor  # int64 [B, 1]
     end: int
+    window: int | None
+    rolling: bool
 
     def update(self, layer: int, k: Tensor, v: Tensor) -> tuple[Tensor, Tensor, Tensor | None]:
-        k_all, v_all = self.k[layer], self.v[layer]  # [B, W, n_kv, hd]
-        b, w = k_all.shape[:2]
+        k_all, v_all = self.k[layer], self.v[layer]  # [B, S, n_kv, hd]
+        b, s = k_all.shape[:2]
         lanes = torch.arange(b, device=k_all.device)[:, None]  # [B, 1]
-        slots = self.positions % w  # [B, 1]
+        slots = self.positions % s if self.rolling else self.positions  # [B, 1]
         k_all[lanes, slots] = k
         v_all[lanes, slots] = v
-        # Slot s holds a token once the lane has reached position s (and all of them
-        # after the wrap).
-        filled = torch.arange(w, device=k_all.device) <= self.positions  # [B, W]
-        return k_all, v_all, filled[:, None, None, :]
+        key = torch.arange(s, device=k_all.device)
+        visible = key <= self.positions  # [B, S]; rolling: slot s is filled from position s on
+        if self.window is not None and not self.rolling:
+            visible &= key > self.positions - self.window
+        return k_all, v_all, visible[:, None, None, :]
 
 
 def _positions(start: Tensor, t: int, device: torch.device) -> Tensor:
@@ -331,11 +336,26 @@ class _Store(ABC):
     ragged = False  # True: lanes may feed different numbers of tokens in one step
     compact = False  # True: a step computes running sequences only, not free lanes
 
-    def __init__(self, model: Transformer, components: Components, max_seq_len: int | None) -> None:
+    def __init__(
+        self,
+        model: Transformer,
+        components: Components,
+        max_seq_len: int | None,
+        static: bool = False,
+    ) -> None:
         self.max_seq_len = max_seq_len  # None: no limit (a rolling buffer)
+        self.model = model
         self.device = model.device
         self.window = model.args.sliding_window
         self.mask_fn = components.sliding_window_mask
+        self.static = static  # decode steps get a `_StaticDecodeView` (Engine's `compile`)
+
+    def static_view(
+        self, cache: KVCache | RollingKVCache, positions: Tensor, end: int
+    ) -> _StaticDecodeView:
+        rope_rows = self.model.rope_table(end)[0].shape[0]  # grows by doubling, rarely
+        rolling = isinstance(cache, RollingKVCache)
+        return _StaticDecodeView(cache.k, cache.v, positions, rope_rows, self.window, rolling)
 
     def check(self, n_prompt: int, max_new_tokens: int) -> None:
         """Raise ValueError if a request of this size can never fit."""
@@ -375,9 +395,15 @@ class _ContiguousStore(_Store):
     ragged = True
 
     def __init__(
-        self, model: Transformer, components: Components, lanes: int, max_seq_len: int, slack: int
+        self,
+        model: Transformer,
+        components: Components,
+        lanes: int,
+        max_seq_len: int,
+        slack: int,
+        static: bool = False,
     ) -> None:
-        super().__init__(model, components, max_seq_len)
+        super().__init__(model, components, max_seq_len, static)
         args = model.args
         capacity = max_seq_len + slack
         self.cache = components.kv_cache(
@@ -389,11 +415,13 @@ class _ContiguousStore(_Store):
 
     def view(
         self, ids: Sequence[int | None], start: list[int], feed: list[list[int]], fresh: bool
-    ) -> _SlotView:
+    ) -> _SlotView | _StaticDecodeView:
         t = max(len(tokens) for tokens in feed)
         start_pos = torch.tensor(start)  # [B] on the CPU, where the cache wants it
         positions = _positions(start_pos, t, self.device)
         end = max(start) + t
+        if self.static and t == 1 and isinstance(self.cache, KVCache):
+            return self.static_view(self.cache, positions, end)
         mask = _gather_rows(self.rows, positions, start, end, self.window)
         return _SlotView(self.cache, start_pos, positions, end, mask, own_keys=False)
 
@@ -412,15 +440,13 @@ class _RollingStore(_Store):
         window: int,
         static: bool = False,
     ) -> None:
-        super().__init__(model, components, None)
+        super().__init__(model, components, None, static)
         args = model.args
         self.cache = components.rolling_kv_cache(
             args.n_layers, lanes, window, args.n_kv_heads, args.head_dim,
             dtype=model.dtype, device=model.device,
         )  # fmt: skip
         self.w = window
-        self.model = model
-        self.static = static  # decode steps get a `_StaticDecodeView` (see Engine's `compile`)
 
     def view(
         self, ids: Sequence[int | None], start: list[int], feed: list[list[int]], fresh: bool
@@ -440,8 +466,7 @@ class _RollingStore(_Store):
         end = max(start) + t
         if slot_order and self.static:
             assert isinstance(self.cache, RollingKVCache)
-            rope_rows = self.model.rope_table(end)[0].shape[0]  # grows by doubling, rarely
-            return _StaticDecodeView(self.cache.k, self.cache.v, positions, rope_rows)
+            return self.static_view(self.cache, positions, end)
         return _SlotView(self.cache, start_pos, positions, end, mask, fresh, slot_order)
 
     def _window_mask(self, start: list[int], t: int) -> Tensor | None:
@@ -584,7 +609,7 @@ def _make_store(
             raise ValueError("a rolling cache needs a model with a sliding window")
         return _RollingStore(model, components, lanes, window, static)
     if cache == "contiguous":
-        return _ContiguousStore(model, components, lanes, max_seq_len, slack)
+        return _ContiguousStore(model, components, lanes, max_seq_len, slack, static)
     raise ValueError(f"unknown cache {cache!r}: auto, contiguous, rolling or paged")
 
 
@@ -666,9 +691,9 @@ class Engine:
         )  # fmt: skip
         self.compiled: Callable[..., Tensor] | None = None
         if compile:
-            # Only decode steps over the reference rolling buffer are compiled (one graph,
-            # traced on first use); the RoPE table is sized up front, since growing it
-            # changes the graph's inputs and compiles again.
+            # Only one-token steps over the reference contiguous or rolling cache are
+            # compiled (one graph, traced on first use); the RoPE table is sized up
+            # front, since growing it changes the graph's inputs and compiles again.
             model.rope_table(max_seq_len)
             self.compiled = torch.compile(model, dynamic=False)
         self.lanes: list[Request | None] = [None] * max_batch
