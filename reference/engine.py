@@ -88,15 +88,16 @@ Compiling (`compile=True`)
 --------------------------
 Batch-1 decoding of a small model is bound by per-kernel overhead, not arithmetic: a
 step is a few hundred small kernels, each launched from Python. With `compile=True`
-the engine runs each decode step over the reference contiguous or rolling cache through
-`torch.compile` (inductor), which fuses the elementwise work between the matmuls and
-runs the step as one graph: for the benchmark's tiny model on a 2-core CPU, 2.0x to
-2.8x transformers' tokens/s across runs, against 1.7x to 1.9x eager
-(docs/benchmarks.md). The first such
-step compiles, which takes seconds to tens of seconds; prefill, the paged cache and
-swapped-in caches stay eager. The compiled step attends a lane's whole row of the
-cache with a mask (`_StaticDecodeView`): the same keys as the eager step, and the
-same greedy tokens (tested).
+the engine runs each one-token step over the reference contiguous or rolling cache
+through `torch.compile` (inductor), which fuses the elementwise work between the
+matmuls and runs the step as one graph: for the benchmark's tiny model on a 2-core
+CPU, 2.0x to 2.8x transformers' tokens/s across runs, against 1.7x to 1.9x eager
+(docs/benchmarks.md). The first such step compiles (seconds to tens of seconds); a
+step of a new shape (batch, cache size) compiles once more, with dynamic shapes,
+and that graph serves every later shape. Prefill, the paged cache and swapped-in
+caches stay eager. The compiled step attends a lane's whole row of the cache with a
+mask (`_StaticDecodeView`): the same keys as the eager step, and the same greedy
+tokens (tested).
 
 Sampling uses one generator for the whole batch: with temperature > 0, a request's
 tokens depend on which requests share its steps. Greedy decoding does not.
@@ -696,7 +697,7 @@ class Engine:
             # compiled (one graph, traced on first use); the RoPE table is sized up
             # front, since growing it changes the graph's inputs and compiles again.
             model.rope_table(max_seq_len)
-            self.compiled = torch.compile(model, dynamic=False)
+            self.compiled = torch.compile(model)
         self.lanes: list[Request | None] = [None] * max_batch
         self.waiting: deque[Request] = deque()
         self.requests: dict[int, Request] = {}

@@ -482,6 +482,20 @@ def test_compiled_decode_steps_give_the_eager_tokens(cache: CacheKind) -> None:
         assert counts["steps"] - 6 <= counts["compiled"] < counts["steps"]  # 6 prefills at most
 
 
+def test_compiled_engine_compiles_at_most_twice_for_new_shapes() -> None:
+    """Each `generate` sizes its cache to the request: after the first shape, one
+    graph with dynamic shapes serves the rest (not one compile, of seconds, each)."""
+    from torch._dynamo.utils import counters
+
+    _, model = models("mistral-no-window")
+    (prompt,) = prompts([3], seed=2)
+    before = counters["stats"]["unique_graphs"]
+    for new in (5, 9, 13, 17):
+        got = generate(model, [prompt], new, stop_ids=(), compile=True)
+        assert got == generate(model, [prompt], new, stop_ids=())
+    assert 1 <= counters["stats"]["unique_graphs"] - before <= 2
+
+
 # -- CUDA -------------------------------------------------------------------------------
 
 
