@@ -91,7 +91,7 @@ step is a few hundred small kernels, each launched from Python. With `compile=Tr
 the engine runs each one-token step over the reference contiguous or rolling cache
 through `torch.compile` (inductor), which fuses the elementwise work between the
 matmuls and runs the step as one graph: for the benchmark's tiny model on a 2-core
-CPU, 2.0x to 2.8x transformers' tokens/s across runs, against 1.7x to 1.9x eager
+CPU, 2.0x to 2.8x transformers' tokens/s across runs, against 1.5x to 1.9x eager
 (docs/benchmarks.md). The first such step compiles (seconds to tens of seconds); a
 step of a new shape (batch, cache size) compiles once more, with dynamic shapes,
 and that graph serves every later shape. Prefill, the paged cache and swapped-in
