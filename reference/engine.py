@@ -456,19 +456,18 @@ class _RollingStore(_Store):
         t = len(feed[0])
         start_pos = torch.tensor(start)  # [B] on the CPU, where the cache wants it
         positions = _positions(start_pos, t, self.device)
-        if fresh:  # the first chunk: attend its own keys, some may not survive the write
-            mask = None if t == 1 else self.mask_fn(t, t, self.window, device=self.device)
-        else:
-            mask = self._window_mask(start, t)
+        end = max(start) + t
         # A decode step's one query per lane attends a set of keys, rotated before they
         # were cached: their order does not matter, so the reference buffer may return
         # its slots as they lie instead of gathering them into time order. A swapped-in
         # cache is called exactly as the kata defines `update`.
         slot_order = t == 1 and not fresh and isinstance(self.cache, RollingKVCache)
-        end = max(start) + t
-        if slot_order and self.static:
-            assert isinstance(self.cache, RollingKVCache)
-            return self.static_view(self.cache, positions, end)
+        if slot_order and self.static and isinstance(self.cache, RollingKVCache):
+            return self.static_view(self.cache, positions, end)  # its mask is its own
+        if fresh:  # the first chunk: attend its own keys, some may not survive the write
+            mask = None if t == 1 else self.mask_fn(t, t, self.window, device=self.device)
+        else:
+            mask = self._window_mask(start, t)
         return _SlotView(self.cache, start_pos, positions, end, mask, fresh, slot_order)
 
     def _window_mask(self, start: list[int], t: int) -> Tensor | None:
