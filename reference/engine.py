@@ -693,8 +693,8 @@ class Engine:
         self.compiled: Callable[..., Tensor] | None = None
         if compile:
             # Only one-token steps over the reference contiguous or rolling cache are
-            # compiled (one graph, traced on first use); the RoPE table is sized up
-            # front, since growing it changes the graph's inputs and compiles again.
+            # compiled (traced on first use; see "Compiling" above). The RoPE table is
+            # sized up front: growing it changes the graph's inputs and compiles again.
             model.rope_table(max_seq_len)
             self.compiled = torch.compile(model)
         self.lanes: list[Request | None] = [None] * max_batch
