@@ -15,9 +15,17 @@ head 0 and heads 2,3 use kv head 1 (what `repeat_interleave` over the head axis 
 Under the hood this is `torch.nn.functional.scaled_dot_product_attention`, which
 picks a fused kernel (flash or memory-efficient on CUDA, a flash-style kernel on
 CPU) and never materialises softmax weights for the whole batch.
+
+One exception: a single query per row (a decode step) being traced by
+`torch.compile`. Its scores are a few thousand multiply-adds; written as products
+and sums, the compiler fuses them with the work around them, where the fused kernel
+would be an opaque call of its own (about 30 us each on CPU, four per step of the
+benchmark's tiny model). Same arithmetic, summed in another order.
 """
 
 from __future__ import annotations
+
+import math
 
 import torch
 import torch.nn.functional as F
@@ -43,6 +51,8 @@ def attention(
         raise ValueError(f"n_heads={n_heads} is not a multiple of n_kv_heads={n_kv_heads}")
     if mask is not None and mask.dim() == 3:
         mask = mask[:, None]  # [batch, 1, q_len, kv_len]: the same mask for every head
+    if q.shape[1] == 1 and torch.compiler.is_compiling():
+        return _one_query(q, k, v, mask, scale)
     out = F.scaled_dot_product_attention(
         q.transpose(1, 2),  # [batch, n_heads, q_len, head_dim]
         k.transpose(1, 2),  # [batch, n_kv_heads, kv_len, head_dim]
@@ -52,3 +62,27 @@ def attention(
         enable_gqa=n_heads != n_kv_heads,
     )  # [batch, n_heads, q_len, head_dim]
     return out.transpose(1, 2)
+
+
+def _one_query(
+    q: torch.Tensor,
+    k: torch.Tensor,
+    v: torch.Tensor,
+    mask: torch.Tensor | None,
+    scale: float | None,
+) -> torch.Tensor:
+    """`attention` for q_len 1, as elementwise products and reductions (see the module doc)."""
+    b, _, n_heads, head_dim = q.shape
+    kv_len, n_kv_heads = k.shape[1], k.shape[2]
+    group, v_dtype = n_heads // n_kv_heads, v.dtype
+    scale = scale if scale is not None else 1.0 / math.sqrt(head_dim)
+    # float32 throughout, as the fused kernels accumulate; the casts fuse away.
+    q = q.float().view(b, 1, n_kv_heads, group, head_dim)  # heads under their kv head
+    k, v = k.float()[:, :, :, None], v.float()[:, :, :, None]  # [b, kv_len, n_kv, 1, hd]
+    scores = (q * k).sum(-1) * scale  # [batch, kv_len, n_kv_heads, group]
+    if mask is not None:  # broadcastable to [batch, 1, 1, kv_len]
+        keep = mask.expand(b, 1, 1, kv_len).reshape(b, kv_len, 1, 1)
+        scores = scores.masked_fill(~keep, float("-inf"))
+    weights = torch.softmax(scores, dim=1)
+    out = (weights[..., None] * v).sum(1)  # [batch, n_kv_heads, group, head_dim]
+    return out.view(b, 1, n_heads, head_dim).to(v_dtype)

@@ -120,7 +120,7 @@ from reference.masks import sliding_window_mask
 from reference.model import MoeFn, Transformer
 from reference.moe import moe_forward
 from reference.paged import BlockAllocator, PagedKVCache, block_tables_tensor, slot_mapping
-from reference.sampling import sample
+from reference.sampling import check_parameters, sample
 
 __all__ = ["CacheKind", "Components", "Engine", "Request", "Session", "generate"]
 
@@ -690,13 +690,17 @@ class Engine:
             model, self.components, cache, max_batch, max_seq_len, block_size, num_blocks,
             slack=min(prefill_chunk, max_seq_len), static=compile,
         )  # fmt: skip
-        self.compiled: Callable[..., Tensor] | None = None
+        self.compiled: Callable[..., tuple[Tensor, Tensor]] | None = None
         if compile:
             # Only one-token steps over the reference contiguous or rolling cache are
             # compiled (traced on first use; see "Compiling" above). The RoPE table is
             # sized up front: growing it changes the graph's inputs and compiles again.
             model.rope_table(max_seq_len)
-            self.compiled = torch.compile(model)
+            # On CPU the graph's own wrapper, Python by default, launches each of its
+            # ~40 kernels at a few microseconds apiece; generated as C++ it costs
+            # about a fifth less per step (docs/benchmarks.md). On CUDA: the default.
+            cpu_wrapper = model.device.type == "cpu"
+            self.compiled = torch.compile(_decode_step, options={"cpp_wrapper": cpu_wrapper})
         self.lanes: list[Request | None] = [None] * max_batch
         self.waiting: deque[Request] = deque()
         self.requests: dict[int, Request] = {}
@@ -722,6 +726,7 @@ class Engine:
             raise ValueError("a prompt needs at least one token")
         if max_new_tokens < 0:
             raise ValueError(f"max_new_tokens must be >= 0, got {max_new_tokens}")
+        check_parameters(temperature, top_k, top_p, min_p)  # now, not steps later
         stops = self.model.args.eos_ids if stop_ids is None else stop_ids
         request = Request(
             len(self.requests), list(prompt), max_new_tokens,
@@ -771,10 +776,11 @@ class Engine:
         last: int | Tensor = -1  # where each lane's last real token sits in the chunk
         if min(counts) < t:
             last = torch.tensor([n - 1 for n in counts], device=self.model.device)
-        forward: Callable[..., Tensor] = self.model
+        greedy: Tensor | None = None  # each lane's greedy token, from a compiled step
         if self.compiled is not None and isinstance(view, _StaticDecodeView):
-            forward = self.compiled
-        logits = forward(tokens, view, last=last, moe_forward=self.components.moe_forward)
+            logits, greedy = self.compiled(self.model, tokens, view, self.components.moe_forward)
+        else:
+            logits = self.model(tokens, view, last=last, moe_forward=self.components.moe_forward)
         for r, n in zip(lanes, counts, strict=True):
             if r is not None:
                 r.fed += n
@@ -782,7 +788,9 @@ class Engine:
         emit = [(b, r) for b, r in enumerate(lanes) if r is not None and r.fed >= len(r.prompt)]
         if not emit:
             return []
-        new = self._sample(logits[:, 0], emit, len(lanes))
+        new = self._greedy(greedy, emit) if greedy is not None else None
+        if new is None:
+            new = self._sample(logits[:, 0], emit, len(lanes))
         events = []
         for (_, request), token in zip(emit, new, strict=True):
             request.output.append(token)
@@ -808,6 +816,16 @@ class Engine:
         request.done = True
         self.lanes = [None if r is request else r for r in self.lanes]
         self.store.release(request.id)
+
+    def _greedy(self, greedy: Tensor, emit: list[tuple[int, Request]]) -> list[int] | None:
+        """The compiled step's argmax tokens, when they are what the sampler would return:
+        the reference sampler, every emitting lane greedy, every row's max finite (else
+        None, and the sampler decides, or refuses the row)."""
+        if self.components.sample is not sample or any(r.temperature != 0 for _, r in emit):
+            return None
+        tokens: list[int] = greedy.tolist()  # the step's one host sync
+        new = [tokens[b] for b, _ in emit]
+        return new if min(new) >= 0 else None
 
     def _sample(self, logits: Tensor, emit: list[tuple[int, Request]], n_lanes: int) -> list[int]:
         """One token per emitting lane; parameters as scalars when the lanes agree."""
@@ -840,6 +858,22 @@ class Engine:
         )
         out: list[int] = tokens.tolist()  # the step's one host sync: stop checks need the ids
         return out
+
+
+def _decode_step(
+    model: Transformer, tokens: Tensor, view: _StaticDecodeView, moe_forward: MoeFn
+) -> tuple[Tensor, Tensor]:
+    """A one-token step as `Engine(compile=True)` compiles it: logits `[B, 1, V]`, and
+    each lane's greedy token `[B]` (-1 where the row's max is not finite).
+
+    The argmax is the reference sampler's answer at temperature 0 (the first maximal
+    index); taken inside the graph, it saves the few separate small kernels that
+    sampling would launch after it, each slowed by caches the step's weights evicted.
+    """
+    logits = model(tokens, view, last=-1, moe_forward=moe_forward)
+    ids = logits[:, 0].argmax(dim=-1)  # [B]
+    best = logits[:, 0].gather(1, ids[:, None]).squeeze(1)
+    return logits, torch.where(best.isfinite(), ids, -1)
 
 
 def generate(

@@ -52,7 +52,7 @@ from dataclasses import dataclass
 import torch
 from torch import Tensor
 
-__all__ = ["filter_logits", "sample"]
+__all__ = ["check_parameters", "filter_logits", "sample"]
 
 NEG_INF = float("-inf")
 
@@ -88,7 +88,7 @@ def filter_logits(
     number or a tensor [batch] with one value per row. Greedy rows (temperature 0) keep
     their largest logit, unscaled, and every token tied with it.
     """
-    f = _filter(logits, temperature, top_k, top_p, min_p)
+    f = _filter(logits, *_params(logits, temperature, top_k, top_p, min_p))
     if f.cutoff is None:
         return f.x
     return f.x.masked_fill_(f.x < f.cutoff, NEG_INF)
@@ -109,14 +109,17 @@ def sample(
     generator state gives the same tokens. Raises ValueError for a row with no
     finite logit.
     """
-    f = _filter(logits, temperature, top_k, top_p, min_p)
-    row_max = f.window[0][:, 0] if f.window is not None else f.x.amax(dim=-1)  # [batch]
-    finite = torch.isfinite(row_max)
-    if not bool(finite.all()):
-        row = int(finite.logical_not().nonzero()[0])
-        raise ValueError(f"row {row} has no finite logit: nothing to sample from")
-    if isinstance(temperature, int | float) and temperature == 0:
-        return f.x.argmax(dim=-1)  # the first maximal index: the documented tie rule
+    params = _params(logits, temperature, top_k, top_p, min_p)
+    if not isinstance(params[0], Tensor) and params[0] == 0:
+        # Every row greedy: no filter can remove a row's max, so the argmax of the raw
+        # logits is the answer (the order of float16/bfloat16 values survives float32).
+        # One kernel where filtering would copy and reduce the row: a batch-1 decode
+        # step samples after every forward.
+        tokens = logits.argmax(dim=-1)  # the first maximal index: the documented tie rule
+        _check_finite(logits.gather(1, tokens[:, None]).squeeze(1))
+        return tokens
+    f = _filter(logits, *params)
+    _check_finite(f.window[0][:, 0] if f.window is not None else f.x.amax(dim=-1))
 
     if f.window is not None:
         values, ids = f.window  # [batch, m]: draw a position in the window, map it back
@@ -126,6 +129,14 @@ def sample(
     if f.greedy is not None:
         tokens = torch.where(f.greedy, f.x.argmax(dim=-1), tokens)
     return tokens
+
+
+def check_parameters(temperature: float, top_k: int, top_p: float, min_p: float) -> None:
+    """Raise ValueError, as `sample` would, unless `sample` accepts these numbers."""
+    _number("temperature", temperature, low=0.0, high=math.inf, integer=False)
+    _number("top_k", top_k, low=0.0, high=math.inf, integer=True)
+    _number("top_p", top_p, low=0.0, high=1.0, integer=False)
+    _number("min_p", min_p, low=0.0, high=1.0, integer=False)
 
 
 def _draw(values: Tensor, cutoff: Tensor | None, generator: torch.Generator | None) -> Tensor:
@@ -148,25 +159,40 @@ def _draw(values: Tensor, cutoff: Tensor | None, generator: torch.Generator | No
     return torch.searchsorted(cdf, target, right=True)  # first position with cdf > target
 
 
-def _filter(
+def _check_finite(row_max: Tensor) -> None:
+    """Refuse a batch where some row's largest logit is not finite (all -inf, or NaN)."""
+    finite = torch.isfinite(row_max)  # [batch]
+    if not bool(finite.all()):
+        row = int(finite.logical_not().nonzero()[0])
+        raise ValueError(f"row {row} has no finite logit: nothing to sample from")
+
+
+def _params(
     logits: Tensor,
     temperature: float | Tensor,
     top_k: int | Tensor,
     top_p: float | Tensor,
     min_p: float | Tensor,
-) -> _Filtered:
+) -> tuple[Column, Column, Column, Column]:
+    """The logits' shape checked, and the parameters as numbers or columns [batch, 1]."""
     if logits.dim() != 2 or not logits.is_floating_point():
         raise ValueError(
             f"logits must be a floating tensor [batch, vocab]; got shape "
             f"{tuple(logits.shape)} and dtype {logits.dtype}"
         )
+    batch, dev = logits.shape[0], logits.device
+    return (
+        _column("temperature", temperature, batch, dev, low=0.0, high=math.inf),
+        _column("top_k", top_k, batch, dev, low=0.0, high=math.inf, integer=True),
+        _column("top_p", top_p, batch, dev, low=0.0, high=1.0),
+        _column("min_p", min_p, batch, dev, low=0.0, high=1.0),
+    )
+
+
+def _filter(logits: Tensor, t: Column, k: Column, p: Column, mp: Column) -> _Filtered:
+    """The cutoffs of a batch, for parameters that `_params` checked."""
     batch, vocab = logits.shape
     dev = logits.device
-    t = _column("temperature", temperature, batch, dev, low=0.0, high=math.inf)
-    k = _column("top_k", top_k, batch, dev, low=0.0, high=math.inf, integer=True)
-    p = _column("top_p", top_p, batch, dev, low=0.0, high=1.0)
-    mp = _column("min_p", min_p, batch, dev, low=0.0, high=1.0)
-
     greedy: Tensor | None = None  # [batch] bool
     if isinstance(t, Tensor):
         is_greedy = t == 0  # [batch, 1]; these rows divide by 1 and keep their max
@@ -287,6 +313,10 @@ def _column(
         if not bool(((column >= low) & (column <= high)).all()):
             raise ValueError(f"{name} values must lie in [{low}, {high}]")
         return column.unsqueeze(1)
+    return _number(name, value, low=low, high=high, integer=integer)
+
+
+def _number(name: str, value: object, *, low: float, high: float, integer: bool) -> float:
     if isinstance(value, bool) or not isinstance(value, int | float):
         raise ValueError(f"{name} must be a number or a tensor [batch]; got {value!r}")
     if integer and not isinstance(value, int):

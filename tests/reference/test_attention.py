@@ -144,6 +144,47 @@ def test_explicit_scale_replaces_one_over_sqrt_head_dim() -> None:
     torch.testing.assert_close(attention(q, k, v, mask, scale=0.3), attention(q * 0.6, k, v, mask))
 
 
+def one_query_masks(batch: int, kv_len: int) -> list[torch.Tensor | None]:
+    """Every mask form a decode step may pass: none, 2-D, 3-D, 4-D, per-row."""
+    window = sliding_window_mask(1, kv_len, 5, offset=kv_len - 1)  # [1, kv_len]
+    per_row = torch.rand(batch, 1, 1, kv_len, generator=torch.Generator().manual_seed(3)) < 0.6
+    per_row[..., -1] = True  # every row keeps a key
+    return [None, window, window.expand(batch, 1, kv_len), window.expand(batch, 1, 1, kv_len),
+            per_row]  # fmt: skip
+
+
+@pytest.mark.parametrize("dtype", [torch.float32, torch.bfloat16])
+def test_one_query_under_compile_equals_the_fused_kernel(
+    dtype: torch.dtype, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    q, k, v = (t.to(dtype) for t in random_qkv(3, 1, 12, 8, 2, 16, seed=4))
+    fused = [attention(q, k, v, mask) for mask in one_query_masks(3, 12)]
+    # What torch.compile traces: the products-and-sums form (see reference.attention).
+    monkeypatch.setattr(torch.compiler, "is_compiling", lambda: True)
+    for mask, want in zip(one_query_masks(3, 12), fused, strict=True):
+        got = attention(q, k, v, mask)
+        assert got.dtype == dtype and got.shape == want.shape
+        tol = 1e-5 if dtype == torch.float32 else 1e-2
+        torch.testing.assert_close(got, want, atol=tol, rtol=tol)
+
+
+def test_compiled_one_query_attention_traces_no_fused_attention_kernel() -> None:
+    traced: list[torch.fx.GraphModule] = []
+
+    def backend(gm: torch.fx.GraphModule, inputs: list[torch.Tensor]) -> object:
+        traced.append(gm)
+        return gm.forward  # run the traced graph as it is: no inductor needed
+
+    q, k, v = random_qkv(2, 1, 9, 4, 2, 8, seed=5)
+    mask = one_query_masks(2, 9)[3]
+    got = torch.compile(attention, backend=backend, fullgraph=True)(q, k, v, mask)
+    torch.testing.assert_close(got, attention(q, k, v, mask), atol=1e-5, rtol=1e-5)
+    (graph,) = traced
+    ops = {str(node.target) for node in graph.graph.nodes if node.op == "call_function"}
+    assert not any("scaled_dot_product" in op for op in ops), ops
+    assert any("softmax" in op for op in ops), ops
+
+
 def test_heads_not_a_multiple_of_kv_heads_raise() -> None:
     q, k, v = random_qkv(1, 2, 2, 3, 2, 4)
     with pytest.raises(ValueError, match="multiple"):

@@ -140,6 +140,19 @@ def test_zero_new_tokens_and_empty_prompt() -> None:
         generate(model, [[]], 4)
 
 
+@pytest.mark.parametrize(
+    "bad", [{"temperature": -0.5}, {"top_k": -1}, {"top_p": 1.5}, {"min_p": float("nan")}]
+)
+def test_invalid_sampling_parameters_are_rejected_when_the_request_is_added(
+    bad: dict[str, Any],
+) -> None:
+    _, model = models("mistral-window5")
+    engine = Engine(model, max_batch=1)
+    with pytest.raises(ValueError, match=next(iter(bad))):
+        engine.add_request([1, 2, 3], 4, **bad)
+    assert not engine.has_work
+
+
 def test_requests_that_cannot_fit_are_rejected_up_front() -> None:
     _, model = models("mistral-no-window")
     engine = Engine(model, max_batch=2, max_seq_len=10, cache="contiguous")
@@ -464,7 +477,7 @@ def test_compiled_decode_steps_give_the_eager_tokens(cache: CacheKind) -> None:
     assert compiled is not None
     counts = {"steps": 0, "compiled": 0}
 
-    def counted_compiled(*args: Any, **kwargs: Any) -> torch.Tensor:
+    def counted_compiled(*args: Any, **kwargs: Any) -> tuple[torch.Tensor, torch.Tensor]:
         counts["compiled"] += 1
         return compiled(*args, **kwargs)
 
@@ -480,6 +493,51 @@ def test_compiled_decode_steps_give_the_eager_tokens(cache: CacheKind) -> None:
         assert counts["compiled"] == counts["steps"] - 1 > 20
     else:
         assert counts["steps"] - 6 <= counts["compiled"] < counts["steps"]  # 6 prefills at most
+
+
+def test_compiled_steps_sample_lanes_as_the_eager_engine_does() -> None:
+    """A sampled lane beside a greedy one: the compiled step's argmax must not stand in
+    for the sampler's draw (the sampled tokens follow the seeded generator)."""
+    _, model = models("mistral-window5")
+    greedy, sampled = prompts([5, 7], seed=11)
+
+    def run(compile: bool) -> list[list[int]]:
+        engine = Engine(
+            model, max_batch=2, compile=compile, generator=torch.Generator().manual_seed(0)
+        )
+        ids = [
+            engine.add_request(greedy, 10, stop_ids=()),
+            engine.add_request(sampled, 10, temperature=1.5, stop_ids=()),
+        ]
+        engine.run()
+        return [engine.output(i) for i in ids]
+
+    assert run(compile=True) == run(compile=False)
+
+
+def test_compiled_steps_call_a_swapped_in_sampler() -> None:
+    _, model = models("mistral-window5")
+    counted = Counted(argmax_sample)
+    (prompt,) = prompts([4], seed=3)
+    got = generate(
+        model, [prompt], 8, stop_ids=(), compile=True, components=Components(sample=counted)
+    )
+    assert got == generate(model, [prompt], 8, stop_ids=())
+    assert counted.calls == 8  # the prefill's token and every compiled step's
+
+
+def test_compiled_greedy_step_leaves_a_non_finite_row_to_the_sampler() -> None:
+    """The sampler refuses a row with no finite logit; the in-graph argmax must not
+    quietly return a token for it."""
+    hf, _ = models("mistral-window5")
+    model = from_state_dict(hf.config.to_dict(), hf.state_dict())  # a copy to spoil
+    engine = Engine(model, max_batch=1, compile=True)
+    engine.add_request([1, 2, 3], 6, stop_ids=())
+    engine.step()  # the eager prefill
+    engine.step()  # a compiled step
+    model.output.fill_(float("nan"))  # every later logit is NaN
+    with pytest.raises(ValueError, match="no finite logit"):
+        engine.step()
 
 
 def test_compiled_engine_compiles_at_most_twice_for_new_shapes() -> None:

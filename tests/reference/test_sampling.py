@@ -153,6 +153,26 @@ def test_greedy_rows_keep_their_max_unscaled_and_sample_the_lowest_argmax() -> N
     assert tokens.tolist() == [1, 0]
 
 
+@pytest.mark.parametrize("dtype", [torch.float32, torch.float16, torch.bfloat16])
+def test_greedy_sample_is_the_first_max_of_the_filtered_row(dtype: torch.dtype) -> None:
+    # Rounded logits: many ties. Greedy skips filtering; it must agree with it anyway.
+    x = (random_logits(2, 16, 50) * 2).round().to(dtype)
+    x[3] = -INF
+    x[3, 7] = 0.0  # one finite logit
+    for k, p, m in [(0, 1.0, 0.0), (3, 0.5, 0.2), (1, 1.0, 0.0)]:
+        want = filter_logits(x, temperature=0.0, top_k=k, top_p=p, min_p=m).argmax(dim=-1)
+        assert torch.equal(sample(x, temperature=0.0, top_k=k, top_p=p, min_p=m), want)
+
+
+@pytest.mark.parametrize("bad", [float("nan"), float("inf")])
+def test_greedy_sample_refuses_a_row_whose_max_is_not_finite(bad: float) -> None:
+    x = torch.tensor([[0.0, 1.0, 2.0], [0.0, bad, 2.0]])
+    with pytest.raises(ValueError, match="row 1"):
+        sample(x, temperature=0.0)
+    with pytest.raises(ValueError, match="row 0"):
+        sample(torch.full((1, 3), -INF), temperature=0.0)
+
+
 def test_all_neg_inf_row_stays_neg_inf_and_cannot_be_sampled() -> None:
     x = torch.tensor([[-INF, -INF, -INF], [0.0, 1.0, 2.0]])
     for k, p in [(0, 1.0), (2, 1.0), (0, 0.5), (2, 0.5)]:
@@ -178,6 +198,9 @@ def test_all_neg_inf_row_stays_neg_inf_and_cannot_be_sampled() -> None:
 def test_invalid_parameters_raise_value_error(bad: dict[str, object]) -> None:
     with pytest.raises(ValueError):
         filter_logits(torch.zeros(2, 5), **bad)  # type: ignore[arg-type]
+    greedy = {"temperature": 0.0} | bad  # greedy sampling checks the filters it skips
+    with pytest.raises(ValueError):
+        sample(torch.zeros(2, 5), **greedy)  # type: ignore[arg-type]
 
 
 @pytest.mark.parametrize("dtype", [torch.float32, torch.float16, torch.bfloat16])
