@@ -196,8 +196,8 @@ def _run(device: str) -> Section:
         "window 64 (rolling KV cache). larger: hidden 1024, intermediate 2048, 8 layers, "
         "16 heads, 4 KV heads, vocab 1000, window 64.",
         "compile=True: the engine's decode steps run through `torch.compile` (inductor, "
-        "default mode); the prompt's prefill stays eager. transformers' `generate` runs "
-        "eager, its default.",
+        "default mode, C++ graph wrapper on CPU), greedy tokens taken inside the graph; "
+        "the prompt's prefill stays eager. transformers' `generate` runs eager, its default.",
         "Batching: one by one is `generate` per request (prefill, then decode). A rolling "
         "buffer feeds a request that joins a running batch one prompt token per step; a "
         "paged cache prefills it in one step beside the others' decoding.",

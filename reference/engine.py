@@ -90,8 +90,11 @@ Batch-1 decoding of a small model is bound by per-kernel overhead, not arithmeti
 step is a few hundred small kernels, each launched from Python. With `compile=True`
 the engine runs each one-token step over the reference contiguous or rolling cache
 through `torch.compile` (inductor), which fuses the elementwise work between the
-matmuls and runs the step as one graph: for the benchmark's tiny model on a 2-core
-CPU, 2.0x to 2.8x transformers' tokens/s across runs, against 1.5x to 1.9x eager
+matmuls and runs the step as one graph (`_decode_step`): the logits, and each lane's
+argmax, which stands in for the sampler when every emitting lane is greedy and the
+sampler is the reference one (a swapped-in sampler is always called). On CPU the
+graph's wrapper is generated as C++ rather than Python. For the benchmark's tiny
+model on a 2-core CPU: about 4x transformers' tokens/s, against 1.5x to 1.9x eager
 (docs/benchmarks.md). The first such step compiles (seconds to tens of seconds); a
 step of a new shape (batch, cache size) compiles once more, with dynamic shapes,
 and that graph serves every later shape. Prefill, the paged cache and swapped-in
