@@ -133,10 +133,7 @@ def sample(
 
 def check_parameters(temperature: float, top_k: int, top_p: float, min_p: float) -> None:
     """Raise ValueError, as `sample` would, unless `sample` accepts these numbers."""
-    _number("temperature", temperature, low=0.0, high=math.inf, integer=False)
-    _number("top_k", top_k, low=0.0, high=math.inf, integer=True)
-    _number("top_p", top_p, low=0.0, high=1.0, integer=False)
-    _number("min_p", min_p, low=0.0, high=1.0, integer=False)
+    _params(torch.zeros(1, 1), temperature, top_k, top_p, min_p)
 
 
 def _draw(values: Tensor, cutoff: Tensor | None, generator: torch.Generator | None) -> Tensor:
@@ -313,10 +310,6 @@ def _column(
         if not bool(((column >= low) & (column <= high)).all()):
             raise ValueError(f"{name} values must lie in [{low}, {high}]")
         return column.unsqueeze(1)
-    return _number(name, value, low=low, high=high, integer=integer)
-
-
-def _number(name: str, value: object, *, low: float, high: float, integer: bool) -> float:
     if isinstance(value, bool) or not isinstance(value, int | float):
         raise ValueError(f"{name} must be a number or a tensor [batch]; got {value!r}")
     if integer and not isinstance(value, int):
