@@ -108,6 +108,7 @@ tokens depend on which requests share its steps. Greedy decoding does not.
 
 from __future__ import annotations
 
+import functools
 import math
 from abc import ABC, abstractmethod
 from collections import deque
@@ -355,10 +356,12 @@ class _Store(ABC):
         self.mask_fn = components.sliding_window_mask
         self.static = static  # decode steps get a `_StaticDecodeView` (Engine's `compile`)
 
-    def static_view(
-        self, cache: KVCache | RollingKVCache, positions: Tensor, end: int
-    ) -> _StaticDecodeView:
-        rope_rows = self.model.rope_table(end)[0].shape[0]  # grows by doubling, rarely
+    def static_view(self, cache: KVCache | RollingKVCache, start: list[int]) -> _StaticDecodeView:
+        """A one-token step at positions `start`, for the compiled graph."""
+        # One small tensor op rather than three: after a step has streamed the weights,
+        # each costs several microseconds more than it does alone.
+        positions = torch.tensor([[s] for s in start], device=self.device)  # [B, 1]
+        rope_rows = self.model.rope_table(max(start) + 1)[0].shape[0]  # grows by doubling
         rolling = isinstance(cache, RollingKVCache)
         return _StaticDecodeView(cache.k, cache.v, positions, rope_rows, self.window, rolling)
 
@@ -422,11 +425,11 @@ class _ContiguousStore(_Store):
         self, ids: Sequence[int | None], start: list[int], feed: list[list[int]], fresh: bool
     ) -> _SlotView | _StaticDecodeView:
         t = max(len(tokens) for tokens in feed)
+        if self.static and t == 1 and isinstance(self.cache, KVCache):
+            return self.static_view(self.cache, start)
         start_pos = torch.tensor(start)  # [B] on the CPU, where the cache wants it
         positions = _positions(start_pos, t, self.device)
         end = max(start) + t
-        if self.static and t == 1 and isinstance(self.cache, KVCache):
-            return self.static_view(self.cache, positions, end)
         mask = _gather_rows(self.rows, positions, start, end, self.window)
         return _SlotView(self.cache, start_pos, positions, end, mask, own_keys=False)
 
@@ -457,16 +460,16 @@ class _RollingStore(_Store):
         self, ids: Sequence[int | None], start: list[int], feed: list[list[int]], fresh: bool
     ) -> _SlotView | _StaticDecodeView:
         t = len(feed[0])
-        start_pos = torch.tensor(start)  # [B] on the CPU, where the cache wants it
-        positions = _positions(start_pos, t, self.device)
-        end = max(start) + t
         # A decode step's one query per lane attends a set of keys, rotated before they
         # were cached: their order does not matter, so the reference buffer may return
         # its slots as they lie instead of gathering them into time order. A swapped-in
         # cache is called exactly as the kata defines `update`.
         slot_order = t == 1 and not fresh and isinstance(self.cache, RollingKVCache)
         if slot_order and self.static and isinstance(self.cache, RollingKVCache):
-            return self.static_view(self.cache, positions, end)  # its mask is its own
+            return self.static_view(self.cache, start)  # its mask is its own
+        start_pos = torch.tensor(start)  # [B] on the CPU, where the cache wants it
+        positions = _positions(start_pos, t, self.device)
+        end = max(start) + t
         if fresh:  # the first chunk: attend its own keys, some may not survive the write
             mask = None if t == 1 else self.mask_fn(t, t, self.window, device=self.device)
         else:
@@ -702,8 +705,7 @@ class Engine:
             # On CPU the graph's own wrapper, Python by default, launches each of its
             # ~40 kernels at a few microseconds apiece; generated as C++ it costs
             # about a fifth less per step (docs/benchmarks.md). On CUDA: the default.
-            cpu_wrapper = model.device.type == "cpu"
-            self.compiled = torch.compile(_decode_step, options={"cpp_wrapper": cpu_wrapper})
+            self.compiled = _compiled_decode_step(cpp_wrapper=model.device.type == "cpu")
         self.lanes: list[Request | None] = [None] * max_batch
         self.waiting: deque[Request] = deque()
         self.requests: dict[int, Request] = {}
@@ -877,6 +879,13 @@ def _decode_step(
     ids = logits[:, 0].argmax(dim=-1)  # [B]
     best = logits[:, 0].gather(1, ids[:, None]).squeeze(1)
     return logits, torch.where(best.isfinite(), ids, -1)
+
+
+@functools.cache
+def _compiled_decode_step(cpp_wrapper: bool) -> Callable[..., tuple[Tensor, Tensor]]:
+    """`torch.compile(_decode_step)`, made once: making it costs about a millisecond,
+    which `generate` would pay on every call. (Compiled graphs are cached by torch.)"""
+    return torch.compile(_decode_step, options={"cpp_wrapper": cpp_wrapper})
 
 
 def generate(
