@@ -18,7 +18,6 @@ GPT4_PATTERN = (
 )
 
 
-
 def split_chunks(text: str, pattern: str = GPT4_PATTERN) -> list[str]:
     """Cut `text` into the chunks that BPE works on (given, use as is).
 
