@@ -51,11 +51,10 @@ def main() -> None:
     unknown = sorted(set(names) - set(available()))
     if unknown:
         parser.error(f"unknown benchmark(s): {', '.join(unknown)}")
-    where = machine(args.device)
     for name in names:
         module = importlib.import_module(f"benchmarks.bench_{name}")
         section: Section = module.run(args.device)
-        body = section.markdown(where)
+        body = section.markdown(machine(args.device, section.torch_threads))
         print(body)
         if not args.no_write:
             doc = DOC.read_text() if DOC.exists() else "# Benchmarks\n"

@@ -170,9 +170,12 @@ def run(device: str) -> Section:
         # fastest, and on a shared 2-core machine a second thread mostly waits.
         torch.set_num_threads(1)
     try:
-        return _run(device)
+        section = _run(device)
     finally:
         torch.set_num_threads(threads)
+    if device == "cpu":
+        section.torch_threads = 1
+    return section
 
 
 def _run(device: str) -> Section:

@@ -17,6 +17,7 @@ class Section:
     headers: list[str]
     rows: list[list[str]] = field(default_factory=list)
     notes: list[str] = field(default_factory=list)
+    torch_threads: int | None = None  # set when the benchmark ran with other than the default
 
     def add(self, *cells: object) -> None:
         self.rows.append([str(c) for c in cells])
@@ -36,7 +37,7 @@ def table(headers: Sequence[str], rows: Sequence[Sequence[str]]) -> str:
     return "\n".join(out)
 
 
-def machine(device: str = "cpu") -> str:
+def machine(device: str = "cpu", torch_threads: int | None = None) -> str:
     """A one-line description of where the numbers were measured."""
     import torch
 
@@ -51,7 +52,7 @@ def machine(device: str = "cpu") -> str:
         pass
     desc = (
         f"{cpu}, {os.cpu_count()} cores, Python {platform.python_version()}, "
-        f"torch {torch.__version__}, {torch.get_num_threads()} torch threads"
+        f"torch {torch.__version__}, {torch_threads or torch.get_num_threads()} torch threads"
     )
     if device == "cuda" and torch.cuda.is_available():
         desc += f", {torch.cuda.get_device_name()}"
