@@ -50,9 +50,10 @@ def machine(device: str = "cpu", torch_threads: int | None = None) -> str:
                     break
     except OSError:
         pass
+    threads = torch_threads or torch.get_num_threads()
     desc = (
         f"{cpu}, {os.cpu_count()} cores, Python {platform.python_version()}, "
-        f"torch {torch.__version__}, {torch_threads or torch.get_num_threads()} torch threads"
+        f"torch {torch.__version__}, {threads} torch thread{'s' if threads != 1 else ''}"
     )
     if device == "cuda" and torch.cuda.is_available():
         desc += f", {torch.cuda.get_device_name()}"
