@@ -124,7 +124,7 @@ from reference.masks import sliding_window_mask
 from reference.model import MoeFn, Transformer
 from reference.moe import moe_forward
 from reference.paged import BlockAllocator, PagedKVCache, block_tables_tensor, slot_mapping
-from reference.sampling import check_parameters, sample
+from reference.sampling import check_parameters, greedy_tokens, sample
 
 __all__ = ["CacheKind", "Components", "Engine", "Request", "Session", "generate"]
 
@@ -869,16 +869,14 @@ def _decode_step(
     model: Transformer, tokens: Tensor, view: _StaticDecodeView, moe_forward: MoeFn
 ) -> tuple[Tensor, Tensor]:
     """A one-token step as `Engine(compile=True)` compiles it: logits `[B, 1, V]`, and
-    each lane's greedy token `[B]` (-1 where the row's max is not finite).
+    each lane's greedy token `[B]` (`reference.sampling.greedy_tokens`: -1 where the
+    row's max is not finite).
 
-    The argmax is the reference sampler's answer at temperature 0 (the first maximal
-    index); taken inside the graph, it saves the few separate small kernels that
+    Taken inside the graph, the greedy tokens save the few separate small kernels that
     sampling would launch after it, each slowed by caches the step's weights evicted.
     """
     logits = model(tokens, view, last=-1, moe_forward=moe_forward)
-    ids = logits[:, 0].argmax(dim=-1)  # [B]
-    best = logits[:, 0].gather(1, ids[:, None]).squeeze(1)
-    return logits, torch.where(best.isfinite(), ids, -1)
+    return logits, greedy_tokens(logits[:, 0])
 
 
 @functools.cache

@@ -52,7 +52,7 @@ from dataclasses import dataclass
 import torch
 from torch import Tensor
 
-__all__ = ["check_parameters", "filter_logits", "sample"]
+__all__ = ["check_parameters", "filter_logits", "greedy_tokens", "sample"]
 
 NEG_INF = float("-inf")
 
@@ -115,11 +115,11 @@ def sample(
         # logits is the answer (the order of float16/bfloat16 values survives float32).
         # One kernel where filtering would copy and reduce the row: a batch-1 decode
         # step samples after every forward.
-        tokens = logits.argmax(dim=-1)  # the first maximal index: the documented tie rule
-        _check_finite(logits.gather(1, tokens[:, None]).squeeze(1))
+        tokens = greedy_tokens(logits)
+        _refuse_rows(tokens >= 0)
         return tokens
     f = _filter(logits, *params)
-    _check_finite(f.window[0][:, 0] if f.window is not None else f.x.amax(dim=-1))
+    _refuse_rows(torch.isfinite(f.window[0][:, 0] if f.window is not None else f.x.amax(-1)))
 
     if f.window is not None:
         values, ids = f.window  # [batch, m]: draw a position in the window, map it back
@@ -129,6 +129,18 @@ def sample(
     if f.greedy is not None:
         tokens = torch.where(f.greedy, f.x.argmax(dim=-1), tokens)
     return tokens
+
+
+def greedy_tokens(logits: Tensor) -> Tensor:
+    """int64 [batch]: each row's first maximal index (the tie rule of temperature 0), or
+    -1 where that maximum is not finite, a row `sample` refuses.
+
+    Plain tensor ops with no host sync, so a compiled decode step can take it inside
+    its graph (`reference.engine`).
+    """
+    tokens = logits.argmax(dim=-1)
+    best = logits.gather(1, tokens[:, None]).squeeze(1)
+    return torch.where(best.isfinite(), tokens, -1)
 
 
 def check_parameters(temperature: float, top_k: int, top_p: float, min_p: float) -> None:
@@ -156,10 +168,9 @@ def _draw(values: Tensor, cutoff: Tensor | None, generator: torch.Generator | No
     return torch.searchsorted(cdf, target, right=True)  # first position with cdf > target
 
 
-def _check_finite(row_max: Tensor) -> None:
+def _refuse_rows(finite: Tensor) -> None:
     """Refuse a batch where some row's largest logit is not finite (all -inf, or NaN)."""
-    finite = torch.isfinite(row_max)  # [batch]
-    if not bool(finite.all()):
+    if not bool(finite.all()):  # finite: bool [batch]
         row = int(finite.logical_not().nonzero()[0])
         raise ValueError(f"row {row} has no finite logit: nothing to sample from")
 
