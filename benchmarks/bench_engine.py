@@ -28,7 +28,7 @@ from typing import Any
 import torch
 
 from benchmarks.common import Section, fmt_ratio
-from grader.timing import compare
+from grader.judge.timing import compare
 from reference.engine import CacheKind, Engine, generate
 from reference.model import Transformer, from_state_dict
 

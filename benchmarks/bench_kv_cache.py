@@ -6,7 +6,7 @@ cache holding N tokens, and returns what attention reads. The reference writes
 N. The baseline is the cache many first versions write (Hugging Face's dynamic cache
 style): `torch.cat` of what the layer holds and the new token, which copies all N
 cached tokens per step. Both re-append at position N on every call, so each call
-measures the same state. Side by side with `grader.timing.compare`.
+measures the same state. Side by side with `grader.judge.timing.compare`.
 
 The rolling buffer's decode step is also set against the contiguous one at the
 same length W: its time-ordered read gathers W tokens per sequence once the
@@ -20,7 +20,7 @@ from collections.abc import Callable
 import torch
 
 from benchmarks.common import Section, fmt_ratio, fmt_s
-from grader.timing import compare
+from grader.judge.timing import compare
 from reference.kv_cache import KVCache, RollingKVCache
 
 N_KV_HEADS, HEAD_DIM = 8, 128

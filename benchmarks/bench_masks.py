@@ -15,7 +15,7 @@ from collections.abc import Callable
 import torch
 
 from benchmarks.common import Section, fmt_ratio, fmt_s
-from grader.timing import compare
+from grader.judge.timing import compare
 from reference.masks import sliding_window_mask
 
 

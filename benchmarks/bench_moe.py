@@ -4,7 +4,7 @@ Both sides get the same 512 tokens and the same weights: the block is built from
 MixtralConfig with random weights, and its fused `gate_up_proj` [E, 2I, H] is split
 into our w1 = rows :I and w3 = rows I: (transformers computes `silu(gate) * up` with
 gate first). The block runs its default ("eager") experts loop; outputs are checked
-to agree before anything is timed. `grader.timing.compare` interleaves the two in
+to agree before anything is timed. `grader.judge.timing.compare` interleaves the two in
 ABBA rounds; the speed-up is transformers' time over ours.
 
 Where the time goes: on a CPU both sides spend most of their time in the same expert
@@ -22,7 +22,7 @@ from dataclasses import dataclass
 import torch
 
 from benchmarks.common import Section, fmt_ratio, fmt_s
-from grader.timing import compare
+from grader.judge.timing import compare
 from reference.moe import moe_forward
 
 N_TOKENS = 512

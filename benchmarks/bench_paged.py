@@ -17,7 +17,7 @@ from collections.abc import Callable, Sequence
 from typing import Protocol
 
 from benchmarks.common import Section, fmt_ratio, fmt_s
-from grader.timing import compare
+from grader.judge.timing import compare
 from reference.paged import BlockAllocator
 
 BLOCK_SIZE = 4

@@ -23,7 +23,7 @@ from transformers.generation.logits_process import (
 )
 
 from benchmarks.common import Section, fmt_ratio, fmt_s
-from grader.timing import compare
+from grader.judge.timing import compare
 from reference.sampling import filter_logits, sample
 
 BATCH, VOCAB = 64, 32768

@@ -8,7 +8,7 @@
   `Encoding` built from the reference's own ranks (both give identical ids).
 
 Ratios are the reference's time over the peer's, measured side by side in
-interleaved rounds (`grader.timing.compare`).
+interleaved rounds (`grader.judge.timing.compare`).
 """
 
 from __future__ import annotations
@@ -20,7 +20,7 @@ import tiktoken
 from tokenizers import Regex, Tokenizer, models, pre_tokenizers, trainers
 
 from benchmarks.common import Section, fmt_ratio, fmt_s
-from grader.timing import compare
+from grader.judge.timing import compare
 from reference.tokenizer import GPT4_PATTERN, BPETokenizer
 
 CORPUS = "\n".join(topics.values())

@@ -2,12 +2,24 @@
 
 from __future__ import annotations
 
+import os
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 from grader.kata import Kata
-from grader.landlock import gpu_present
-from grader.sandbox import Limits
+from grader.sandbox import PASS_ENV, Limits, ZygoteProcess
+
+# What a worker's environment holds besides PASS_ENV (HOME and TMPDIR are its own).
+WORKER_ENV = {
+    "PYTHONDONTWRITEBYTECODE": "1",
+    "PYTHONUNBUFFERED": "1",
+    "OMP_NUM_THREADS": "1",
+    "MKL_NUM_THREADS": "1",
+    "OPENBLAS_NUM_THREADS": "1",
+    "TOKENIZERS_PARALLELISM": "false",
+    "HF_HUB_OFFLINE": "1",
+}
 
 
 @dataclass(frozen=True)
@@ -16,6 +28,7 @@ class GradeContext:
     workdir: Path  # private temporary directory of this grade
     solution_dir: Path  # holds the private copy `solution.py`, importable as `solution`
     device: str  # "auto", "cpu" or "cuda"
+    zygote: ZygoteProcess  # forks the workers that run the solution (and the reference)
 
     @property
     def solution(self) -> Path:
@@ -33,5 +46,20 @@ class GradeContext:
             memory_mb=kata.memory_limit_mb,
             processes=kata.process_limit,
             network=kata.network,
-            gpu=self.device == "cuda" or (self.device == "auto" and gpu_present()),
         )
+
+    def judge_config(self, stage: str, wall_s: float) -> dict[str, Any]:
+        """What a judge process needs to start workers for this grade."""
+        from grader.paths import reference_dir
+
+        env = {k: os.environ[k] for k in PASS_ENV if k in os.environ}
+        return {
+            "solution_dir": str(self.solution_dir),
+            "hidden_dir": str(self.kata.hidden_dir),
+            "workers_dir": str(self.stage_dir(f"{stage}-workers")),
+            "limits": self.limits(wall_s).for_worker(),
+            "network": self.kata.network,
+            "env": {**env, **WORKER_ENV},
+            "reference": self.kata.reference,
+            "reference_read": [str(reference_dir())],
+        }

@@ -68,6 +68,7 @@ class Kata:
     memory_limit_mb: int
     process_limit: int
     network: bool
+    preload: tuple[str, ...]  # what workers have imported before the solution (torch)
     folder: Path = field(compare=False)
 
     @property
@@ -239,6 +240,7 @@ def load_kata_from(folder: Path) -> Kata:
         memory_limit_mb=int(limits.get("memory_mb", 4096)),
         process_limit=int(limits.get("processes", 16)),
         network=bool(limits.get("network", False)),
+        preload=tuple(data.get("preload", ["torch"])),
         folder=folder,
     )
 

@@ -1,9 +1,9 @@
-"""The hidden suite's expected test ids, collected once with the model answer and cached.
+"""The hidden suite's expected test ids, collected once and cached.
 
 The parent checks a candidate's run against this list: a test that never reported is
 a failure, whatever the child's exit status says. The cache key covers everything that
-can change the collected ids (the hidden files, the model answer, pytest, hypothesis,
-Python), so a stale list is impossible.
+can change the collected ids (the hidden files, pytest, hypothesis, Python), so a
+stale list is impossible.
 """
 
 from __future__ import annotations
@@ -11,7 +11,6 @@ from __future__ import annotations
 import hashlib
 import json
 import platform
-import shutil
 import tempfile
 from importlib import metadata
 from pathlib import Path
@@ -19,12 +18,12 @@ from pathlib import Path
 from grader.errors import InternalError
 from grader.kata import Kata
 from grader.paths import cache_dir
-from grader.sandbox import Limits, run_child
+from grader.sandbox import run_child
 
 
 def _key(kata: Kata) -> str:
     digest = hashlib.sha256()
-    files = [*sorted(kata.hidden_dir.rglob("*.py")), kata.model_answer]
+    files = sorted(kata.hidden_dir.rglob("*.py"))
     for path in files:
         digest.update(str(path.relative_to(kata.folder)).encode())
         digest.update(path.read_bytes())
@@ -41,24 +40,10 @@ def expected_ids(kata: Kata) -> list[str]:
         return ids
     with tempfile.TemporaryDirectory(prefix="drill-collect-") as tmp:
         workdir = Path(tmp)
-        solution_dir = workdir / "solution"
-        solution_dir.mkdir()
-        shutil.copyfile(kata.model_answer, solution_dir / "solution.py")
         result = run_child(
-            "grader.child_tests",
-            {
-                "solution_dir": str(solution_dir),
-                "hidden_dir": str(kata.hidden_dir),
-                "timeout_s": 60,
-                "collect_only": True,
-            },
+            "grader.judge.run_tests",
+            {"hidden_dir": str(kata.hidden_dir), "timeout_s": 60, "collect_only": True},
             workdir,
-            Limits(
-                cpu_s=120,
-                memory_mb=kata.memory_limit_mb,
-                processes=kata.process_limit,
-                network=kata.network,
-            ),
             deadline_s=120,
         )
     collected = next((r["ids"] for r in result.records if r.get("kind") == "collected"), None)
@@ -66,7 +51,7 @@ def expected_ids(kata: Kata) -> list[str]:
     if collected is None or errors:
         detail = errors[0]["message"] if errors else result.output_tail[-500:]
         raise InternalError(f"cannot collect the hidden suite of '{kata.id}': {detail}")
-    ids = [i for i in collected if not i.endswith("::test_drill_canary")]
+    ids = list(collected)
     path.parent.mkdir(parents=True, exist_ok=True)
     tmp_path = path.with_suffix(".tmp")
     tmp_path.write_text(json.dumps(ids))

@@ -36,3 +36,28 @@ def cache_dir() -> Path:
     import platformdirs
 
     return Path(platformdirs.user_cache_dir("drill", appauthor=False))
+
+
+def package_dir(name: str) -> Path | None:
+    """Where one of our top-level packages lives, found without importing it."""
+    import importlib.util
+
+    spec = importlib.util.find_spec(name)
+    if spec is None or not spec.submodule_search_locations:
+        return None
+    return Path(next(iter(spec.submodule_search_locations))).resolve()
+
+
+def reference_dir() -> Path:
+    found = package_dir("reference")
+    if found is None:
+        raise RuntimeError("the reference package is not installed")
+    return found
+
+
+def off_limits() -> list[Path]:
+    """What no worker that runs candidate code may read: our packages, the kata folders,
+    the history store and the caches."""
+    ours = [package_dir(name) for name in ("grader", "reference", "drills", "katas")]
+    found = [p for p in ours if p is not None]
+    return [*found, BUILTIN_KATAS, katas_dir(), data_dir(), cache_dir()]

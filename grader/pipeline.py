@@ -17,17 +17,18 @@ from pathlib import Path
 
 from grader.context import GradeContext
 from grader.errors import BadInput
-from grader.hidden import check_tests
-from grader.integration import check_integration
+from grader.stages.tests import check_tests
+from grader.stages.integration import check_integration
 from grader.kata import Kata
-from grader.measure import measured_device, run_measurements
-from grader.memory import check_memory
+from grader.stages.measure import measured_device, run_measurements
+from grader.stages.memory import check_memory
 from grader.report import Check, Report, TestOutcome
-from grader.sandbox import ChildResult, stop_all
+from grader.paths import off_limits
+from grader.sandbox import ChildResult, start_zygote, stop_all
 from grader.score import score
-from grader.speed import check_speed
-from grader.static import inspect_source
-from grader.typecheck import check_types
+from grader.stages.speed import check_speed
+from grader.stages.static import inspect_source
+from grader.stages.types import check_types
 
 ALL_CHECKS = ("tests", "types", "memory", "speed", "integration")
 
@@ -66,8 +67,14 @@ def grade(
     wanted = _wanted(kata, only)
     with tempfile.TemporaryDirectory(prefix="drill-grade-") as tmp:
         workdir = Path(tmp)
-        ctx = GradeContext(kata, workdir, _private_copy(solution, workdir), device)
-        checks, outcomes, used_device = _run_stages(ctx, wanted)
+        solution_dir = _private_copy(solution, workdir)
+        forbidden = [*off_limits(), solution.resolve().parent]
+        zygote = start_zygote(workdir, list(kata.preload), forbidden)
+        try:
+            ctx = GradeContext(kata, workdir, solution_dir, device, zygote)
+            checks, outcomes, used_device = _run_stages(ctx, wanted)
+        finally:
+            zygote.stop()
     total, penalty, passed = score(kata, checks, hints_taken)
     return Report(
         kata=kata.id,

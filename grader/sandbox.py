@@ -1,11 +1,15 @@
-"""Run untrusted code in a child process: limits, a watchdog, and a result channel we own.
+"""The grade's processes, seen from the parent: judges, mypy, and the zygote.
 
-The parent never trusts a child's exit status alone (`os._exit(0)` gives 0 and no
-output). A child reports through a pipe whose read end only the parent holds; the
-parent decides from the records it got, the ones it expected, and whether the child
-said "finish". Resource limits are applied by the child itself before any candidate
-code runs (see `grader.child`), because `preexec_fn` is unsafe in a threaded parent
-and the grader runs several children at once.
+Three kinds of child, none of which shares a process with candidate code:
+- judge processes (`grader.judge.run_tests`, `grader.judge.run_measure`): trusted;
+  they report through a pipe whose read end only the parent holds, and the parent
+  checks what they report against what it expected (`run_child`);
+- mypy (`run_tracked`), which reads the solution and never runs it;
+- the zygote (`start_zygote`), which forks the sandboxed workers that do run
+  candidate code, for the judge processes only.
+
+A child that stops answering or outlives its deadline is killed with its process
+group; the zygote kills every process a worker left behind.
 """
 
 from __future__ import annotations
@@ -44,9 +48,17 @@ class Limits:
     memory_mb: int
     file_mb: int = 64
     open_files: int = 512
-    processes: int = 16  # counted by the parent; root ignores RLIMIT_NPROC
+    processes: int = 16  # counted by the zygote; root ignores RLIMIT_NPROC
     network: bool = False  # loopback TCP, for katas that run torch.distributed
-    gpu: bool = False  # the child may use CUDA (no Landlock: the driver breaks under it)
+
+    def for_worker(self) -> dict[str, int]:
+        return {
+            "cpu_s": self.cpu_s,
+            "memory_mb": self.memory_mb,
+            "file_mb": self.file_mb,
+            "open_files": self.open_files,
+            "processes": self.processes,
+        }
 
 
 @dataclass
@@ -88,13 +100,6 @@ class ChildResult:
             }.get(name, "")
             return f"the process died from {name}{why}"
         return f"the process exited with status {rc} before finishing"
-
-
-def unreadable_paths() -> list[str]:
-    """What a solution may not open: every kata folder and the history store."""
-    from grader.paths import BUILTIN_KATAS, data_dir, katas_dir
-
-    return sorted({str(BUILTIN_KATAS), str(katas_dir()), str(data_dir())})
 
 
 def child_env(workdir: Path, extra: dict[str, str] | None = None) -> dict[str, str]:
@@ -219,48 +224,37 @@ FINISH_GRACE_S = 10.0
 NOT_NEEDED = "stopped: its result was no longer needed"
 
 
-def session_processes(sid: int) -> int:
-    """How many processes are in session `sid` (the child and all it started)."""
-    count = 0
-    for entry in os.scandir("/proc"):
-        if not entry.name.isdigit():
-            continue
-        try:
-            with open(f"/proc/{entry.name}/stat", "rb") as f:
-                fields = f.read().rsplit(b")", 1)[1].split()
-        except OSError:
-            continue
-        if int(fields[3]) == sid:  # state, ppid, pgrp, session
-            count += 1
-    return count
-
-
 def run_child(
     module: str,
     config: dict[str, Any],
     workdir: Path,
-    limits: Limits,
     deadline_s: float,
     env: dict[str, str] | None = None,
     watchdog: Watchdog | None = None,
     cancel: threading.Event | None = None,
+    zygote_fd: int | None = None,
 ) -> ChildResult:
-    """Run `python -I -m module config.json` in `workdir`; return what it reported."""
+    """Run the judge process `python -I -m module config.json` in `workdir`; return what
+    it reported. With `zygote_fd`, the judge may ask the zygote for workers."""
     if _stopping.is_set():
         raise Stopped
-    config = {**config, "limits": limits.__dict__, "unreadable": unreadable_paths()}
     config_path = workdir / f"{module.rsplit('.', 1)[-1]}.json"
     config_path.write_text(json.dumps(config))
     out_path = workdir / f"{module.rsplit('.', 1)[-1]}.out"
     read_fd, write_fd = os.pipe()
     start = time.monotonic()
+    extra = {"DRILL_RESULT_FD": str(write_fd), **(env or {})}
+    fds = [write_fd]
+    if zygote_fd is not None:
+        extra["DRILL_ZYGOTE_FD"] = str(zygote_fd)
+        fds.append(zygote_fd)
     with open(out_path, "wb") as out:
         try:
             proc = subprocess.Popen(
                 [sys.executable, "-I", "-m", module, str(config_path)],
                 cwd=workdir,
-                env=child_env(workdir, {"DRILL_RESULT_FD": str(write_fd), **(env or {})}),
-                pass_fds=(write_fd,),
+                env=child_env(workdir, extra),
+                pass_fds=fds,
                 stdin=subprocess.DEVNULL,
                 stdout=out,
                 stderr=subprocess.STDOUT,
@@ -268,23 +262,19 @@ def run_child(
             )
         finally:
             os.close(write_fd)
+            if zygote_fd is not None:
+                os.close(zygote_fd)  # the judge holds it now: when the judge ends, so do its workers
         _register(proc.pid)
         reader = _Reader(read_fd)
         reader.start()
         timed_out = lingered = False
         stop_reason = ""
         finished_at = 0.0
-        counting = sys.platform.startswith("linux")
         try:
             while proc.poll() is None:
                 now = time.monotonic()
                 if now - start > deadline_s:
                     timed_out = True
-                    break
-                if counting and session_processes(proc.pid) > limits.processes:
-                    stop_reason = (
-                        f"it started more than {limits.processes - 1} processes and was stopped"
-                    )
                     break
                 if watchdog is not None and (stop_reason := watchdog(reader.records)):
                     break
@@ -318,3 +308,90 @@ def run_child(
         stop_reason=stop_reason,
         lingered=lingered,
     )
+
+
+# The zygote's environment is fixed before it imports torch, and every worker inherits
+# it: one thread per pool (speed ratios comparable, no spinning pool threads behind a
+# fork), a fixed hash seed (the same iteration order of sets in every grade), and
+# glibc's mmap threshold pinned so that a freed large buffer goes back to the kernel
+# at once: resident memory then tracks what a call holds (`grader.judge.measuring`).
+ZYGOTE_ENV = {
+    "OMP_NUM_THREADS": "1",
+    "OPENBLAS_NUM_THREADS": "1",
+    "MKL_NUM_THREADS": "1",
+    "PYTHONHASHSEED": "0",
+    "MALLOC_MMAP_THRESHOLD_": "65536",
+    "MALLOC_TRIM_THRESHOLD_": "131072",
+    "TOKENIZERS_PARALLELISM": "false",
+}
+
+
+class ZygoteProcess:
+    """The grade's zygote, kept alive by a socket of the parent's own, through which it
+    also hands each judge process a socket of its own (`new_client`)."""
+
+    def __init__(self, proc: subprocess.Popen[bytes], control: int) -> None:
+        import socket
+
+        self.proc = proc
+        self.control = socket.socket(fileno=control)
+
+    def new_client(self) -> int:
+        """A fresh socket to the zygote, for one judge process (see `run_child`)."""
+        import socket
+
+        ours, theirs = socket.socketpair(socket.AF_UNIX, socket.SOCK_SEQPACKET)
+        try:
+            socket.send_fds(self.control, [b'{"op": "client"}'], [theirs.fileno()])
+        finally:
+            theirs.close()
+        return ours.detach()
+
+    def stop(self, wait_s: float = 5.0) -> None:
+        """Let the zygote clean up after its clients; kill it if it does not."""
+        with contextlib.suppress(OSError):
+            self.control.close()
+        try:
+            self.proc.wait(timeout=wait_s)
+        except subprocess.TimeoutExpired:
+            _kill_group(self.proc.pid)
+            self.proc.wait()
+        with _running_lock:
+            _running.discard(self.proc.pid)
+
+
+def start_zygote(workdir: Path, preload: list[str], forbidden: list[Path]) -> ZygoteProcess:
+    """Start the zygote (see `grader.worker.zygote`)."""
+    import socket
+
+    from grader.worker.landlock import SYSTEM_ROOTS
+
+    if _stopping.is_set():
+        raise Stopped
+    ours, theirs = socket.socketpair(socket.AF_UNIX, socket.SOCK_SEQPACKET)
+    config = {
+        "clients": [theirs.fileno()],
+        "preload": preload,
+        "read_roots": [*SYSTEM_ROOTS, sys.prefix, sys.base_prefix],
+        "forbidden": [str(p) for p in forbidden],
+    }
+    config_path = workdir / "zygote.json"
+    config_path.write_text(json.dumps(config))
+    env = {k: os.environ[k] for k in PASS_ENV if k in os.environ}
+    env.update(ZYGOTE_ENV)
+    try:
+        with open(workdir / "zygote.out", "wb") as out:
+            proc = subprocess.Popen(
+                [sys.executable, "-I", "-m", "grader.worker.zygote", str(config_path)],
+                cwd=workdir,
+                env=env,
+                pass_fds=[theirs.fileno()],
+                stdin=subprocess.DEVNULL,
+                stdout=out,
+                stderr=subprocess.STDOUT,
+                start_new_session=True,
+            )
+    finally:
+        theirs.close()
+    _register(proc.pid)
+    return ZygoteProcess(proc, ours.detach())

@@ -16,7 +16,7 @@ from grader.errors import KataError
 from grader.kata import Kata, load_kata_from, read_yaml, validate_schema
 from grader.pipeline import grade
 from grader.report import Report
-from grader.static import inspect_source
+from grader.stages.static import inspect_source
 
 PARTS = (
     "prompt.md",

@@ -13,7 +13,7 @@ import tempfile
 from pathlib import Path
 
 from grader.kata import load_kata
-from grader.typecheck import run_mypy
+from grader.stages.types import run_mypy
 
 
 def spawn(kata_id: str) -> None:

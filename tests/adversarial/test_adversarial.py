@@ -31,7 +31,7 @@ from pathlib import Path
 import pytest
 
 from drills.history import History
-from grader import landlock
+from grader.worker import landlock
 from grader.paths import cache_dir
 from grader.report import Check, Report
 from tests.conftest import FIXTURE_KATAS

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from grader.hidden import REASON_CHARS, short
+from grader.stages.tests import REASON_CHARS, short
 
 REWRITE = (
     "AssertionError: greedy keeps the max logit: expected [[-inf, 3.0]], got [[1e6, 3e6]]\n"

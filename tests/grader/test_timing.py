@@ -17,7 +17,7 @@ class FakeClock:
 
 def test_ratio_is_the_median_of_paired_rounds(monkeypatch: pytest.MonkeyPatch) -> None:
     clock = FakeClock()
-    monkeypatch.setattr("grader.timing.time.perf_counter", clock)
+    monkeypatch.setattr("grader.judge.timing.time.perf_counter", clock)
 
     def slow() -> None:
         clock.now += 0.002
@@ -34,7 +34,7 @@ def test_ratio_is_the_median_of_paired_rounds(monkeypatch: pytest.MonkeyPatch) -
 
 def test_one_slow_round_does_not_move_the_median(monkeypatch: pytest.MonkeyPatch) -> None:
     clock = FakeClock()
-    monkeypatch.setattr("grader.timing.time.perf_counter", clock)
+    monkeypatch.setattr("grader.judge.timing.time.perf_counter", clock)
     calls = {"n": 0}
 
     def a() -> None:
@@ -51,7 +51,7 @@ def test_one_slow_round_does_not_move_the_median(monkeypatch: pytest.MonkeyPatch
 
 def test_stops_at_the_time_limit_after_the_minimum_rounds(monkeypatch: pytest.MonkeyPatch) -> None:
     clock = FakeClock()
-    monkeypatch.setattr("grader.timing.time.perf_counter", clock)
+    monkeypatch.setattr("grader.judge.timing.time.perf_counter", clock)
 
     def slow() -> None:
         clock.now += 1.0

@@ -18,7 +18,7 @@ import pytest
 from mypy import api
 
 from grader import typecheck
-from grader.typecheck import CONFIG, mypy_cache_dir
+from grader.stages.types import CONFIG, mypy_cache_dir
 
 # Public names a solution may plausibly call whose modules sit next to the skipped ones.
 PUBLIC_API = [
@@ -90,7 +90,7 @@ def test_the_types_child_keeps_a_crash_traceback_and_fails(tmp_path: Path) -> No
     }
     (tmp_path / "types.json").write_text(json.dumps(config))
     done = subprocess.run(
-        [sys.executable, "-I", "-m", "grader.child_types", str(tmp_path / "types.json")],
+        [sys.executable, "-I", "-m", "grader.judge.run_mypy", str(tmp_path / "types.json")],
         capture_output=True,
         check=False,
     )

@@ -1,6 +1,6 @@
 """Child process: `mypy --strict` through mypy's API, with our config and a shared cache.
 
-    python -I -m grader.child_types CONFIG.json
+    python -I -m grader.judge.run_mypy CONFIG.json
 
 mypy does not execute the code it checks, so this child needs no sandbox; it is a
 separate process so that mypy's import and its work run beside the tests child.

@@ -1,9 +1,9 @@
-"""Stage 1, tests: the hidden suite in a child process, verified by the parent.
+"""Stage 1, tests: the hidden suite in a judge process, the solution in its workers.
 
-The parent decides each test's outcome from its own list of expected ids (collected
-with the model answer) and the records on the channel it owns. A test that never
-reported failed; a canary test that must fail and "passed" means the run was
-tampered with, and then nothing from it counts.
+The judge (`grader.judge.run_tests`) runs pytest over the hidden suite and never
+imports the solution: the suite's `solution` is a proxy to sandboxed workers. The
+parent decides each test's outcome from its own list of expected ids and the records
+the judge sent; a test that never reported failed.
 """
 
 from __future__ import annotations
@@ -16,20 +16,25 @@ from grader.context import GradeContext
 from grader.manifest import expected_ids
 from grader.report import Check, TestOutcome
 from grader.sandbox import ChildResult, run_child
-from grader.static import inspect_source
+from grader.stages.static import inspect_source
 
-CANARY_SUFFIX = "::test_drill_canary"
 REASON_CHARS = 400
-# pytest-timeout's signal can be swallowed by the code under test (or lost inside
-# hypothesis' shrinking); past the per-test timeout plus this grace, the parent stops
-# the child, records the test as timed out, and runs the rest of the suite again.
+# pytest-timeout stops a test in the judge (a signal candidate code cannot reach); past
+# the timeout plus this grace the parent stops the judge itself, records the test as
+# timed out, and runs the rest of the suite again (a hang of our own, or hypothesis
+# shrinking for too long).
 GRACE_S = 3.0
-# A child that dies inside a test (a segfault, a kill for memory) is run again on the
-# tests that remain, at most this many times.
 MAX_RESTARTS = 5
-# Importing the suite imports torch (2 to 3 s) and solution.py: at most this, or half
-# the suite's deadline if that is shorter.
+# Importing the suite (torch, the reference): at most this, or half the deadline.
 COLLECT_LIMIT_S = 60.0
+# Importing solution.py in its worker: at most this, or half the deadline.
+IMPORT_LIMIT_S = 60.0
+# The judge's own exception types, as a failure message shows them.
+OUR_PREFIXES = (
+    "grader.judge.remote.SolutionUnavailable: ",
+    "grader.judge.client.WorkerDied: ",
+    "grader.judge.remote.RemoteError: ",
+)
 
 
 @dataclass
@@ -119,6 +124,8 @@ def _drop_introspection(text: str) -> str:
 
 
 def short(text: str) -> str:
+    for prefix in OUR_PREFIXES:
+        text = text.replace(prefix, "")
     text = " ".join(_compact_example(_drop_introspection(text.strip())).split())
     return text if len(text) <= REASON_CHARS else text[: REASON_CHARS - 1] + "…"
 
@@ -171,15 +178,6 @@ def _outcomes(
     return outcomes
 
 
-def _tampered(rec: _Records, child: ChildResult) -> str:
-    canary = [r for n, r in rec.results.items() if n.endswith(CANARY_SUFFIX)]
-    if canary and canary[0]["outcome"] == "passed":
-        return "the test run was tampered with: a test that must fail reported a pass"
-    if child.overflow:
-        return "the test run flooded the result channel"
-    return ""
-
-
 def check_tests(ctx: GradeContext) -> tuple[Check, list[TestOutcome]]:
     ids = expected_ids(ctx.kata)
     facts = inspect_source(ctx.solution)
@@ -192,9 +190,8 @@ def check_tests(ctx: GradeContext) -> tuple[Check, list[TestOutcome]]:
             ids, f"solution imports '{name}': the reference stack and the grader are off limits"
         )
     rec, child = _run_suite(ctx)
-    tampered = _tampered(rec, child)
-    if tampered:
-        return _error(ids, tampered)
+    if child.overflow:
+        return _error(ids, "the judge's report was larger than the grader accepts")
     outcomes = _outcomes(ids, rec, child, ctx.kata.test_timeout_s)
     passed = sum(o.outcome == "passed" for o in outcomes)
     skipped = sum(o.outcome == "skipped" for o in outcomes)
@@ -208,19 +205,25 @@ def check_tests(ctx: GradeContext) -> tuple[Check, list[TestOutcome]]:
             {"test": test_name(o.id), "outcome": o.outcome, "reason": o.reason} for o in failures
         ],
     }
-    if not failures and child.lingered:
-        reason = "every hidden test passed, but the process did not exit afterwards (threads left running?)"
-        return Check("tests", "fail", reason=reason, details=details), outcomes
     if not failures:
         return Check("tests", "pass", details=details), outcomes
     missing = facts.missing(ctx.kata.entrypoints)
     first = failures[0]
     reason = f"{len(failures)} of {len(ids) - skipped} hidden tests fail; first: {test_name(first.id)}: {first.reason}"
-    if missing:
+    unavailable = _import_failure(failures)
+    if unavailable:
+        reason = f"{unavailable}: every hidden test fails"
+    elif missing:
         reason = f"solution.py does not define {', '.join(missing)}; " + reason
-    if child.lingered:
-        reason += "; the process did not exit after the suite (threads left running?)"
     return Check("tests", "fail", reason=reason, details=details), outcomes
+
+
+def _import_failure(failures: list[TestOutcome]) -> str:
+    """The one reason every test failed, when it is that solution.py could not be imported."""
+    marker = "importing solution.py "
+    if failures and all(f.reason.startswith(marker) for f in failures):
+        return failures[0].reason.split(" [", 1)[0]
+    return ""
 
 
 def _run_suite(ctx: GradeContext) -> tuple[_Records, ChildResult]:
@@ -231,20 +234,20 @@ def _run_suite(ctx: GradeContext) -> tuple[_Records, ChildResult]:
     for _ in range(MAX_RESTARTS + 1):
         remaining = max(1.0, deadline - time.monotonic())
         child = run_child(
-            "grader.child_tests",
+            "grader.judge.run_tests",
             {
-                "solution_dir": str(ctx.solution_dir),
-                "hidden_dir": str(kata.hidden_dir),
+                **ctx.judge_config("tests", remaining),
+                "import_timeout_s": min(IMPORT_LIMIT_S, kata.test_deadline_s / 2),
                 "timeout_s": kata.test_timeout_s,
                 "skip": sorted(rec.results),
             },
             ctx.stage_dir("tests"),
-            ctx.limits(remaining),
             deadline_s=remaining,
             env={"DRILL_DEVICE": ctx.device},
             watchdog=_StuckTest(
                 kata.test_timeout_s + GRACE_S, min(COLLECT_LIMIT_S, kata.test_deadline_s / 2)
             ),
+            zygote_fd=ctx.zygote.new_client(),
         )
         rec.add(child)
         stuck = rec.running()

@@ -21,6 +21,7 @@ import statistics
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
+from typing import Protocol
 
 
 @dataclass(frozen=True)
@@ -33,28 +34,40 @@ class Comparison:
     rounds: int
 
 
+class Side(Protocol):
+    """One side of a comparison: `block(n)` makes n calls and returns seconds per call."""
+
+    def block(self, n: int) -> float: ...
+
+
+class Local:
+    """A callable in this process, timed with `time.perf_counter` (and `sync`, on a GPU)."""
+
+    def __init__(self, fn: Callable[[], object], sync: Callable[[], None]) -> None:
+        self.fn = fn
+        self.sync = sync
+
+    def block(self, n: int) -> float:
+        self.sync()
+        start = time.perf_counter()
+        for _ in range(n):
+            self.fn()
+        self.sync()
+        return (time.perf_counter() - start) / n
+
+
 def _noop() -> None:
     return None
 
 
-def _block(fn: Callable[[], object], n: int, sync: Callable[[], None]) -> float:
-    """Seconds per call of `fn`, averaged over one block of `n` calls."""
-    sync()
-    start = time.perf_counter()
-    for _ in range(n):
-        fn()
-    sync()
-    return (time.perf_counter() - start) / n
-
-
-def calls_per_block(fn: Callable[[], object], block_s: float, sync: Callable[[], None]) -> int:
-    """How many calls of `fn` fill about `block_s` seconds (at least one)."""
-    one = _block(fn, 1, sync)
+def calls_per_block(side: Side, block_s: float) -> int:
+    """How many calls of `side` fill about `block_s` seconds (at least one)."""
+    one = side.block(1)
     if one >= block_s:
         return 1
     n = max(1, int(block_s / max(one, 1e-9)))
     # One more measurement on a block of n: the first call is often unrepresentative.
-    per_call = _block(fn, n, sync)
+    per_call = side.block(n)
     return max(1, int(block_s / max(per_call, 1e-9)))
 
 
@@ -70,21 +83,42 @@ def compare(
     max_s: float = 6.0,
 ) -> Comparison:
     """Time `a` against `b` in interleaved ABBA rounds; stop after `rounds` or `max_s`."""
+    return compare_sides(
+        Local(a, sync),
+        Local(b, sync),
+        block_s=block_s,
+        rounds=rounds,
+        min_rounds=min_rounds,
+        warmup=warmup,
+        max_s=max_s,
+    )
+
+
+def compare_sides(
+    a: Side,
+    b: Side,
+    *,
+    block_s: float = 0.008,
+    rounds: int = 21,
+    min_rounds: int = 5,
+    warmup: int = 2,
+    max_s: float = 6.0,
+) -> Comparison:
+    """`compare` for any two sides (a worker behind a channel, say)."""
     for _ in range(warmup):
-        a()
-        b()
-    sync()
-    n_a = calls_per_block(a, block_s, sync)
-    n_b = calls_per_block(b, block_s, sync)
+        a.block(1)
+        b.block(1)
+    n_a = calls_per_block(a, block_s)
+    n_b = calls_per_block(b, block_s)
     deadline = time.perf_counter() + max_s
     ratios: list[float] = []
     a_times: list[float] = []
     b_times: list[float] = []
     while len(ratios) < rounds:
-        t_a = _block(a, n_a, sync)
-        t_b = _block(b, n_b, sync)
-        t_b += _block(b, n_b, sync)
-        t_a += _block(a, n_a, sync)
+        t_a = a.block(n_a)
+        t_b = b.block(n_b)
+        t_b += b.block(n_b)
+        t_a += a.block(n_a)
         a_times.append(t_a / 2)
         b_times.append(t_b / 2)
         ratios.append(t_a / max(t_b, 1e-12))

@@ -72,7 +72,7 @@ def run_mypy(file: Path, workdir: Path) -> list[dict[str, object]]:
     }
     (workdir / "types.json").write_text(json.dumps(config))
     status = run_tracked(
-        [sys.executable, "-I", "-m", "grader.child_types", str(workdir / "types.json")],
+        [sys.executable, "-I", "-m", "grader.judge.run_mypy", str(workdir / "types.json")],
         workdir,
         child_env(workdir),
         DEADLINE_S,

@@ -1,4 +1,4 @@
-"""Our pytest plugin, loaded in the tests child: it reports each test over the channel.
+"""Our pytest plugin, loaded in the judge's tests process: it reports each test to the parent.
 
 Records: `collected` (the ids pytest found), `collect_error`, `start` (so the parent
 knows which test was running if the child dies), `result` (per test), `finish`.
@@ -6,12 +6,13 @@ knows which test was running if the child dies), `result` (per test), `finish`.
 
 from __future__ import annotations
 
+import re
 from collections.abc import Generator
 from typing import Any
 
 import pytest
 
-from grader.child import Channel
+from grader.judge.channel import Channel
 
 _channel: Channel | None = None
 _skip: frozenset[str] = frozenset()
@@ -39,14 +40,13 @@ def _message(report: pytest.TestReport | pytest.CollectReport) -> str:
     return str(longrepr or "")[-2000:]
 
 
+RAISED_AT = re.compile(r"raised at solution\.py line (\d+)")
+
+
 def _solution_line(report: pytest.TestReport) -> int | None:
-    """The deepest line of solution.py in the failure's traceback, for CI annotations."""
-    entries = getattr(getattr(report.longrepr, "reprtraceback", None), "reprentries", [])
-    for entry in reversed(entries):
-        loc = getattr(entry, "reprfileloc", None)
-        if loc is not None and str(loc.path).endswith("solution.py"):
-            return int(loc.lineno)
-    return None
+    """Where in solution.py the failure was raised (the worker's note), for CI annotations."""
+    found = RAISED_AT.findall(str(report.longrepr or ""))
+    return int(found[-1]) if found else None
 
 
 def pytest_configure(config: pytest.Config) -> None:

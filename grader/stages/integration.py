@@ -8,13 +8,13 @@ equal the reference engine's. The case names the first step and layer that diffe
 from __future__ import annotations
 
 from grader.context import GradeContext
-from grader.measure import failure, first
+from grader.stages.measure import failure, first
 from grader.report import Check
 from grader.sandbox import ChildResult
 
 
 def check_integration(ctx: GradeContext, result: ChildResult) -> Check:
-    """Read the integration record of the measurement child (`grader.measure`)."""
+    """Read the integration record of the measurement child (`grader.stages.measure`)."""
     spec = ctx.kata.integration
     assert spec is not None
     record = first(result, "integration")

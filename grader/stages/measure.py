@@ -1,14 +1,14 @@
-"""Run the memory, speed and integration cases in one sandboxed child (one torch import).
+"""Run the memory, speed and integration cases in one judge process (one torch import).
 
-The stages `grader.memory` and `grader.speed` each read their own records from the
-result; this module only launches the child.
+The judge (`grader.judge.run_measure`) drives a candidate worker and a reference worker;
+the stages `grader.stages.memory`, `speed` and `integration` each read their own
+records from its result; this module only launches it.
 """
 
 from __future__ import annotations
 
 import dataclasses
 import threading
-import time
 from typing import Any
 
 from grader.context import GradeContext
@@ -16,21 +16,6 @@ from grader.sandbox import ChildResult, run_child
 
 DEADLINE_S = 150.0
 IMPORT_LIMIT_S = 60.0
-
-
-class _SlowImport:
-    """Watchdog: importing solution.py (with torch) must not take longer than the limit."""
-
-    def __init__(self, limit_s: float) -> None:
-        self.limit_s = limit_s
-        self.started = time.monotonic()
-
-    def __call__(self, records: list[dict[str, Any]]) -> str:
-        if time.monotonic() - self.started < self.limit_s:
-            return ""
-        if any(r.get("kind") in ("imported", "import_error") for r in records):
-            return ""
-        return f"importing solution.py took longer than {self.limit_s:.0f} s"
 
 
 def run_measurements(
@@ -42,9 +27,8 @@ def run_measurements(
 ) -> ChildResult:
     kata = ctx.kata
     config: dict[str, Any] = {
-        "solution_dir": str(ctx.solution_dir),
-        "hidden_dir": str(kata.hidden_dir),
-        "reference": kata.reference,
+        **ctx.judge_config("measure", DEADLINE_S),
+        "import_timeout_s": min(IMPORT_LIMIT_S, kata.test_deadline_s / 2),
         "device": ctx.device,
         "memory": dataclasses.asdict(kata.memory) if memory and kata.memory else None,
         "speed": dataclasses.asdict(kata.speed) if speed and kata.speed else None,
@@ -53,13 +37,12 @@ def run_measurements(
         else None,
     }
     return run_child(
-        "grader.child_measure",
+        "grader.judge.run_measure",
         config,
         ctx.stage_dir("measure"),
-        ctx.limits(DEADLINE_S),
         deadline_s=DEADLINE_S,
-        watchdog=_SlowImport(min(IMPORT_LIMIT_S, kata.test_deadline_s / 2)),
         cancel=cancel,
+        zygote_fd=ctx.zygote.new_client(),
     )
 
 

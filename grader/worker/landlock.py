@@ -1,9 +1,12 @@
 """Landlock (Linux 5.13+): an unprivileged process gives up rights it will never need.
 
-A grader child calls `restrict()` before any candidate code runs. From then on, that
+A worker calls `restrict()` before any candidate code runs. From then on, that
 process and everything it starts can:
-- write only beneath the grade's private directory (and /dev/null, /dev/shm), so the
-  workspace, the kata folder, the history store and the home directory are read-only;
+- read only what `readable` names: the interpreter, the installed dependencies and the
+  system's libraries, never the grader, the reference stack, the kata folders, the
+  history store or the workspace (`read_rules` works out the rules);
+- write only beneath its private directory (and /dev/null, /dev/shm), so the
+  workspace, the kata folder, the history store and the home directory are untouched;
 - execute only the Python interpreter and the shared libraries it loads, so a solution
   cannot start a shell or another program (multiprocessing's spawn still works);
 - make no TCP connections and bind no TCP ports, unless the kata needs loopback (the
@@ -30,6 +33,7 @@ PR_SET_NO_NEW_PRIVS = 38
 # Filesystem rights (linux/landlock.h), with the ABI version that introduced each.
 EXECUTE = 1 << 0
 WRITE_FILE = 1 << 1
+READ_FILE, READ_DIR = 1 << 2, 1 << 3
 REMOVE_DIR, REMOVE_FILE = 1 << 4, 1 << 5
 MAKE_CHAR, MAKE_DIR, MAKE_REG, MAKE_SOCK, MAKE_FIFO, MAKE_BLOCK, MAKE_SYM = (
     1 << i for i in range(6, 13)
@@ -39,7 +43,8 @@ TRUNCATE = 1 << 14  # ABI 3
 NET_BIND_TCP, NET_CONNECT_TCP = 1 << 0, 1 << 1  # ABI 4
 SCOPE_ABSTRACT_UNIX_SOCKET, SCOPE_SIGNAL = 1 << 0, 1 << 1  # ABI 6
 
-FILE_RIGHTS = EXECUTE | WRITE_FILE | TRUNCATE  # the rights that make sense on a file itself
+# The rights that make sense on a file itself.
+FILE_RIGHTS = EXECUTE | WRITE_FILE | READ_FILE | TRUNCATE
 
 
 class _RulesetAttr(ctypes.Structure):
@@ -102,19 +107,61 @@ def _executables() -> list[Path]:
 
 
 def gpu_present() -> bool:
-    """An NVIDIA device node: CUDA may be used, and its driver does not work under Landlock."""
+    """An NVIDIA device node: the grade may use CUDA."""
     return Path("/dev/nvidiactl").exists()
 
 
-def restrict(writable: list[Path], *, network: bool) -> list[str]:
-    """Apply the rules; return the protections in force (empty if none could be)."""
+# Where a worker may read, before what is forbidden is carved out (`read_rules`).
+SYSTEM_ROOTS = ("/usr", "/lib", "/lib64", "/etc", "/proc", "/sys", "/dev", "/opt")
+
+
+def read_rules(roots: list[Path], forbidden: list[Path]) -> list[Path]:
+    """The folders and files to allow reading so that every root is readable except
+    what lies in or under a forbidden path.
+
+    Landlock only allows, it cannot deny below an allowed folder: a root with a
+    forbidden path inside is replaced by its entries, recursively along that path.
+    With drill installed into site-packages, `site-packages` becomes each of its entries
+    but `grader`, `reference`, `drills` and `katas`.
+    """
+    bad = {Path(os.path.realpath(p)) for p in forbidden}
+    rules: list[Path] = []
+
+    def visit(path: Path) -> None:
+        if path in bad or any(path.is_relative_to(b) for b in bad):
+            return
+        if not any(b.is_relative_to(path) for b in bad):
+            rules.append(path)
+            return
+        try:
+            entries = sorted(os.scandir(path), key=lambda e: e.name)
+        except OSError:
+            return
+        for entry in entries:
+            visit(Path(os.path.realpath(entry.path)))
+
+    for root in dict.fromkeys(Path(os.path.realpath(r)) for r in roots):
+        if root.exists():
+            visit(root)
+    return list(dict.fromkeys(rules))
+
+
+def restrict(readable: list[Path], writable: list[Path], *, network: bool) -> list[str]:
+    """Apply the rules; return the protections in force (empty if none could be).
+
+    `readable` is the whole read allow-list (see `read_rules`); `writable` folders are
+    readable too."""
     abi = abi_version()
     if abi < 1:
         return []
     libc = _libc()
     write = _write_rights(abi)
-    attr = _RulesetAttr(handled_access_fs=write | EXECUTE)
-    enforced = ["writes confined to the grade's folder", "no programs but Python"]
+    attr = _RulesetAttr(handled_access_fs=write | EXECUTE | READ_FILE | READ_DIR)
+    enforced = [
+        "reads limited to Python and its packages",
+        "writes confined to the worker's folder",
+        "no programs but Python",
+    ]
     if abi >= 4 and not network:
         attr.handled_access_net = NET_BIND_TCP | NET_CONNECT_TCP
         enforced.append("no TCP connections")
@@ -126,11 +173,14 @@ def restrict(writable: list[Path], *, network: bool) -> list[str]:
     ruleset = libc.syscall(SYS_CREATE_RULESET, ctypes.byref(attr), ctypes.c_size_t(size), 0)
     if ruleset < 0:
         return []
+    read = READ_FILE | READ_DIR
     try:
         # CUDA opens its device files read-write (/dev/nvidiactl, /dev/nvidia0, ...).
         devices = sorted(Path("/dev").glob("nvidia*"))
         for path in [*writable, Path("/dev/null"), Path("/dev/shm"), *devices]:
-            _allow(libc, ruleset, path, write)
+            _allow(libc, ruleset, path, write | read)
+        for path in readable:
+            _allow(libc, ruleset, path, read)
         for path in _executables():
             _allow(libc, ruleset, path, EXECUTE)
         if libc.prctl(PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0) != 0:

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from grader.context import GradeContext
-from grader.measure import failure, first, measured_device
+from grader.stages.measure import failure, first, measured_device
 from grader.report import Check
 from grader.sandbox import ChildResult
 
@@ -26,6 +26,13 @@ def check_speed(ctx: GradeContext, result: ChildResult) -> Check:
             reason=f"speed case did not run: your code raised {record['error']}",
             details={"device": device},
         )
+    if "differs" in record:
+        reason = (
+            "while being timed, the solution returned results that differ from the "
+            f"reference's on the same inputs ({record['differs']}): speed only counts for "
+            "a correct result"
+        )
+        return Check("speed", "fail", reason=reason, details={"device": device})
     ratio = float(record["ratio"])
     details: dict[str, object] = {
         "ratio": round(ratio, 3),
@@ -34,6 +41,8 @@ def check_speed(ctx: GradeContext, result: ChildResult) -> Check:
         "device": device,
         "budget_ratio": spec.max_ratio,
         "rounds": record["rounds"],
+        "channel_s": record.get("channel_s"),
+        "checked_calls": record.get("checked_calls"),
     }
     problems = []
     if spec.sizes and spec.max_growth is not None:

@@ -1,0 +1,49 @@
+"""The sessions a judge process opens: the candidate's solution, or a reference module.
+
+Each worker gets a folder of its own under the grade's private directory (its cwd,
+HOME and TMPDIR, and the only place it may write); the solution's folder is readable
+to candidate workers, the reference's package and the kata's hidden folder only to
+reference workers, which run no candidate code.
+"""
+
+from __future__ import annotations
+
+import itertools
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+from grader.judge.client import WorkerSpec, ZygoteClient
+from grader.judge.remote import Session
+
+_serial = itertools.count(1)
+
+
+def _spec(
+    config: dict[str, Any], label: str, module: str, path: list[str], read: list[str]
+) -> Callable[[int], WorkerSpec]:
+    def spec(generation: int) -> WorkerSpec:
+        folder = Path(config["workers_dir"]) / f"{label}-{next(_serial)}"
+        return WorkerSpec(
+            module=module,
+            path=path,
+            folder=folder,
+            limits=config["limits"],
+            read=read,
+            network=bool(config.get("network")),
+            env=dict(config.get("env", {})),
+        )
+
+    return spec
+
+
+def candidate(zygote: ZygoteClient, config: dict[str, Any], label: str) -> Session:
+    solution_dir = config["solution_dir"]
+    spec = _spec(config, label, "solution", [solution_dir], [solution_dir])
+    return Session(zygote, spec, float(config["import_timeout_s"]))
+
+
+def reference(zygote: ZygoteClient, config: dict[str, Any], label: str) -> Session:
+    hidden = config["hidden_dir"]
+    spec = _spec(config, label, config["reference"], [hidden], [hidden, *config["reference_read"]])
+    return Session(zygote, spec, float(config["import_timeout_s"]), label="the reference")

@@ -1,0 +1,253 @@
+"""The zygote: imports torch once, then forks a fresh sandboxed worker on request.
+
+    python -I -m grader.worker.zygote CONFIG.json
+
+A grade needs several workers (the tests' candidate, a fresh one after a crash, a
+candidate and a reference for each measurement, the ring kata's ranks); each would
+pay 2 to 3 s for `import torch`. The zygote pays it once, before any untrusted code
+exists, and each fork starts with torch already loaded. It holds nothing of ours but
+this loop and the worker's (no reference, no kata, no judge), since a fork inherits
+everything it has.
+
+Clients (the judge's processes) talk to it over SOCK_SEQPACKET sockets they were
+given at start: a request is one JSON message, with the worker's end of a fresh
+socket pair attached (SCM_RIGHTS); the reply is {"pid": N}. When a worker exits, its
+client gets {"exited": N, "status": S} (S: exit code, or minus the signal).
+
+No survivors: the zygote is a child subreaper, so anything a worker starts and
+detaches (setsid, double fork) becomes the zygote's child when its parent exits, and
+the zygote kills every child of its own that is not a worker. When a client goes, its
+workers go; when the last client goes, everything goes and the zygote exits.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import ctypes
+import importlib
+import json
+import os
+import resource
+import select
+import signal
+import socket
+import sys
+import time
+import traceback
+from pathlib import Path
+from typing import Any
+
+from grader.worker import landlock
+from grader.worker.serve import serve
+
+PR_SET_PDEATHSIG, PR_SET_CHILD_SUBREAPER = 1, 36
+POLL_S = 0.05
+COUNT_EVERY_S = 0.2  # how often each worker's processes are counted
+
+
+def _prctl(option: int, value: int) -> None:
+    ctypes.CDLL(None, use_errno=True).prctl(option, value, 0, 0, 0)
+
+
+class Zygote:
+    def __init__(self, config: dict[str, Any]) -> None:
+        self.config = config
+        self.clients = {fd: socket.socket(fileno=fd) for fd in config["clients"]}
+        self.workers: dict[int, socket.socket] = {}  # pid -> the client that asked for it
+        self.max_processes: dict[int, int] = {}
+        self.why: dict[int, str] = {}  # why the zygote stopped a worker, if it did
+        self.last_count = 0.0
+        # The interpreter, the standard library and site-packages, as this process sees them.
+        paths = [p for p in sys.path if p and os.path.isdir(p)]
+        self.read_roots = [Path(p) for p in [*config["read_roots"], *paths]]
+        self.forbidden = [Path(p) for p in config["forbidden"]]
+
+    # -- the loop ----------------------------------------------------------------------
+
+    def run(self) -> None:
+        while self.clients:
+            ready, _, _ = select.select(list(self.clients.values()), [], [], POLL_S)
+            for client in ready:
+                self._serve(client)
+            self._reap()
+        self._kill_everything()
+
+    def _serve(self, client: socket.socket) -> None:
+        try:
+            message, fds, _flags, _addr = socket.recv_fds(client, 1 << 16, 1)
+        except OSError:
+            message, fds = b"", []
+        if not message:
+            self._drop(client)
+            return
+        request = json.loads(message)
+        if request.get("op") == "client" and len(fds) == 1:
+            self.clients[fds[0]] = socket.socket(fileno=fds[0])  # a judge process of the grade
+            return
+        if request.get("op") != "spawn" or len(fds) != 1:
+            for fd in fds:
+                os.close(fd)
+            client.send(json.dumps({"error": "bad request"}).encode())
+            return
+        pid = self._spawn(request, fds[0])
+        os.close(fds[0])
+        self.workers[pid] = client
+        self.max_processes[pid] = int(request["limits"].get("processes", 16))
+        client.send(json.dumps({"pid": pid}).encode())
+
+    def _drop(self, client: socket.socket) -> None:
+        for pid, owner in list(self.workers.items()):
+            if owner is client:
+                _kill(pid)
+        del self.clients[client.fileno()]
+        client.close()
+
+    def _reap(self) -> None:
+        while True:
+            try:
+                pid, status = os.waitpid(-1, os.WNOHANG)
+            except ChildProcessError:
+                break
+            if pid == 0:
+                break
+            client = self.workers.pop(pid, None)
+            self.max_processes.pop(pid, None)
+            if client is not None:
+                code = os.waitstatus_to_exitcode(status)
+                notice = {"exited": pid, "status": code, "why": self.why.pop(pid, "")}
+                with contextlib.suppress(OSError):
+                    client.send(json.dumps(notice).encode())
+        for pid in _children():
+            if pid not in self.workers:
+                _kill(pid)  # an orphan a worker left behind: it outlives nothing
+        now = time.monotonic()
+        if now - self.last_count >= COUNT_EVERY_S:
+            self.last_count = now
+            for pid, limit in self.max_processes.items():
+                if pid not in self.why and _descendants(pid, limit) >= limit:
+                    self.why[pid] = f"it started more than {limit - 1} processes and was stopped"
+                    _kill(pid)
+
+    def _kill_everything(self) -> None:
+        for pid in self.workers:
+            _kill(pid)
+        for _ in range(200):
+            children = _children()
+            if not children:
+                break
+            for pid in children:
+                _kill(pid)
+            with contextlib.suppress(ChildProcessError):
+                os.waitpid(-1, 0)
+
+    # -- a worker ----------------------------------------------------------------------
+
+    def _spawn(self, request: dict[str, Any], fd: int) -> int:
+        # What the judge adds (the solution's folder; for a reference worker, the reference
+        # and the hidden folder) is allowed as given; the rest stays clear of `forbidden`.
+        readable = landlock.read_rules(self.read_roots, self.forbidden)
+        readable += [Path(p) for p in request.get("read", [])]
+        pid = os.fork()
+        if pid:
+            return pid
+        try:
+            sock = self._become_worker(request, fd, readable)
+            serve(sock, request["module"])
+        except BaseException:
+            with contextlib.suppress(BaseException):
+                traceback.print_exc()
+                sys.stderr.flush()
+            os._exit(70)
+        os._exit(0)
+
+    def _become_worker(
+        self, request: dict[str, Any], fd: int, readable: list[Path]
+    ) -> socket.socket:
+        """In the child: leave the zygote's world and enter the sandbox."""
+        os.setsid()  # its own process group: the client stops it and its children at once
+        _prctl(PR_SET_PDEATHSIG, signal.SIGKILL)
+        if os.getppid() == 1:
+            os._exit(1)  # the zygote went while we forked
+        signal.signal(signal.SIGCHLD, signal.SIG_DFL)
+        folder = Path(request["dir"])
+        out = os.open(folder / "output.txt", os.O_WRONLY | os.O_CREAT | os.O_APPEND, 0o600)
+        os.dup2(out, 1)
+        os.dup2(out, 2)
+        null = os.open(os.devnull, os.O_RDONLY)
+        os.dup2(null, 0)
+        keep = fd if fd == 3 else os.dup2(fd, 3, inheritable=False)
+        os.closerange(4, _max_fd())
+        sys.stdout = open(1, "w", buffering=1, closefd=False)  # noqa: SIM115
+        sys.stderr = open(2, "w", buffering=1, closefd=False)  # noqa: SIM115
+        os.chdir(folder)
+        os.environ.clear()
+        os.environ.update(request["env"])
+        sys.path[:0] = request["path"]
+        importlib.invalidate_caches()
+        _limit(request["limits"])
+        os.nice(int(request.get("nice", 0)))
+        landlock.restrict(readable, [folder], network=bool(request.get("network")))
+        sys.dont_write_bytecode = True
+        return socket.socket(fileno=keep)
+
+
+def _limit(limits: dict[str, int]) -> None:
+    """Lower soft and hard limits; an unprivileged process cannot raise them again."""
+    mb = 1 << 20
+    wanted = {
+        resource.RLIMIT_CPU: limits["cpu_s"],
+        resource.RLIMIT_DATA: limits["memory_mb"] * mb,
+        resource.RLIMIT_FSIZE: limits["file_mb"] * mb,
+        resource.RLIMIT_NOFILE: limits["open_files"],
+        resource.RLIMIT_CORE: 0,
+    }
+    for what, value in wanted.items():
+        _soft, hard = resource.getrlimit(what)
+        value = value if hard == resource.RLIM_INFINITY else min(value, hard)
+        resource.setrlimit(what, (value, value))
+
+
+def _max_fd() -> int:
+    soft, _ = resource.getrlimit(resource.RLIMIT_NOFILE)
+    return soft if soft != resource.RLIM_INFINITY else 65536
+
+
+def _children() -> list[int]:
+    try:
+        text = Path(f"/proc/self/task/{os.getpid()}/children").read_text()
+    except OSError:
+        return []
+    return [int(p) for p in text.split()]
+
+
+def _descendants(pid: int, stop_at: int) -> int:
+    """How many processes `pid` and its descendants are (counting stops at `stop_at`)."""
+    seen, todo = 0, [pid]
+    while todo and seen < stop_at:
+        current = todo.pop()
+        seen += 1
+        for task in Path(f"/proc/{current}/task").glob("*/children"):
+            with contextlib.suppress(OSError, ValueError):
+                todo.extend(int(p) for p in task.read_text().split())
+    return seen
+
+
+def _kill(pid: int) -> None:
+    for target in (lambda: os.killpg(pid, signal.SIGKILL), lambda: os.kill(pid, signal.SIGKILL)):
+        with contextlib.suppress(ProcessLookupError, PermissionError):
+            target()
+
+
+def main() -> None:
+    config = json.loads(Path(sys.argv[1]).read_text())
+    _prctl(PR_SET_PDEATHSIG, signal.SIGKILL)
+    _prctl(PR_SET_CHILD_SUBREAPER, 1)
+    for name in config.get("preload", []):
+        importlib.import_module(name)
+    for fd in config["clients"]:
+        os.set_inheritable(fd, False)
+    Zygote(config).run()
+
+
+if __name__ == "__main__":
+    main()
