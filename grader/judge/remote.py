@@ -43,6 +43,7 @@ __all__ = [
     "cpu_seconds",
     "fetch",
     "keep",
+    "manual_seed",
     "vjp",
 ]
 
@@ -123,14 +124,17 @@ class Session:
             return worker
 
     def close(self) -> None:
-        with self._lock:
-            if self._worker is not None:
-                self._worker.kill()
-                self._worker = None
+        """Stop the worker, even while another thread waits on it (that wait then fails)."""
+        worker = self._worker
+        if worker is not None:
+            worker.kill()
 
     # -- requests ----------------------------------------------------------------------
 
     def request(self, message: dict[str, Any]) -> Any:
+        """Send a request; raise what the solution raised; else apply what the call changed
+        in place to our own tensors and generators, and return the reply."""
+        tensors, generators = _sent(message)
         with self._lock:
             worker = self.worker()
             if self._release:
@@ -143,6 +147,7 @@ class Session:
             raise self._exception(reply["err"])
         if "ok" not in reply:
             raise WorkerDied("the solution's process sent a malformed reply")
+        _apply_updates(reply, tensors, generators)
         return reply
 
     def call(
@@ -164,9 +169,7 @@ class Session:
         }
         if self._select is not None:
             message["select"] = next(self._select)
-        tensors, generators = _tensors_in(args, kwargs), _generators_in(args, kwargs)
         reply = self.request(message)
-        _apply_updates(reply, tensors, generators)
         if "args" in reply:
             _apply_containers(reply["args"], args, kwargs)
         return reply["ok"]
@@ -232,19 +235,22 @@ def _builtin_mro(spec: ExceptionClass) -> bool:
     return tuple(c.__name__ for c in builtin.__mro__[1:]) == spec.mro
 
 
-def _tensors_in(args: Sequence[Any], kwargs: dict[str, Any]) -> list[Any]:
-    """The tensors of a request in the order the encoder meets them (the worker counts
-    them the same way when it reports what the call changed)."""
+def _sent(message: Any) -> tuple[list[Any], list[Any]]:
+    """The tensors and generators of a request, in the order the encoder meets them (the
+    worker numbers them the same way when it reports what the call changed)."""
     import sys
 
     torch = sys.modules.get("torch")
+    tensors: list[Any] = []
+    generators: list[Any] = []
     if torch is None:
-        return []
-    found: list[Any] = []
+        return tensors, generators
 
     def walk(value: Any) -> None:
         if isinstance(value, torch.Tensor):
-            found.append(value)
+            tensors.append(value)
+        elif isinstance(value, torch.Generator):
+            generators.append(value)
         elif isinstance(value, list | tuple):
             for v in value:
                 walk(v)
@@ -252,32 +258,8 @@ def _tensors_in(args: Sequence[Any], kwargs: dict[str, Any]) -> list[Any]:
             for v in value.values():
                 walk(v)
 
-    walk(list(args))
-    walk(kwargs)
-    return found
-
-
-def _generators_in(args: Sequence[Any], kwargs: dict[str, Any]) -> list[Any]:
-    import sys
-
-    torch = sys.modules.get("torch")
-    if torch is None:
-        return []
-    found: list[Any] = []
-
-    def walk(value: Any) -> None:
-        if isinstance(value, torch.Generator):
-            found.append(value)
-        elif isinstance(value, list | tuple):
-            for v in value:
-                walk(v)
-        elif isinstance(value, dict):
-            for v in value.values():
-                walk(v)
-
-    walk(list(args))
-    walk(kwargs)
-    return found
+    walk(message)
+    return tensors, generators
 
 
 def _apply_updates(reply: dict[str, Any], tensors: list[Any], generators: list[Any]) -> None:
@@ -498,6 +480,13 @@ def vjp(
     }
     result, grads, requires = session.request(message)["ok"]
     return result, list(grads), [bool(r) for r in requires]
+
+
+def manual_seed(module: Any, seed: int) -> None:
+    """Seed the worker's global RNGs (`random.seed`, `torch.manual_seed`): what a test of
+    "generator=None draws from the global RNG" sets before each call."""
+    session = module._session if hasattr(module, "_session") else _target(module)[0]
+    session.request({"op": "manual_seed", "seed": int(seed)})
 
 
 def cpu_seconds(module: Any) -> float:

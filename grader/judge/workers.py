@@ -47,3 +47,29 @@ def reference(zygote: ZygoteClient, config: dict[str, Any], label: str) -> Sessi
     hidden = config["hidden_dir"]
     spec = _spec(config, label, config["reference"], [hidden], [hidden, *config["reference_read"]])
     return Session(zygote, spec, float(config["import_timeout_s"]), label="the reference")
+
+
+# The judge process's zygote and config, for suites that start workers of their own
+# (the ring kata's ranks): set once by `grader.judge.run_tests`.
+_current: tuple[ZygoteClient, dict[str, Any]] | None = None
+
+
+def install(zygote: ZygoteClient, config: dict[str, Any]) -> None:
+    global _current
+    _current = (zygote, config)
+
+
+def new_candidate(label: str) -> Session:
+    """A fresh session of the solution, beside the suite's own (`import solution`)."""
+    if _current is None:
+        raise RuntimeError("this judge process has no zygote (a collect-only run?)")
+    return candidate(*_current, label)
+
+
+def solution_source() -> str:
+    """The text of solution.py (read, never run, here): for checks of what it calls."""
+    if _current is None:
+        raise RuntimeError("this judge process has no solution")
+    return (Path(_current[1]["solution_dir"]) / "solution.py").read_text(
+        encoding="utf-8", errors="replace"
+    )

@@ -97,7 +97,8 @@ def send_frame(sock: socket.socket, header: bytes, buffers: list[memoryview]) ->
     total = 4 + len(header) + sum(len(b) + p for b, p in zip(buffers, pads, strict=True))
     parts: list[memoryview] = [memoryview(PREFIX.pack(total, len(header))), memoryview(header)]
     for buf, pad in zip(buffers, pads, strict=True):
-        parts.append(buf)
+        if len(buf):  # an empty tensor has no bytes: an empty part would never be "sent"
+            parts.append(buf)
         if pad:
             parts.append(memoryview(bytes(pad)))
     while parts:
@@ -378,8 +379,11 @@ def _tensor(meta: list[Any], body: bytearray, start: int) -> tuple[Any, int, int
     offset, nbytes = _int(offset), _int(nbytes)
     if nbytes != numel * itemsize or offset < 0 or start + offset + nbytes > len(body):
         raise WireError(f"tensor bytes do not match shape {dims} of {dtype_name}")
-    raw = torch.frombuffer(body, dtype=torch.uint8, count=nbytes, offset=start + offset)
-    tensor = raw.clone().view(dtype).reshape(dims) if nbytes else torch.empty(dims, dtype=dtype)
+    if nbytes:
+        raw = torch.frombuffer(body, dtype=torch.uint8, count=nbytes, offset=start + offset)
+        tensor = raw.clone().view(dtype).reshape(dims)
+    else:
+        tensor = torch.empty(dims, dtype=dtype)
     target = _device(_str(device))
     if target.type != "cpu":
         tensor = tensor.to(target)

@@ -1,58 +1,46 @@
-"""What each rank runs for the hidden suite: the checks, a traffic meter, a log.
+"""The checks of the hidden suite, run from the judge on ranks that are workers.
 
-One launch per world size runs every check in every rank, in order, with a barrier
-between checks. Each rank appends a JSON line per check to its own log file as it
-goes, so the parent can grade the checks that finished even when a later one
-deadlocks or crashes the launch, and can say which check a rank was stuck in.
+One launch per world size (`grader.judge.ranks`): every rank is a sandboxed process
+that imported solution.py and joined a gloo group; each check hands every rank its
+input, calls `ring_all_reduce` on all of them at once, and compares what comes back
+with the sum computed here. A check that deadlocks stops the launch; the checks after
+it are reported as not run, naming the one the ranks were stuck in.
 
-Oracles: `dist.all_reduce` (gloo's own all-reduce) on a copy of the same input,
-computed before the candidate runs. Inputs are integers (stored as float32 or int64)
-so that every summation order gives the same exact result; one check uses random
-floats and compares within rounding.
+Oracles: the sum of the ranks' inputs, computed here in float64 or int64. Inputs are
+integers (stored as float32 or int64) so that every summation order gives the same
+exact result; one check uses random floats and compares within rounding. How many
+bytes each rank sent comes from the kernel (the bytes its process wrote), not from
+anything the rank reports.
 """
 
 from __future__ import annotations
 
-import json
-import os
-import sys
+import ast
 import traceback
-from collections.abc import Callable, Iterator
-from contextlib import contextmanager
-from dataclasses import dataclass, field
+from collections.abc import Callable
+from dataclasses import dataclass
 from typing import Any
 
-import solution as sol
 import torch
-import torch.distributed as dist
+
+from grader.judge.ranks import Deadlock, Ranks, launch
+from grader.judge.remote import RemoteObject
+from grader.judge.workers import solution_source
 
 LARGE = 100_003  # not divisible by 2, 3, 4 or 8
 BYTES_NUMEL = 120_000  # divisible by every world size tested: chunk sizes are exact
 SUBGROUPS = {"2-of-4": [1, 3], "3-of-4": [1, 2, 3]}  # only with 4 ranks
+CALL_TIMEOUT_S = 12.0  # a correct call takes well under a second even on a loaded 2-core machine
 
-# ProcessGroup methods behind every collective of torch.distributed.
-COLLECTIVES = (
-    "allreduce",
-    "allreduce_coalesced",
-    "broadcast",
-    "allgather",
-    "_allgather_base",
-    "allgather_coalesced",
-    "allgather_into_tensor_coalesced",
-    "all_gather_single",
-    "all_gather_single_coalesced",
-    "reduce_scatter",
-    "_reduce_scatter_base",
-    "reduce_scatter_single",
-    "reduce_scatter_single_coalesced",
-    "reduce_scatter_tensor_coalesced",
-    "reduce",
-    "gather",
-    "scatter",
-    "alltoall",
-    "alltoall_base",
-    "all_to_all_single",
-)
+# torch.distributed's collectives, by the names a solution would call them.
+COLLECTIVE_NAMES = frozenset(
+    {
+        "all_reduce", "all_gather", "all_gather_into_tensor", "all_to_all",
+        "all_to_all_single", "broadcast", "reduce", "reduce_scatter",
+        "reduce_scatter_tensor", "gather", "scatter", "all_gather_object",
+        "broadcast_object_list", "_all_gather_base", "_reduce_scatter_base",
+    }
+)  # fmt: skip
 
 
 def small_lengths(world_size: int) -> list[int]:
@@ -73,55 +61,6 @@ def check_names(world_size: int) -> list[str]:
     return names
 
 
-# --------------------------------------------------------------------------- traffic
-
-
-@dataclass
-class Traffic:
-    sent_bytes: int = 0
-    messages: int = 0
-    collectives: list[str] = field(default_factory=list)
-
-
-@contextmanager
-def metered(traffic: Traffic) -> Iterator[Traffic]:
-    """Count what this rank sends and make every collective raise.
-
-    Patched on ProcessGroup itself: `send`, `isend` and `batch_isend_irecv` all end
-    in `ProcessGroup.send`, whatever name the candidate imported them under.
-    """
-    pg: Any = dist.ProcessGroup
-    names = [name for name in ("send", *COLLECTIVES) if name in vars(pg)]
-    # The raw class attributes (pybind11 method descriptors), to put back as they were.
-    raw = {name: vars(pg)[name] for name in names}
-    saved = {name: getattr(pg, name) for name in names}
-
-    def send(self: Any, tensors: list[torch.Tensor], *args: Any, **kwargs: Any) -> Any:
-        traffic.sent_bytes += sum(t.numel() * t.element_size() for t in tensors)
-        traffic.messages += 1
-        return saved["send"](self, tensors, *args, **kwargs)
-
-    def forbidden(name: str) -> Callable[..., Any]:
-        def call(self: Any, *args: Any, **kwargs: Any) -> Any:
-            traffic.collectives.append(name)
-            raise RuntimeError(
-                f"collective ProcessGroup.{name} called: only point-to-point "
-                "send/recv/isend/irecv/batch_isend_irecv are allowed"
-            )
-
-        return call
-
-    pg.send = send
-    for name in saved:
-        if name != "send":
-            setattr(pg, name, forbidden(name))
-    try:
-        yield traffic
-    finally:
-        for name, descriptor in raw.items():
-            setattr(pg, name, descriptor)
-
-
 # --------------------------------------------------------------------------- helpers
 
 
@@ -131,19 +70,14 @@ def ints(rank: int, shape: tuple[int, ...], dtype: torch.dtype, salt: int) -> to
     return torch.randint(-1000, 1000, shape, generator=g).to(dtype)
 
 
-def oracle(x: torch.Tensor, group: dist.ProcessGroup | None = None) -> torch.Tensor:
-    expected = x.clone()
-    dist.all_reduce(expected, group=group)
-    return expected
+def total(xs: list[torch.Tensor]) -> torch.Tensor:
+    """The sum over ranks, exact for integer-valued inputs."""
+    wide = torch.float64 if xs[0].dtype.is_floating_point else torch.int64
+    return torch.stack([x.to(wide) for x in xs]).sum(0).to(xs[0].dtype)
 
 
-def call(
-    x: torch.Tensor, group: dist.ProcessGroup | None = None, traffic: Traffic | None = None
-) -> tuple[Any, Traffic]:
-    """The candidate's all-reduce of `x`, metered."""
-    with metered(traffic or Traffic()) as seen:
-        out = sol.ring_all_reduce(x) if group is None else sol.ring_all_reduce(x, group)
-    return out, seen
+def reduce_all(ranks: Ranks, xs: list[torch.Tensor]) -> list[Any]:
+    return ranks.call("ring_all_reduce", [(x,) for x in xs])
 
 
 def expect_equal(rank: int, out: Any, expected: torch.Tensor, what: str) -> None:
@@ -159,132 +93,144 @@ def expect_equal(rank: int, out: Any, expected: torch.Tensor, what: str) -> None
         i = int(bad[0])
         raise AssertionError(
             f"rank {rank}: {what}: {bad.numel()} of {expected.numel()} elements differ "
-            f"from dist.all_reduce; first at flat index {i}: got "
+            f"from the sum over ranks; first at flat index {i}: got "
             f"{out.reshape(-1)[i].item()}, expected {expected.reshape(-1)[i].item()}"
         )
 
 
 # --------------------------------------------------------------------------- checks
 
-
-@dataclass
-class Rank:
-    """What a check knows about the process it runs in."""
-
-    rank: int
-    world_size: int
-    groups: dict[str, dist.ProcessGroup]
-
-
-Check = Callable[[Rank], None]
+Check = Callable[[Ranks, dict[str, list[RemoteObject]]], None]
 
 
 def sum_check(n: int, dtype: torch.dtype) -> Check:
-    def check(r: Rank) -> None:
-        x = ints(r.rank, (n,), dtype, salt=n)
-        expected = oracle(x)
-        out, _ = call(x)
-        expect_equal(r.rank, out, expected, f"{r.world_size} ranks, {n} elements of {dtype}")
+    def check(ranks: Ranks, _groups: dict[str, list[RemoteObject]]) -> None:
+        xs = [ints(r, (n,), dtype, salt=n) for r in range(ranks.world_size)]
+        expected = total(xs)
+        for r, out in enumerate(reduce_all(ranks, xs)):
+            expect_equal(r, out, expected, f"{ranks.world_size} ranks, {n} elements of {dtype}")
 
     return check
 
 
-def random_float32(r: Rank) -> None:
-    rank = r.rank
-    g = torch.Generator().manual_seed(rank)
-    x = torch.randn(65_537, generator=g)
-    expected = oracle(x)
-    out, _ = call(x)
-    if not isinstance(out, torch.Tensor) or out.shape != expected.shape:
-        raise AssertionError(f"rank {rank}: returned {out!r:.80}, expected a [65537] tensor")
-    err = (out - expected).abs().max().item()
-    if err > 1e-4:
-        raise AssertionError(f"rank {rank}: random floats differ from dist.all_reduce by {err:g}")
+def random_float32(ranks: Ranks, _groups: dict[str, list[RemoteObject]]) -> None:
+    xs = [torch.randn(65_537, generator=torch.Generator().manual_seed(r)) for r in range(ranks.world_size)]
+    expected = torch.stack([x.double() for x in xs]).sum(0)
+    for r, out in enumerate(reduce_all(ranks, xs)):
+        if not isinstance(out, torch.Tensor) or out.shape != expected.shape:
+            raise AssertionError(f"rank {r}: returned {out!r:.80}, expected a [65537] tensor")
+        err = (out.double() - expected).abs().max().item()
+        if err > 1e-4:
+            raise AssertionError(f"rank {r}: random floats differ from the exact sum by {err:g}")
 
 
-def in_place(r: Rank) -> None:
-    rank, world_size = r.rank, r.world_size
-    x = ints(rank, (1000 + world_size,), torch.float32, salt=1)
-    expected = oracle(x)
-    ptr = x.data_ptr()
-    out, _ = call(x)
-    if not isinstance(out, torch.Tensor) or out.data_ptr() != ptr or out.shape != x.shape:
-        raise AssertionError(
-            f"rank {rank}: the returned tensor is not the input: the sum must be written "
-            "into `tensor` itself (same storage) and `tensor` returned"
-        )
-    if not torch.equal(x, expected):
-        raise AssertionError(f"rank {rank}: the input tensor does not hold the sum afterwards")
+def in_place(ranks: Ranks, _groups: dict[str, list[RemoteObject]]) -> None:
+    n = ranks.world_size
+    xs = [ints(r, (1000 + n,), torch.float32, salt=1) for r in range(n)]
+    expected = total(xs)
+    for r, out in enumerate(reduce_all(ranks, xs)):
+        # The judge's `out is x` holds exactly when the rank returned its own argument.
+        if out is not xs[r]:
+            raise AssertionError(
+                f"rank {r}: the returned tensor is not the input: the sum must be written "
+                "into `tensor` itself (same storage) and `tensor` returned"
+            )
+        if not torch.equal(xs[r], expected):
+            raise AssertionError(f"rank {r}: the input tensor does not hold the sum afterwards")
 
 
-def shape_3d(r: Rank) -> None:
-    rank = r.rank
-    x = ints(rank, (3, 5, 7), torch.float32, salt=2)
-    expected = oracle(x)
-    out, _ = call(x)
-    expect_equal(rank, out, expected, "a [3, 5, 7] tensor")
+def shape_3d(ranks: Ranks, _groups: dict[str, list[RemoteObject]]) -> None:
+    xs = [ints(r, (3, 5, 7), torch.float32, salt=2) for r in range(ranks.world_size)]
+    expected = total(xs)
+    for r, out in enumerate(reduce_all(ranks, xs)):
+        expect_equal(r, out, expected, "a [3, 5, 7] tensor")
 
 
-def back_to_back(r: Rank) -> None:
-    rank = r.rank
-    a = ints(rank, (10,), torch.int64, salt=3)
-    b = ints(rank, (1000,), torch.int64, salt=4)
-    want_a, want_b = oracle(a), oracle(b)
-    out_a, _ = call(a)
-    out_b, _ = call(b)
-    expect_equal(rank, out_a, want_a, "first of two calls (10 elements)")
-    expect_equal(rank, out_b, want_b, "second of two calls (1000 elements)")
+def back_to_back(ranks: Ranks, _groups: dict[str, list[RemoteObject]]) -> None:
+    """Two calls that each rank makes one after the other, with nothing between them:
+    a rank that finishes the first early starts sending for the second while its
+    neighbours may still be receiving for the first."""
+    n = ranks.world_size
+    a = [ints(r, (10,), torch.int64, salt=3) for r in range(n)]
+    b = [ints(r, (1000,), torch.int64, salt=4) for r in range(n)]
+    want_a, want_b = total(a), total(b)
+    for r, (out_a, out_b) in enumerate(ranks.call_twice("ring_all_reduce", a, b)):
+        expect_equal(r, out_a, want_a, "first of two calls (10 elements)")
+        expect_equal(r, out_b, want_b, "second of two calls (1000 elements)")
 
 
-def no_collectives(r: Rank) -> None:
-    rank, world_size = r.rank, r.world_size
-    x = ints(rank, (1000,), torch.float32, salt=5)
-    expected = oracle(x)
-    traffic = Traffic()
+def _collectives_called() -> list[str]:
+    """Collectives of torch.distributed that solution.py calls by name (read, not run)."""
     try:
-        out, _ = call(x, traffic=traffic)
-    except Exception:
-        if not traffic.collectives:
-            raise  # some other failure: report it as it is
-        out = None
-    if traffic.collectives:
+        tree = ast.parse(solution_source())
+    except SyntaxError:
+        return []
+    found = set()
+    for node in ast.walk(tree):
+        if isinstance(node, ast.Call):
+            fn = node.func
+            name = fn.attr if isinstance(fn, ast.Attribute) else getattr(fn, "id", "")
+            if name in COLLECTIVE_NAMES:
+                found.add(f"{name} (line {node.lineno})")
+    return sorted(found)
+
+
+def no_collectives(ranks: Ranks, _groups: dict[str, list[RemoteObject]]) -> None:
+    n = ranks.world_size
+    called = _collectives_called()
+    if called:
         raise AssertionError(
-            f"rank {rank}: called collective(s) {sorted(set(traffic.collectives))}; "
-            "only point-to-point calls are allowed"
+            f"solution.py calls collective(s) {', '.join(called)}; only point-to-point "
+            "send/recv/isend/irecv/batch_isend_irecv are allowed"
         )
-    if world_size > 1 and traffic.sent_bytes == 0:
+    xs = [ints(r, (1000,), torch.float32, salt=5) for r in range(n)]
+    expected = total(xs)
+    before = ranks.bytes_sent()
+    outs = reduce_all(ranks, xs)
+    sent = [after - b for after, b in zip(ranks.bytes_sent(), before, strict=True)]
+    if n > 1 and min(sent) < xs[0].numel() * xs[0].element_size() / n:
+        quiet = [r for r, s in enumerate(sent) if s < xs[0].numel() * xs[0].element_size() / n]
         raise AssertionError(
-            f"rank {rank}: no point-to-point send was seen: the tensors must travel "
-            "through torch.distributed send/isend/batch_isend_irecv"
+            f"rank {quiet[0]}: sent {sent[quiet[0]]} bytes: the tensors must travel "
+            "between the ranks through torch.distributed send/isend/batch_isend_irecv"
         )
-    expect_equal(rank, out, expected, "1000 elements")
+    for r, out in enumerate(outs):
+        expect_equal(r, out, expected, "1000 elements")
 
 
-def sent_bytes(r: Rank) -> None:
-    rank, world_size = r.rank, r.world_size
-    x = ints(rank, (BYTES_NUMEL,), torch.float32, salt=6)
-    expected = oracle(x)
-    out, traffic = call(x)
-    expect_equal(rank, out, expected, f"{BYTES_NUMEL} elements")
-    nbytes = x.numel() * x.element_size()
-    want = 2 * (world_size - 1) / world_size * nbytes
-    if not 0.99 * want <= traffic.sent_bytes <= 1.01 * want:
-        raise AssertionError(
-            f"rank {rank}: sent {traffic.sent_bytes} bytes for a {nbytes}-byte tensor on "
-            f"{world_size} ranks; a ring sends 2(N-1)/N of it, {want:.0f} bytes "
-            f"({traffic.sent_bytes / nbytes:.2f}x the tensor instead of "
-            f"{want / nbytes:.2f}x)"
-        )
+def sent_bytes(ranks: Ranks, _groups: dict[str, list[RemoteObject]]) -> None:
+    n = ranks.world_size
+    xs = [ints(r, (BYTES_NUMEL,), torch.float32, salt=6) for r in range(n)]
+    expected = total(xs)
+    before = ranks.bytes_sent()
+    outs = reduce_all(ranks, xs)
+    sent = [after - b for after, b in zip(ranks.bytes_sent(), before, strict=True)]
+    for r, out in enumerate(outs):
+        expect_equal(r, out, expected, f"{BYTES_NUMEL} elements")
+    nbytes = xs[0].numel() * xs[0].element_size()
+    want = 2 * (n - 1) / n * nbytes
+    for r, got in enumerate(sent):
+        # The kernel counts every byte the rank sent over TCP: the chunks, plus gloo's
+        # small message headers (well under 1% here).
+        if not 0.99 * want <= got <= 1.02 * want:
+            raise AssertionError(
+                f"rank {r}: sent {got} bytes for a {nbytes}-byte tensor on {n} ranks; a "
+                f"ring sends 2(N-1)/N of it, {want:.0f} bytes ({got / nbytes:.2f}x the "
+                f"tensor instead of {want / nbytes:.2f}x)"
+            )
 
 
-def subgroup(name: str, ranks: list[int], salt: int) -> Check:
-    def check(r: Rank) -> None:
-        if r.rank not in ranks:
-            return  # only members call a group's collectives
-        x = ints(r.rank, (10,), torch.int64, salt=salt)
-        expected = oracle(x, r.groups[name])
-        out, _ = call(x, r.groups[name])
-        expect_equal(r.rank, out, expected, f"group of global ranks {ranks}, 10 elements")
+def subgroup(name: str, members: list[int], salt: int) -> Check:
+    def check(ranks: Ranks, groups: dict[str, list[RemoteObject]]) -> None:
+        n = ranks.world_size
+        xs = [ints(r, (10,), torch.int64, salt=salt) for r in range(n)]
+        expected = total([xs[r] for r in members])
+        # Only members call a group's collectives; the others sit this one out.
+        args = [(xs[r],) if r in members else None for r in range(n)]
+        kwargs = [{"group": groups[name][r]} for r in range(n)]
+        outs = ranks.call("ring_all_reduce", args, kwargs)
+        for r in members:
+            expect_equal(r, outs[r], expected, f"group of global ranks {members}, 10 elements")
 
     return check
 
@@ -303,54 +249,79 @@ def checks(world_size: int) -> dict[str, Check]:
     for n in small_lengths(world_size):
         table[f"float32-len{n}"] = sum_check(n, torch.float32)
     table[f"int64-len{world_size + 1}"] = sum_check(world_size + 1, torch.int64)
-    for salt, (name, ranks) in enumerate(SUBGROUPS.items(), start=10):
-        table[f"subgroup-{name}"] = subgroup(name, ranks, salt)
+    for salt, (name, members) in enumerate(SUBGROUPS.items(), start=10):
+        table[f"subgroup-{name}"] = subgroup(name, members, salt)
     return {name: table[name] for name in check_names(world_size)}
 
 
-# --------------------------------------------------------------------------- rank
+# --------------------------------------------------------------------------- a launch
+
+
+@dataclass(frozen=True)
+class Outcome:
+    """One launch: how it ended and, per check, None (passed on every rank) or why not."""
+
+    world_size: int
+    launch_error: str | None
+    errors: dict[str, str | None]
+
+    def error(self, check: str) -> str | None:
+        if check not in self.errors:
+            raise KeyError(f"no check {check!r} for {self.world_size} ranks")
+        return self.errors[check]
 
 
 def _failure(exc: BaseException) -> str:
-    """The exception in one line, with where in solution.py it came from."""
-    where = ""
-    for frame in traceback.extract_tb(exc.__traceback__):
-        if os.path.basename(frame.filename) == "solution.py":
-            where = f" (solution.py line {frame.lineno}: {frame.line})"
+    """The exception in one line, with its rank and where in solution.py it came from."""
     if isinstance(exc, AssertionError):
         return str(exc)
     what = f"{type(exc).__name__}: {exc}" if str(exc) else type(exc).__name__
-    return f"{what}{where}"
+    notes = " ".join(getattr(exc, "__notes__", []))
+    return f"{what} ({notes})" if notes else what
 
 
-def _forget_reference() -> None:
-    """Drop the reference stack from this rank's module cache.
+def _broken(exc: BaseException) -> bool:
+    """After gloo itself failed on a rank (a lost peer, a size mismatch) or a rank died,
+    the group cannot run another collective: later checks would only wait for it."""
+    from grader.judge.remote import WorkerDied
 
-    A forked rank inherits `sys.modules`, where the suite's launcher put
-    `reference.collectives`; an import of a cached module never reaches the grader's
-    import guard, so without this solution.py could borrow the reference at run time.
-    """
-    for name in [m for m in sys.modules if m == "reference" or m.startswith("reference.")]:
-        del sys.modules[name]
+    return isinstance(exc, WorkerDied) or "gloo" in str(exc)
 
 
-def rank_main(rank: int, world_size: int, log_dir: str) -> None:
-    """Run every check of `world_size` in order, logging each one as it finishes."""
-    _forget_reference()
+def run_world(world_size: int) -> Outcome:
+    """Every check on `world_size` ranks, in order; after a deadlock the rest are not run."""
+    errors: dict[str, str | None] = {}
+    launch_error: str | None = None
     todo = checks(world_size)
-    # new_group is collective: every rank creates every group, members or not.
-    groups = {} if world_size != 4 else {n: dist.new_group(g) for n, g in SUBGROUPS.items()}
-    ctx = Rank(rank, world_size, groups)
-    path = os.path.join(log_dir, f"rank{rank}.jsonl")
-    with open(path, "a", buffering=1) as log:
-        for name, check in todo.items():
-            log.write(json.dumps({"check": name, "started": True}) + "\n")
-            error: str | None = None
-            try:
-                check(ctx)
-            except Exception as exc:
-                error = _failure(exc)
-            log.write(json.dumps({"check": name, "error": error}) + "\n")
-            # Nobody starts the next check while a neighbour may still be sending
-            # for this one (and a rank that failed alone stops everyone here).
-            dist.barrier()
+    try:
+        with launch(world_size, CALL_TIMEOUT_S) as ranks:
+            # new_group is collective: every rank creates every group, members or not.
+            groups = {n: ranks.new_group(g) for n, g in SUBGROUPS.items()} if world_size == 4 else {}
+            for name, check in todo.items():
+                try:
+                    check(ranks, groups)
+                    errors[name] = None
+                except Deadlock as exc:
+                    launch_error = f"{exc} (in check {name})"
+                    break
+                except AssertionError as exc:
+                    errors[name] = str(exc)
+                except Exception as exc:
+                    errors[name] = _failure(exc)
+                    if _broken(exc):
+                        launch_error = f"the process group broke in check {name}"
+                        break
+    except Deadlock as exc:  # before the first check: joining the group
+        launch_error = str(exc)
+    except Exception as exc:
+        launch_error = f"{world_size} ranks could not start: {_failure(exc)}"
+        traceback.print_exc()
+    if launch_error is not None:
+        if "SIGABRT" in launch_error:
+            launch_error += (
+                " [gloo aborts a rank whose receive does not match the size of the "
+                "message sent to it: do both ends agree on every chunk's size?]"
+            )
+        for name in todo:
+            errors.setdefault(name, f"not run: {launch_error}")
+    return Outcome(world_size, launch_error, errors)
