@@ -225,6 +225,8 @@ class WorkerProcess:
     def _receive(self, sent: list[Any] | None) -> Decoded:
         try:
             header, body, start = recv_frame(self.sock)
+        except TimeoutError:
+            raise  # the caller's limit (an import that takes too long): its message
         except (OSError, EOFError, WireError) as exc:
             self._died(exc)
             raise WorkerDied(self.dead) from None

@@ -7,7 +7,7 @@ knows which test was running if the child dies), `result` (per test), `finish`.
 from __future__ import annotations
 
 import re
-from collections.abc import Generator
+from collections.abc import Callable, Generator
 from typing import Any
 
 import pytest
@@ -16,13 +16,19 @@ from grader.judge.channel import Channel
 
 _channel: Channel | None = None
 _skip: frozenset[str] = frozenset()
+_before_tests: Callable[[], None] = lambda: None  # noqa: E731
 
 
-def install(channel: Channel, skip: list[str] | None = None) -> None:
-    """Report over `channel`; leave out `skip` (tests a previous, stopped run already settled)."""
-    global _channel, _skip
+def install(
+    channel: Channel, skip: list[str] | None = None, before_tests: Callable[[], None] | None = None
+) -> None:
+    """Report over `channel`; leave out `skip` (tests a previous, stopped run already
+    settled); call `before_tests` once the suite is collected (start the worker)."""
+    global _channel, _skip, _before_tests
     _channel = channel
     _skip = frozenset(skip or ())
+    if before_tests is not None:
+        _before_tests = before_tests
 
 
 def _send(record: dict[str, Any]) -> None:
@@ -95,6 +101,8 @@ def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item
 
 def pytest_collection_finish(session: pytest.Session) -> None:
     _send({"kind": "collected", "ids": [item.nodeid for item in session.items]})
+    if not session.config.option.collectonly:
+        _before_tests()
 
 
 def pytest_runtest_logstart(nodeid: str, location: Any) -> None:

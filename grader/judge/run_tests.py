@@ -10,13 +10,14 @@ fails the call in flight, and the next call starts a fresh worker.
 
 from __future__ import annotations
 
+import contextlib
 import os
 import sys
 from pathlib import Path
 
 from grader.judge import workers
 from grader.judge.channel import setup
-from grader.judge.remote import Session
+from grader.judge.remote import Session, SolutionUnavailable
 
 EMPTY_INI = Path(__file__).resolve().parent / "pytest.ini"
 
@@ -34,7 +35,14 @@ def main() -> None:
         sys.modules["solution"] = session.module
     else:  # collecting only: the suite imports `solution` but calls nothing
         sys.modules["solution"] = Session.unconnected().module
-    plugin.install(channel, config.get("skip"))
+    def start_worker() -> None:
+        """Import solution.py before the first test, under the import limit rather than
+        a test's timeout; a failure is every call's failure from then on."""
+        if session is not None:
+            with contextlib.suppress(SolutionUnavailable):
+                session.worker()
+
+    plugin.install(channel, config.get("skip"), before_tests=start_worker)
     hidden = config["hidden_dir"]
     sys.path.insert(0, hidden)
     args = [

@@ -86,7 +86,7 @@ class _StuckTest:
         self.seen = len(records)
         now = time.monotonic()
         if not self.collected and now - self.started > self.collect_limit_s:
-            return f"importing the suite (and solution.py) took longer than {self.collect_limit_s:.0f} s"
+            return f"importing the hidden suite took longer than {self.collect_limit_s:.0f} s"
         if self.current and now - self.since > self.test_limit_s:
             return f"a test ran past its {self.test_limit_s - GRACE_S:g} s timeout and was stopped"
         return ""
@@ -220,7 +220,7 @@ def check_tests(ctx: GradeContext) -> tuple[Check, list[TestOutcome]]:
 
 def _import_failure(failures: list[TestOutcome]) -> str:
     """The one reason every test failed, when it is that solution.py could not be imported."""
-    marker = "importing solution.py "
+    marker = "importing solution.py"
     if failures and all(f.reason.startswith(marker) for f in failures):
         return failures[0].reason.split(" [", 1)[0]
     return ""

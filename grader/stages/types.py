@@ -24,9 +24,10 @@ from grader.context import GradeContext
 from grader.paths import cache_dir
 from grader.report import Check
 from grader.sandbox import child_env, run_tracked
+from grader.stages.static import inspect_source
 
 CONFIG = Path(__file__).resolve().parent / "mypy.ini"
-SUPPRESSING = re.compile(r"#\s*(type:\s*ignore|mypy\s*:)", re.IGNORECASE)
+SUPPRESSING = re.compile(r"#\s*(type\s*:\s*ignore|mypy\s*:)", re.IGNORECASE)
 MAX_MESSAGES = 20
 DEADLINE_S = 180.0
 
@@ -125,6 +126,13 @@ def check_types(ctx: GradeContext) -> Check:
             {"line": e.get("line"), "message": e.get("message")} for e in errors[:MAX_MESSAGES]
         ],
     }
+    evasions = inspect_source(ctx.solution).type_evasions(ctx.kata.entrypoints)
+    if evasions:
+        details["evasions"] = evasions
+        reason = f"mypy cannot vouch for this code: {evasions[0]}"
+        if len(evasions) > 1:
+            reason += f" (and {len(evasions) - 1} more)"
+        return Check("types", "fail", reason=reason, details=details)
     if not errors:
         return Check("types", "pass", details=details)
     reason = f"mypy --strict: {len(errors)} error(s); first: {messages[0]}"

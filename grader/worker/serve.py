@@ -33,6 +33,7 @@ advanced; or {"err": [type, bases, message, where]}.
 
 from __future__ import annotations
 
+import errno
 import importlib
 import itertools
 import os
@@ -355,6 +356,9 @@ def _sample(t: Any, seed: int) -> dict[str, Any]:
     return meta
 
 
+OUTPUT_CAP_MB = 0  # set by the zygote: the file size limit on what the solution prints
+
+
 def describe(exc: BaseException) -> list[Any]:
     """[type name, base names, message, where in solution.py]."""
     where = ""
@@ -367,6 +371,8 @@ def describe(exc: BaseException) -> list[Any]:
         message = str(exc)
     except BaseException:
         message = "(its message could not be read)"
+    if isinstance(exc, OSError) and exc.errno == errno.EFBIG and OUTPUT_CAP_MB:
+        message += f" (output is capped at {OUTPUT_CAP_MB} MB per process: print less)"
     return [type(exc).__name__, bases, message[:2000], where]
 
 

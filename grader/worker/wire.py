@@ -31,7 +31,7 @@ from typing import Any
 import msgpack
 
 PREFIX = struct.Struct("!QI")
-MAX_FRAME_BYTES = 1 << 30  # a frame larger than this is refused, not buffered
+MAX_FRAME_BYTES = 256 << 20  # a frame larger than this is refused, not buffered
 MAX_DEPTH = 64
 
 # Extension type codes.

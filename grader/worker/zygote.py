@@ -38,6 +38,7 @@ from pathlib import Path
 from typing import Any
 
 from grader.worker import landlock
+from grader.worker import serve as serve_module
 from grader.worker.serve import serve
 
 PR_SET_PDEATHSIG, PR_SET_CHILD_SUBREAPER = 1, 36
@@ -152,6 +153,7 @@ class Zygote:
             return pid
         try:
             sock = self._become_worker(request, fd, readable)
+            serve_module.OUTPUT_CAP_MB = int(request["limits"]["file_mb"])
             serve(sock, request["module"])
         except BaseException:
             with contextlib.suppress(BaseException):

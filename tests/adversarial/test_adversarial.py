@@ -1,12 +1,14 @@
 """Hostile and broken submissions, each with the verdict it must get.
 
-Every case runs the real `drill grade --format json` on a workspace of the small
-torch-free kata, with the kata folder, the history store and a home directory of the
-test's own. For each one: the grade is "not passed" (or, for the type-check evasions,
-the types check fails) with a reason that names what happened; the grader returns
-within its deadline; and nothing outside the grade's private directory changes: the
-workspace, the kata folder and the home directory hash the same before and after, and
-the history store keeps its earlier rows and gains exactly the new grade.
+Every case runs the real `drill grade --format json` on a workspace of a kata (the
+small torch-free one, or sampling for attacks on tensors), with the kata folder, the
+history store and a home directory of the test's own. For each one: the grade gets
+its verdict (not passed, or a named check failed and scored nothing, or passed for a
+correct answer whose misbehaviour was contained) with a reason that names what
+happened; the grader returns within its deadline; nothing outside the grade's private
+directory changes (the workspace, the kata folder and the home directory hash the same
+before and after, and the history store keeps its earlier rows and gains exactly the
+new grade); and no process the submission started outlives the grade.
 
 Each hostile case bounds itself (the fork bomb forks 40 times, loops give up after
 120 s, the allocation is refused by the data-size limit), so a grader bug cannot hurt
@@ -32,7 +34,7 @@ import pytest
 
 from drills.history import History
 from grader.worker import landlock
-from grader.paths import cache_dir
+from grader.paths import BUILTIN_KATAS, cache_dir
 from grader.report import Check, Report
 from tests.conftest import FIXTURE_KATAS
 
@@ -43,37 +45,66 @@ GRADE_DEADLINE_S = 150  # the toy kata's suite deadline is 60 s; mypy and measur
 @dataclass(frozen=True)
 class Verdict:
     reason: str  # a regular expression the report's reasons must match
-    check: str = "passed"  # "passed": the grade is not passed; "types": the types check fails
+    # "passed": the grade is not passed; "types", "memory", "speed": that check fails and
+    # scores nothing; "ok": the grade passes (a correct answer, its misbehaviour contained)
+    check: str = "passed"
+    kata: str = "top-k-indices"
 
+
+HIDDEN_FAIL = r"hidden tests fail"
+DENIED = r"Permission denied|PermissionError"
 
 CATALOGUE: dict[str, Verdict] = {
-    "exit_zero_at_import": Verdict(r"exited with status 0 before finishing"),
-    "sys_exit_at_import": Verdict(r"SystemExit"),
-    "exit_zero_in_call": Verdict(r"exited with status 0 before finishing"),
-    "sys_exit_in_call": Verdict(r"SystemExit"),
+    # Ending the process, or hanging it.
+    "exit_zero_at_import": Verdict(r"importing solution\.py: the solution's process exited with status 0"),
+    "sys_exit_at_import": Verdict(r"importing solution\.py raised SystemExit"),
+    "exit_zero_in_call": Verdict(r"the solution's process exited with status 0"),
+    "sys_exit_in_call": Verdict(r"the solution raised SystemExit"),
     "endless_loop": Verdict(r"did not finish within its 5 s timeout"),
-    "busy_import": Verdict(r"importing the suite \(and solution\.py\) took longer than 10 s"),
-    "allocate_30gb": Verdict(r"MemoryError"),
-    "fork_bomb": Verdict(r"started more than 15 processes"),
-    "spawn_subprocess": Verdict(r"Permission denied: '/bin/sh'"),
-    "network_connection": Verdict(r"PermissionError|Permission denied"),
-    "write_home": Verdict(r"Permission denied: '.*planted\.txt'"),
-    "write_kata_folder": Verdict(r"does not let solutions read .*test_top_k\.py|Permission denied"),
-    "write_workspace": Verdict(r"Permission denied: '.*solution\.py'"),
-    "write_history": Verdict(r"does not let solutions read .*history\.sqlite3"),
-    "read_hidden_tests": Verdict(r"hidden tests fail"),
-    "import_reference": Verdict(r"solution imports 'reference'"),
-    "load_model_answer": Verdict(r"does not let solutions read .*model_answer\.py"),
-    "patch_pytest_reports": Verdict(r"tampered with"),
-    "files_beside_the_solution": Verdict(r"hidden tests fail"),
-    "type_ignore_everywhere": Verdict(r"were not honoured", check="types"),
-    "relaxed_mypy_config": Verdict(r"Function is missing a type annotation", check="types"),
-    "swallow_timeout": Verdict(r"timeout"),
-    "threads_left_running": Verdict(r"did not exit after(wards)? the suite|threads left running"),
-    "flood_output": Verdict(r"File too large|SIGXFSZ|too much output"),
+    "busy_import": Verdict(r"importing solution\.py took longer than 10 s"),
+    "swallow_timeout": Verdict(r"did not finish within its 5 s timeout"),
     "segfault_ctypes": Verdict(r"SIGSEGV"),
     "unbounded_recursion": Verdict(r"RecursionError"),
+    # Resources.
+    "allocate_30gb": Verdict(r"MemoryError"),
+    "fork_bomb": Verdict(r"started more than 15 processes"),
+    "flood_output": Verdict(r"output is capped at 64 MB"),
+    "threads_left_running": Verdict(r"", check="ok"),
+    "detached_survivor": Verdict(r"", check="ok"),
+    # Reaching outside the worker.
+    "spawn_subprocess": Verdict(DENIED),
+    "network_connection": Verdict(DENIED),
+    "write_home": Verdict(DENIED),
+    "write_kata_folder": Verdict(DENIED),
+    "write_workspace": Verdict(DENIED),
+    "write_history": Verdict(DENIED),
+    "read_hidden_tests": Verdict(r"importing solution\.py raised PermissionError"),
+    "read_through_proc": Verdict(HIDDEN_FAIL),
+    "symlink_to_the_kata": Verdict(DENIED),
     "kill_the_grader": Verdict(r"PermissionError|Operation not permitted"),
+    "signal_the_judge": Verdict(HIDDEN_FAIL),
+    # Borrowing an answer.
+    "import_reference": Verdict(r"solution imports 'reference'"),
+    "resolve_reference": Verdict(DENIED),
+    "load_model_answer": Verdict(r"importing solution\.py raised PermissionError"),
+    "import_hidden_oracle": Verdict(r"importing solution\.py raised (PermissionError|ModuleNotFoundError)"),
+    # Tampering with the judge.
+    "patch_pytest_reports": Verdict(HIDDEN_FAIL),
+    "patch_pytest_runtest": Verdict(HIDDEN_FAIL),
+    "replace_result_sender": Verdict(HIDDEN_FAIL),
+    "files_beside_the_solution": Verdict(HIDDEN_FAIL),
+    "forge_channel_records": Verdict(r"malformed reply"),
+    "malformed_frames": Verdict(r"malformed reply"),
+    "oversized_reply": Verdict(r"over the limit"),
+    "tensor_subclass_always_equal": Verdict(HIDDEN_FAIL, kata="sampling"),
+    "patch_torch_asserts": Verdict(HIDDEN_FAIL, kata="sampling"),
+    # Points not earned: measurements and types.
+    "hide_memory": Verdict(r"peak .* is .*x the reference's", check="memory"),
+    "slow_and_cached": Verdict(r"slower than the reference", check="speed"),
+    "type_ignore_everywhere": Verdict(r"were not honoured", check="types"),
+    "relaxed_mypy_config": Verdict(r"Function is missing a type annotation", check="types"),
+    "no_type_check": Verdict(r"@typing\.no_type_check switches mypy off", check="types"),
+    "type_checking_stubs": Verdict(r"defined under `if TYPE_CHECKING:`", check="types"),
 }
 
 
@@ -95,7 +126,25 @@ def shorten_timeouts(kata: Path) -> None:
 
 def test_the_catalogue_covers_every_submission() -> None:
     assert sorted(CATALOGUE) == sorted(p.stem for p in SUBMISSIONS.glob("*.py"))
-    assert len(CATALOGUE) >= 15
+    assert len(CATALOGUE) >= 40
+
+
+SURVIVOR = "drill-survivor"
+
+
+def survivors(token: str) -> list[str]:
+    """Processes still alive that a grade started: named as the submissions name their
+    leftovers, or running from inside this test's folder."""
+    found = []
+    for pid in filter(str.isdigit, os.listdir("/proc")):
+        try:
+            comm = Path(f"/proc/{pid}/comm").read_text().strip()
+            cwd = os.readlink(f"/proc/{pid}/cwd")
+        except OSError:
+            continue
+        if comm == SURVIVOR or token in cwd:
+            found.append(f"{pid} {comm} {cwd}")
+    return found
 
 
 def tree_hash(root: Path, skip: tuple[str, ...] = ()) -> dict[str, str]:
@@ -186,9 +235,11 @@ def test_hostile_submission_gets_its_verdict_and_changes_nothing(name: str, tmp_
         pytest.skip(
             "signal scoping needs Landlock ABI 6 (Linux 6.12+); without it this case could kill the runner"
         )
+    verdict = CATALOGUE[name]
     katas = tmp_path / "katas"
-    kata = katas / "top-k-indices"
-    shutil.copytree(FIXTURE_KATAS / "top-k-indices", kata)
+    kata = katas / verdict.kata
+    source_kata = FIXTURE_KATAS / "top-k-indices" if verdict.kata == "top-k-indices" else None
+    shutil.copytree(source_kata or BUILTIN_KATAS / verdict.kata, kata)
     if name in SHORT_TIMEOUTS:
         shorten_timeouts(kata)
     home = tmp_path / "home"
@@ -209,7 +260,7 @@ def test_hostile_submission_gets_its_verdict_and_changes_nothing(name: str, tmp_
     seed_history()
     history_file = data / "history.sqlite3"
     started = subprocess.run(
-        [sys.executable, "-m", "drills", "start", "top-k-indices", "--dir", str(ws)],
+        [sys.executable, "-m", "drills", "start", verdict.kata, "--dir", str(ws)],
         env=env,
         capture_output=True,
         text=True,
@@ -249,21 +300,27 @@ def test_hostile_submission_gets_its_verdict_and_changes_nothing(name: str, tmp_
         f"grader failed (exit {graded.returncode}): {graded.stderr[-2000:]}"
     )
     report = json.loads(graded.stdout)
-    verdict = CATALOGUE[name]
     if verdict.check == "passed":
         assert report["passed"] is False and graded.returncode == 1
         assert re.search(verdict.reason, reasons(report)), reasons(report)[:3000]
+    elif verdict.check == "ok":
+        assert report["passed"] is True and graded.returncode == 0, reasons(report)[:3000]
     else:
-        types = report["checks"]["types"]
-        assert types["status"] == "fail"
-        assert re.search(verdict.reason, types["reason"]), types["reason"]
+        check = report["checks"][verdict.check]
+        assert check["status"] == "fail", check
+        # A measurement that fails scores nothing; a types check keeps the partial credit
+        # that mypy's own errors would get an honest answer, and no more.
+        assert check["score"] == 0 if verdict.check != "types" else check["score"] < check["max"]
+        assert re.search(verdict.reason, check["reason"]), check["reason"]
+    time.sleep(0.5)  # the zygote's last sweep
+    assert survivors(str(tmp_path)) == [], "a process outlived the grade"
 
     assert (tree_hash(ws, skip=(".drill/",)), tree_hash(kata), tree_hash(home)) == before
     rows_after = History(history_file).rows(limit=100)
     assert rows_after[1:] == rows_before and len(rows_after) == len(rows_before) + 1
     assert not marker.exists(), "a file from the workspace was executed"
     assert server.connections == 0, "the submission reached the network"
-    if name == "read_hidden_tests":
+    if name in ("read_hidden_tests", "read_through_proc"):
         hidden_source = (kata / "hidden" / "test_top_k.py").read_text()
         assert "def slow(xs" in hidden_source
         assert "def slow(xs" not in graded.stdout + graded.stderr, (
