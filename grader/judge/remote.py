@@ -177,6 +177,14 @@ class Session:
     def getattr(self, obj: RemoteObject | None, name: str | None, keep: bool = False) -> Any:
         return self.request({"op": "getattr", "obj": obj, "name": name, "keep": keep})["ok"]
 
+    def put(self, value: Any) -> RemoteObject:
+        """Send `value` ahead of the call that uses it: the worker keeps it, and a call
+        given the returned handle gets the value itself (decoded outside that call)."""
+        handle = self.request({"op": "put", "value": value})["ok"]
+        if not isinstance(handle, RemoteObject):
+            raise WorkerDied("the solution's process sent a malformed reply")
+        return handle
+
     @contextlib.contextmanager
     def measuring(self, seed: int) -> Iterator[None]:
         """While measured, every call's tensors come back as samples (see serve.py), at

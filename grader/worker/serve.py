@@ -17,6 +17,7 @@ Requests (msgpack maps) and what the reply's "ok" holds:
                                                [result, gradients of the `wrt` tensor arguments]
     release  {ids}                             None: the judge dropped these handles
     ping     {}                                "pong" (the channel's own cost)
+    put      {value}                           a handle to `value`, kept here
     manual_seed {seed}                         None: seeds `random` and torch's global RNG
     dist_init {rank, world_size, port, timeout_s}
                                                None: this worker joins a gloo process group
@@ -159,6 +160,8 @@ class Worker:
             return None
         if op == "ping":
             return "pong"
+        if op == "put":  # a value to keep here for later calls (inputs sent ahead of time)
+            return self._keep(request["value"])
         if op == "dist_init":
             return _dist_init(request)
         if op == "dist_new_group":

@@ -62,7 +62,10 @@ def test_exiting_at_import_with_status_zero_is_not_a_pass(toy_kata: Kata, tmp_pa
     report = grade_source(toy_kata, tmp_path, "import os\nos._exit(0)\n", only={"tests"})
     assert not report.passed
     assert report.checks["tests"].details["passed"] == 0
-    assert "exited with status 0 before finishing" in report.checks["tests"].reason
+    assert (
+        "importing solution.py: the solution's process exited with status 0"
+        in report.checks["tests"].reason
+    )
 
 
 def test_exiting_inside_a_call_is_not_a_pass(toy_kata: Kata, tmp_path: Path) -> None:
@@ -106,7 +109,8 @@ def test_a_hidden_dynamic_import_of_the_grader_fails_at_run_time(
     )
     report = grade_source(toy_kata, tmp_path, source, only={"tests"})
     assert report.checks["tests"].details["passed"] == 0
-    assert "may not import" in report.checks["tests"].reason
+    # The worker cannot read the grader's folder: the module is not there for it.
+    assert "No module named 'grader.kata'" in report.checks["tests"].reason
 
 
 def test_type_ignore_comments_are_not_honoured(toy_kata: Kata, tmp_path: Path) -> None:
@@ -162,7 +166,9 @@ def test_a_conftest_beside_the_solution_is_never_loaded(toy_kata: Kata, tmp_path
     assert report.checks["tests"].details["passed"] < 7
 
 
-def test_patching_pytest_reports_to_pass_is_detected(toy_kata: Kata, tmp_path: Path) -> None:
+def test_patching_pytest_reports_changes_nothing_the_judge_sees(
+    toy_kata: Kata, tmp_path: Path
+) -> None:
     source = (
         "from _pytest import reports\n"
         "_orig = reports.TestReport.__init__\n"
@@ -174,4 +180,6 @@ def test_patching_pytest_reports_to_pass_is_detected(toy_kata: Kata, tmp_path: P
     )
     report = grade_source(toy_kata, tmp_path, source, only={"tests"})
     assert not report.passed
-    assert "tampered" in report.checks["tests"].reason
+    # pytest runs in the judge; the solution patched only its own process's copy.
+    assert report.checks["tests"].details["passed"] == 3  # the tests where [] is right
+    assert "hidden tests fail" in report.checks["tests"].reason

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from grader import timing
+from grader.judge import timing
 
 
 class FakeClock:

@@ -17,7 +17,7 @@ from pathlib import Path
 import pytest
 from mypy import api
 
-from grader import typecheck
+from grader.stages import types as typecheck
 from grader.stages.types import CONFIG, mypy_cache_dir
 
 # Public names a solution may plausibly call whose modules sit next to the skipped ones.
