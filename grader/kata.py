@@ -17,11 +17,11 @@ from functools import cache
 from pathlib import Path
 from typing import Any
 
+from grader.checks import MEASURED
 from grader.errors import BadInput, KataError
 from grader.paths import cache_dir, katas_dir
 
 SCHEMAS = Path(__file__).resolve().parent / "schemas"
-CHECKS = ("tests", "types", "memory", "speed", "integration")
 
 
 @dataclass(frozen=True)
@@ -183,7 +183,7 @@ def _check_weights(path: Path, data: dict[str, Any]) -> None:
     total = sum(weights.values())
     if abs(total - 100) > 1e-6:
         raise KataError(f"{path}: field `weights`: expected weights summing to 100, got {total:g}")
-    for check in ("memory", "speed", "integration"):
+    for check in MEASURED:
         if (check in weights) != (check in data):
             raise KataError(
                 f"{path}: field `weights.{check}`: a weight is required exactly when "

@@ -15,32 +15,31 @@ from concurrent.futures import Future, ThreadPoolExecutor
 from datetime import UTC, datetime
 from pathlib import Path
 
+from grader.checks import MEASURED, NAMES
 from grader.context import GradeContext
 from grader.errors import BadInput
-from grader.stages.tests import check_tests
-from grader.stages.integration import check_integration
 from grader.kata import Kata
-from grader.stages.measure import measured_device, run_measurements
-from grader.stages.memory import check_memory
-from grader.report import Check, Report, TestOutcome
 from grader.paths import off_limits
+from grader.report import Check, Report, TestOutcome
 from grader.sandbox import ChildResult, start_zygote, stop_all
 from grader.score import score
+from grader.stages.integration import check_integration
+from grader.stages.measure import measured_device, run_measurements
+from grader.stages.memory import check_memory
 from grader.stages.speed import check_speed
 from grader.stages.static import inspect_source
+from grader.stages.tests import check_tests
 from grader.stages.types import check_types
-
-ALL_CHECKS = ("tests", "types", "memory", "speed", "integration")
 
 
 def _wanted(kata: Kata, only: set[str] | None) -> list[str]:
-    present = [c for c in ALL_CHECKS if c in kata.weights]
+    present = [c for c in NAMES if c in kata.weights]
     if only is None:
         return present
-    unknown = only - set(ALL_CHECKS)
+    unknown = only - set(NAMES)
     if unknown:
         raise BadInput(
-            f"--only: unknown check(s) {', '.join(sorted(unknown))}; choose from {', '.join(ALL_CHECKS)}"
+            f"--only: unknown check(s) {', '.join(sorted(unknown))}; choose from {', '.join(NAMES)}"
         )
     return [c for c in present if c in only]
 
@@ -97,7 +96,7 @@ def _run_stages(
 ) -> tuple[dict[str, Check], list[TestOutcome], str]:
     facts = inspect_source(ctx.solution)
     runnable = not facts.syntax_error and not facts.forbidden_imports
-    measure = [c for c in ("memory", "speed", "integration") if c in wanted]
+    measure = [c for c in MEASURED if c in wanted]
     pool = ThreadPoolExecutor(max_workers=3)
     not_needed = threading.Event()
     try:

@@ -263,7 +263,9 @@ def run_child(
         finally:
             os.close(write_fd)
             if zygote_fd is not None:
-                os.close(zygote_fd)  # the judge holds it now: when the judge ends, so do its workers
+                os.close(
+                    zygote_fd
+                )  # the judge holds it now: when the judge ends, so do its workers
         _register(proc.pid)
         reader = _Reader(read_fd)
         reader.start()

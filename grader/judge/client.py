@@ -11,7 +11,6 @@ from __future__ import annotations
 import contextlib
 import ctypes
 import json
-import os
 import signal
 import socket
 import threading
@@ -21,6 +20,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from grader.worker.signals import kill_tree
 from grader.worker.wire import (
     Decoded,
     Decoder,
@@ -195,7 +195,7 @@ class WorkerProcess:
             self.sock.settimeout(timeout_s)
             try:
                 self.hello = self._receive(None).value
-            except (TimeoutError, socket.timeout):
+            except TimeoutError:
                 self.kill()
                 raise
             finally:
@@ -257,12 +257,7 @@ class WorkerProcess:
         self.dead = self.zygote.why.get(self.pid) or describe_exit(status)
 
     def kill(self) -> None:
-        for target in (
-            lambda: os.killpg(self.pid, signal.SIGKILL),
-            lambda: os.kill(self.pid, signal.SIGKILL),
-        ):
-            with contextlib.suppress(ProcessLookupError, PermissionError):
-                target()
+        kill_tree(self.pid)
         if not self.dead:
             self.dead = "the solution's process was stopped"
         with contextlib.suppress(OSError):

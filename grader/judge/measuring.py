@@ -71,9 +71,9 @@ def close(a: Any, b: Any, rtol: float = 1e-3, atol: float = 1e-3) -> str | None:
         else:
             ok = torch.equal(a, b)
         return None if ok else "values differ"
-    if isinstance(a, float) or isinstance(b, float):
-        if isinstance(a, int | float) and isinstance(b, int | float):
-            return None if math.isclose(a, b, rel_tol=rtol, abs_tol=atol) else f"{a} vs {b}"
+    numbers = isinstance(a, int | float) and isinstance(b, int | float)
+    if numbers and (isinstance(a, float) or isinstance(b, float)):
+        return None if math.isclose(a, b, rel_tol=rtol, abs_tol=atol) else f"{a} vs {b}"
     return None if a == b else f"{a!r:.60} vs {b!r:.60}"
 
 
@@ -106,9 +106,7 @@ class RemoteSide:
         return max(wall, spent) / n
 
 
-def verify(
-    candidate: RemoteSide, reference: RemoteSide, checks: int = 6
-) -> tuple[str | None, int]:
+def verify(candidate: RemoteSide, reference: RemoteSide, checks: int = 6) -> tuple[str | None, int]:
     """Compare the candidate's results with the reference's on some of the calls both made
     (chosen at random after the timing, so a worker cannot know which count); returns
     (why they disagree, how many were compared)."""

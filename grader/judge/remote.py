@@ -207,7 +207,8 @@ class Session:
                 raise WorkerDied(
                     f"{value!r} lived in a process of the solution that has since ended"
                 )
-            return value._handle
+            handle: Handle = value._handle
+            return handle
         raise TypeError(f"cannot send {type(value).__name__} to the solution's process")
 
     def _exception_class(self, spec: ExceptionClass) -> type[BaseException]:
@@ -462,7 +463,7 @@ def batch(calls: Sequence[tuple[Any, Sequence[Any]]]) -> list[Any]:
     if len(sessions) != 1:
         raise ValueError("a batch runs in one worker")
     session = sessions.pop()
-    items = []
+    items: list[list[Any]] = []
     for fn, args in calls:
         _, obj, name = _target(fn)
         items.append([obj, name, list(args), {}])

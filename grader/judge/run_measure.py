@@ -89,10 +89,12 @@ class Measurer:
         found: dict[str, Footprint] = {}
         for who in ("reference", "candidate"):
             session = self.session(who)
+
+            def build(s: Session = session) -> Case:
+                return factory(s.module, device)
+
             try:
-                found[who] = peak_memory(
-                    session, lambda s=session: factory(s.module, device), sync
-                )
+                found[who] = peak_memory(session, build, sync)
             except BaseException as exc:  # the candidate's failure is a result, not our crash
                 self.channel.send({"kind": "memory", "who": who, "error": describe(exc)})
                 return

@@ -35,6 +35,7 @@ def main() -> None:
         sys.modules["solution"] = session.module
     else:  # collecting only: the suite imports `solution` but calls nothing
         sys.modules["solution"] = Session.unconnected().module
+
     def start_worker() -> None:
         """Import solution.py before the first test, under the import limit rather than
         a test's timeout; a failure is every call's failure from then on."""

@@ -75,7 +75,11 @@ def _parse(message: bytes, sent: dict[int, int]) -> None:
             return
         if kind == INET_DIAG_INFO:
             info = message[offset + RTATTR.size : offset + length]
-            at = TCP_INFO_BYTES_SENT if len(info) >= TCP_INFO_BYTES_SENT + 8 else TCP_INFO_BYTES_ACKED
+            at = (
+                TCP_INFO_BYTES_SENT
+                if len(info) >= TCP_INFO_BYTES_SENT + 8
+                else TCP_INFO_BYTES_ACKED
+            )
             if len(info) >= at + 8:
                 sent[inode] = struct.unpack_from("=Q", info, at)[0]
         offset += (length + 3) & ~3

@@ -2,15 +2,10 @@
 
 from __future__ import annotations
 
+from grader.checks import TITLES
 from grader.report import Check, Report
 
-CHECK_TITLES = {
-    "tests": "hidden tests",
-    "types": "mypy --strict",
-    "memory": "peak memory",
-    "speed": "speed",
-    "integration": "inside the engine",
-}
+CHECK_TITLES = TITLES
 
 
 def minutes(seconds: float | None) -> str:

@@ -8,9 +8,9 @@ equal the reference engine's. The case names the first step and layer that diffe
 from __future__ import annotations
 
 from grader.context import GradeContext
-from grader.stages.measure import failure, first
 from grader.report import Check
 from grader.sandbox import ChildResult
+from grader.stages.measure import failure, first
 
 
 def check_integration(ctx: GradeContext, result: ChildResult) -> Check:

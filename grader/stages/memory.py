@@ -3,10 +3,10 @@
 from __future__ import annotations
 
 from grader.context import GradeContext
-from grader.stages.measure import failure, first
 from grader.render.common import size
 from grader.report import Check
 from grader.sandbox import ChildResult
+from grader.stages.measure import failure, first
 
 
 def check_memory(ctx: GradeContext, result: ChildResult) -> Check:
@@ -44,8 +44,10 @@ def check_memory(ctx: GradeContext, result: ChildResult) -> Check:
     }
     problems = []
     if peak > budget:
-        times = f"{peak / ref_peak:.1f}x the reference's {size(ref_peak)}" if ref_peak else (
-            f"the reference's {size(ref_peak)}"
+        times = (
+            f"{peak / ref_peak:.1f}x the reference's {size(ref_peak)}"
+            if ref_peak
+            else (f"the reference's {size(ref_peak)}")
         )
         problems.append(f"peak {size(peak)} is {times} (budget {size(budget)})")
     if setup > setup_budget:

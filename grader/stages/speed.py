@@ -3,9 +3,9 @@
 from __future__ import annotations
 
 from grader.context import GradeContext
-from grader.stages.measure import failure, first, measured_device
 from grader.report import Check
 from grader.sandbox import ChildResult
+from grader.stages.measure import failure, first, measured_device
 
 
 def ms(seconds: float) -> str:

@@ -82,7 +82,9 @@ class Worker:
             kind = "callable"
         else:
             kind = "object"
-        return Handle(hid, kind, type(value).__qualname__ if kind != "class" else value.__qualname__)
+        return Handle(
+            hid, kind, type(value).__qualname__ if kind != "class" else value.__qualname__
+        )
 
     # -- the loop ----------------------------------------------------------------------
 
@@ -224,7 +226,11 @@ class Worker:
         torch = import_torch
         updates = {}
         for i, (tensor, offset, nbytes) in enumerate(decoded.tensors):
-            before = torch.frombuffer(body, dtype=torch.uint8, count=nbytes, offset=offset) if nbytes else None
+            before = (
+                torch.frombuffer(body, dtype=torch.uint8, count=nbytes, offset=offset)
+                if nbytes
+                else None
+            )
             now = tensor.detach()
             if now.device.type != "cpu":
                 now = now.cpu()

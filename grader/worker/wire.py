@@ -213,13 +213,15 @@ class Encoder:
             flat = flat.cpu()
         flat = flat.contiguous().reshape(-1)
         raw = flat.view(torch.uint8) if flat.numel() else torch.empty(0, dtype=torch.uint8)
-        data = memoryview(raw.numpy()).cast("B")
+        data = raw.numpy().data.cast("B")
         offset = self._buffer(data)
         meta = [dtype, list(t.shape), str(t.device), bool(t.requires_grad), offset, len(data)]
         return msgpack.ExtType(TENSOR, self.pack(meta))
 
 
-def encode(value: Any, on_other: Callable[[Any], Handle]) -> tuple[bytes, list[memoryview], Encoder]:
+def encode(
+    value: Any, on_other: Callable[[Any], Handle]
+) -> tuple[bytes, list[memoryview], Encoder]:
     encoder = Encoder(on_other)
     return encoder.pack(value), encoder.buffers, encoder
 

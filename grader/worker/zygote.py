@@ -40,6 +40,7 @@ from typing import Any
 from grader.worker import landlock
 from grader.worker import serve as serve_module
 from grader.worker.serve import serve
+from grader.worker.signals import kill_tree
 
 PR_SET_PDEATHSIG, PR_SET_CHILD_SUBREAPER = 1, 36
 POLL_S = 0.05
@@ -99,7 +100,7 @@ class Zygote:
     def _drop(self, client: socket.socket) -> None:
         for pid, owner in list(self.workers.items()):
             if owner is client:
-                _kill(pid)
+                kill_tree(pid)
         del self.clients[client.fileno()]
         client.close()
 
@@ -120,24 +121,24 @@ class Zygote:
                     client.send(json.dumps(notice).encode())
         for pid in _children():
             if pid not in self.workers:
-                _kill(pid)  # an orphan a worker left behind: it outlives nothing
+                kill_tree(pid)  # an orphan a worker left behind: it outlives nothing
         now = time.monotonic()
         if now - self.last_count >= COUNT_EVERY_S:
             self.last_count = now
             for pid, limit in self.max_processes.items():
                 if pid not in self.why and _descendants(pid, limit) >= limit:
                     self.why[pid] = f"it started more than {limit - 1} processes and was stopped"
-                    _kill(pid)
+                    kill_tree(pid)
 
     def _kill_everything(self) -> None:
         for pid in self.workers:
-            _kill(pid)
+            kill_tree(pid)
         for _ in range(200):
             children = _children()
             if not children:
                 break
             for pid in children:
-                _kill(pid)
+                kill_tree(pid)
             with contextlib.suppress(ChildProcessError):
                 os.waitpid(-1, 0)
 
@@ -232,12 +233,6 @@ def _descendants(pid: int, stop_at: int) -> int:
             with contextlib.suppress(OSError, ValueError):
                 todo.extend(int(p) for p in task.read_text().split())
     return seen
-
-
-def _kill(pid: int) -> None:
-    for target in (lambda: os.killpg(pid, signal.SIGKILL), lambda: os.kill(pid, signal.SIGKILL)):
-        with contextlib.suppress(ProcessLookupError, PermissionError):
-            target()
 
 
 def main() -> None:

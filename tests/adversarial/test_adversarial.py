@@ -33,9 +33,9 @@ from pathlib import Path
 import pytest
 
 from drills.history import History
-from grader.worker import landlock
 from grader.paths import BUILTIN_KATAS, cache_dir
 from grader.report import Check, Report
+from grader.worker import landlock
 from tests.conftest import FIXTURE_KATAS
 
 SUBMISSIONS = Path(__file__).resolve().parent / "submissions"
@@ -56,7 +56,9 @@ DENIED = r"Permission denied|PermissionError"
 
 CATALOGUE: dict[str, Verdict] = {
     # Ending the process, or hanging it.
-    "exit_zero_at_import": Verdict(r"importing solution\.py: the solution's process exited with status 0"),
+    "exit_zero_at_import": Verdict(
+        r"importing solution\.py: the solution's process exited with status 0"
+    ),
     "sys_exit_at_import": Verdict(r"importing solution\.py raised SystemExit"),
     "exit_zero_in_call": Verdict(r"the solution's process exited with status 0"),
     "sys_exit_in_call": Verdict(r"the solution raised SystemExit"),
@@ -87,7 +89,9 @@ CATALOGUE: dict[str, Verdict] = {
     "import_reference": Verdict(r"solution imports 'reference'"),
     "resolve_reference": Verdict(DENIED),
     "load_model_answer": Verdict(r"importing solution\.py raised PermissionError"),
-    "import_hidden_oracle": Verdict(r"importing solution\.py raised (PermissionError|ModuleNotFoundError)"),
+    "import_hidden_oracle": Verdict(
+        r"importing solution\.py raised (PermissionError|ModuleNotFoundError)"
+    ),
     # Tampering with the judge.
     "patch_pytest_reports": Verdict(HIDDEN_FAIL),
     "patch_pytest_runtest": Verdict(HIDDEN_FAIL),
