@@ -226,7 +226,10 @@ class Session:
         names = [str(b) for b in bases]
         if "Exception" in names or kind in BUILTIN_ERRORS:
             cls = self._exception_class(ExceptionClass(str(kind), tuple(names)))
-            exc = cls(message)
+            try:
+                exc = cls(message)
+            except Exception:  # a class whose constructor wants more (UnicodeDecodeError)
+                exc = RemoteError(f"the solution raised {kind}: {message}")
         else:
             exc = RemoteError(f"the solution raised {kind}: {message}".rstrip(": "))
         if where:

@@ -21,6 +21,7 @@ for the worker's table and `grader.judge.remote` for the judge's proxies.
 
 from __future__ import annotations
 
+import builtins
 import socket
 import struct
 import sys
@@ -46,17 +47,12 @@ DTYPES = (
 DEVICE_KINDS = ("cpu", "cuda", "meta")
 
 # Exceptions a worker may raise, rebuilt on the judge's side as these classes (or a
-# subclass named as the worker named it). Everything else becomes `RemoteError`.
+# subclass named as the worker named it): every builtin exception class.
 BUILTIN_ERRORS: dict[str, type[BaseException]] = {
-    cls.__name__: cls
-    for cls in (
-        ArithmeticError, AssertionError, AttributeError, BufferError, EOFError,
-        FloatingPointError, ImportError, IndexError, KeyError, LookupError,
-        MemoryError, ModuleNotFoundError, NameError, NotImplementedError, OSError,
-        OverflowError, RecursionError, RuntimeError, StopIteration, TypeError,
-        UnboundLocalError, UnicodeError, ValueError, ZeroDivisionError, Exception,
-    )
-}  # fmt: skip
+    name: cls
+    for name, cls in vars(builtins).items()
+    if isinstance(cls, type) and issubclass(cls, Exception)
+}
 
 
 class WireError(Exception):
