@@ -114,7 +114,10 @@ def sum_check(n: int, dtype: torch.dtype) -> Check:
 
 
 def random_float32(ranks: Ranks, _groups: dict[str, list[RemoteObject]]) -> None:
-    xs = [torch.randn(65_537, generator=torch.Generator().manual_seed(r)) for r in range(ranks.world_size)]
+    xs = [
+        torch.randn(65_537, generator=torch.Generator().manual_seed(r))
+        for r in range(ranks.world_size)
+    ]
     expected = torch.stack([x.double() for x in xs]).sum(0)
     for r, out in enumerate(reduce_all(ranks, xs)):
         if not isinstance(out, torch.Tensor) or out.shape != expected.shape:
@@ -296,7 +299,9 @@ def run_world(world_size: int) -> Outcome:
     try:
         with launch(world_size, CALL_TIMEOUT_S) as ranks:
             # new_group is collective: every rank creates every group, members or not.
-            groups = {n: ranks.new_group(g) for n, g in SUBGROUPS.items()} if world_size == 4 else {}
+            groups = (
+                {n: ranks.new_group(g) for n, g in SUBGROUPS.items()} if world_size == 4 else {}
+            )
             for name, check in todo.items():
                 try:
                     check(ranks, groups)
