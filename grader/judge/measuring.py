@@ -140,7 +140,9 @@ class Footprint:
     inputs: tuple[Any, ...]  # the measured call's
 
 
-def peak_memory(session: Session, build: Callable[[], Case], sync: Callable[[], None]) -> Footprint:
+def peak_memory(
+    session: Session, build: Callable[[], Case], sync: Callable[[], None], device: str = "cpu"
+) -> Footprint:
     """The worker's peak resident memory over a warm-up call and a measured call.
 
     Both calls are inside the window: memory a first call allocates and keeps for the
@@ -149,6 +151,8 @@ def peak_memory(session: Session, build: Callable[[], Case], sync: Callable[[], 
     decoding them costs is not the call's.
     """
     worker = session.worker()
+    if device == "cuda":
+        return _peak_cuda_memory(session, build)
     imported = worker.resident_bytes()
     case = build()
     built = worker.resident_bytes()
@@ -165,6 +169,25 @@ def peak_memory(session: Session, build: Callable[[], Case], sync: Callable[[], 
     sync()
     peak = worker.peak_resident_bytes()
     return Footprint(max(0, peak - before), max(0, built - imported), output, case, measured)
+
+
+def _peak_cuda_memory(session: Session, build: Callable[[], Case]) -> Footprint:
+    """On a GPU: torch's own count of device memory, which only the worker can read (the
+    kernel does not see it): the same window, reported by the worker."""
+    imported, _ = session.request({"op": "cuda_memory"})["ok"]
+    case = build()
+    warm, measured = case.inputs(0), case.inputs(1)
+    sent_warm = tuple(session.put(v) for v in warm)
+    sent_measured = tuple(session.put(v) for v in measured)
+    before, _ = session.request({"op": "cuda_memory", "reset": True})["ok"]
+    with session.measuring(0):
+        case.call(*sent_warm)
+    with session.measuring(1):
+        output = case.call(*sent_measured)
+    _, peak = session.request({"op": "cuda_memory"})["ok"]
+    return Footprint(
+        max(0, int(peak) - int(before)), max(0, int(before) - int(imported)), output, case, measured
+    )
 
 
 def same_result(candidate: Footprint, reference: Footprint) -> str | None:

@@ -94,7 +94,7 @@ class Measurer:
                 return factory(s.module, device)
 
             try:
-                found[who] = peak_memory(session, build, sync)
+                found[who] = peak_memory(session, build, sync, device)
             except BaseException as exc:  # the candidate's failure is a result, not our crash
                 self.channel.send({"kind": "memory", "who": who, "error": describe(exc)})
                 return

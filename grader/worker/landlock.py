@@ -112,7 +112,19 @@ def gpu_present() -> bool:
 
 
 # Where a worker may read, before what is forbidden is carved out (`read_rules`).
-SYSTEM_ROOTS = ("/usr", "/lib", "/lib64", "/etc", "/proc", "/sys", "/dev", "/opt")
+SYSTEM_ROOTS = ("/usr", "/lib", "/lib64", "/etc", "/sys", "/dev", "/opt")
+# Of /proc, the machine-wide files libraries read (torch, glibc, multiprocessing); a
+# worker's own /proc/PID is added once it exists (`own_proc`). Other processes' entries
+# stay closed: their environment may hold a CI job's secrets.
+PROC_FILES = (
+    "/proc/cpuinfo", "/proc/meminfo", "/proc/stat", "/proc/loadavg", "/proc/filesystems",
+    "/proc/sys", "/proc/version", "/proc/mounts",
+)  # fmt: skip
+
+
+def own_proc() -> list[Path]:
+    """This process's /proc entries (call it in the process that will be restricted)."""
+    return [Path(f"/proc/{os.getpid()}")]
 
 
 def read_rules(roots: list[Path], forbidden: list[Path]) -> list[Path]:

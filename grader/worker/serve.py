@@ -18,6 +18,7 @@ Requests (msgpack maps) and what the reply's "ok" holds:
     release  {ids}                             None: the judge dropped these handles
     ping     {}                                "pong" (the channel's own cost)
     put      {value}                           a handle to `value`, kept here
+    cuda_memory {reset}                        [allocated, peak allocated] bytes on the GPU
     manual_seed {seed}                         None: seeds `random` and torch's global RNG
     dist_init {rank, world_size, port, timeout_s}
                                                None: this worker joins a gloo process group
@@ -162,6 +163,13 @@ class Worker:
             return None
         if op == "ping":
             return "pong"
+        if op == "cuda_memory":  # GPU memory is the driver's, not the kernel's: ask torch here
+            import torch
+
+            torch.cuda.synchronize()
+            if request.get("reset"):
+                torch.cuda.reset_peak_memory_stats()
+            return [int(torch.cuda.memory_allocated()), int(torch.cuda.max_memory_allocated())]
         if op == "put":  # a value to keep here for later calls (inputs sent ahead of time)
             return self._keep(request["value"])
         if op == "dist_init":

@@ -189,6 +189,7 @@ class Zygote:
         importlib.invalidate_caches()
         _limit(request["limits"])
         os.nice(int(request.get("nice", 0)))
+        readable += [*landlock.own_proc(), *(Path(p) for p in landlock.PROC_FILES)]
         landlock.restrict(readable, [folder], network=bool(request.get("network")))
         sys.dont_write_bytecode = True
         return socket.socket(fileno=keep)

@@ -200,3 +200,15 @@ def _named(name: str) -> list[int]:
         except OSError:
             continue
     return found
+
+
+@pytest.mark.parametrize("entry", ["mem", "environ", "fd/0"])
+def test_the_worker_cannot_look_into_the_judges_process(probe: Session, entry: str) -> None:
+    # This test's process stands in for the judge: same user, outside the sandbox.
+    with pytest.raises(PermissionError):
+        probe.module.read(f"/proc/{os.getpid()}/{entry}")
+
+
+def test_the_worker_cannot_reset_its_own_peak_memory(probe: Session) -> None:
+    with pytest.raises(PermissionError):
+        probe.module.write("/proc/self/clear_refs")
