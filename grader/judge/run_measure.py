@@ -115,14 +115,21 @@ class Measurer:
 
     # -- speed -------------------------------------------------------------------------
 
-    def speed(self, factory: Callable[..., Case], device: str, sizes: list[int] | None) -> None:
+    def speed(
+        self,
+        factory: Callable[..., Case],
+        device: str,
+        sizes: list[int] | None,
+        budget: float | None = None,
+        growth_budget: float | None = None,
+    ) -> None:
         sync = _sync(device)
         cand, ref = self.session("candidate"), self.session("reference")
         large = sizes[-1] if sizes else None
         try:
             a = RemoteSide(cand, factory(cand.module, device, large), sync)
             b = RemoteSide(ref, factory(ref.module, device, large), sync)
-            both = compare_sides(a, b, max_s=SPEED_MAX_S)
+            both = compare_sides(a, b, max_s=SPEED_MAX_S, budget=budget)
             differs, checked = verify(a, b)
             record: dict[str, Any] = {
                 "kind": "speed",
@@ -130,13 +137,16 @@ class Measurer:
                 "candidate_s": both.a_s,
                 "reference_s": both.b_s,
                 "rounds": both.rounds,
+                "interval": [both.low, both.high],
                 "checked_calls": checked,
                 "channel_s": channel_overhead(cand),
             }
             if differs:
                 record["differs"] = differs
             if sizes and not differs:
-                record.update(self._growth(factory, device, sizes, cand, ref, sync))
+                record.update(
+                    self._growth(factory, device, sizes, cand, ref, sync, growth_budget)
+                )
         except BaseException as exc:
             self.channel.send({"kind": "speed", "error": describe(exc)})
             return
@@ -150,13 +160,15 @@ class Measurer:
         cand: Session,
         ref: Session,
         sync: Callable[[], None],
+        budget: float | None,
     ) -> dict[str, Any]:
         small, large = sizes
         ratios = {}
         for who, session in (("candidate", cand), ("reference", ref)):
             big = RemoteSide(session, factory(session.module, device, large), sync)
             little = RemoteSide(session, factory(session.module, device, small), sync)
-            ratios[who] = compare_sides(big, little, max_s=GROWTH_MAX_S).ratio
+            settle = budget if who == "candidate" else None
+            ratios[who] = compare_sides(big, little, max_s=GROWTH_MAX_S, budget=settle).ratio
         return {
             "growth": ratios["candidate"],
             "reference_growth": ratios["reference"],
@@ -203,7 +215,13 @@ def main() -> None:
             measurer.memory(getattr(cases, config["memory"]["case"]), device)
         if config.get("speed"):
             spec = config["speed"]
-            measurer.speed(getattr(cases, spec["case"]), device, spec.get("sizes"))
+            measurer.speed(
+                getattr(cases, spec["case"]),
+                device,
+                spec.get("sizes"),
+                spec.get("max_ratio"),
+                spec.get("max_growth"),
+            )
         if config.get("integration"):
             measurer.integration(getattr(cases, config["integration"]["case"]), device)
         channel.send({"kind": "finish"})

@@ -32,6 +32,19 @@ class Comparison:
     a_s: float  # median seconds per call of A
     b_s: float  # median seconds per call of B
     rounds: int
+    low: float = 0.0  # a 95% confidence interval of the median ratio (order statistics)
+    high: float = float("inf")
+
+
+def median_interval(ratios: list[float]) -> tuple[float, float]:
+    """A distribution-free ~95% confidence interval of the median: the k-th smallest and
+    k-th largest of n values, k = (n - 1.96 sqrt(n)) / 2 (unbounded below 9 values)."""
+    n = len(ratios)
+    k = int((n - 1.96 * n**0.5) / 2)
+    if k < 1:
+        return 0.0, float("inf")
+    ordered = sorted(ratios)
+    return ordered[k - 1], ordered[n - k]
 
 
 class Side(Protocol):
@@ -103,8 +116,11 @@ def compare_sides(
     min_rounds: int = 5,
     warmup: int = 2,
     max_s: float = 6.0,
+    budget: float | None = None,
 ) -> Comparison:
-    """`compare` for any two sides (a worker behind a channel, say)."""
+    """`compare` for any two sides (a worker behind a channel, say). With a `budget`,
+    rounds stop early once the median's confidence interval lies wholly on one side
+    of it: the verdict is settled, more rounds would not change it."""
     for _ in range(warmup):
         a.block(1)
         b.block(1)
@@ -124,9 +140,16 @@ def compare_sides(
         ratios.append(t_a / max(t_b, 1e-12))
         if len(ratios) >= min_rounds and time.perf_counter() > deadline:
             break
+        if budget is not None:
+            low, high = median_interval(ratios)
+            if high < budget or low > budget:
+                break
+    low, high = median_interval(ratios)
     return Comparison(
         ratio=statistics.median(ratios),
         a_s=statistics.median(a_times),
         b_s=statistics.median(b_times),
         rounds=len(ratios),
+        low=low,
+        high=high,
     )

@@ -41,6 +41,7 @@ def check_speed(ctx: GradeContext, result: ChildResult) -> Check:
         "device": device,
         "budget_ratio": spec.max_ratio,
         "rounds": record["rounds"],
+        "interval": record.get("interval"),
         "channel_s": record.get("channel_s"),
         "checked_calls": record.get("checked_calls"),
     }
