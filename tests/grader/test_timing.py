@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import random
+
 import pytest
 
 from grader.judge import timing
@@ -58,3 +60,46 @@ def test_stops_at_the_time_limit_after_the_minimum_rounds(monkeypatch: pytest.Mo
 
     result = timing.compare(slow, slow, rounds=50, min_rounds=3, max_s=2.0, warmup=0)
     assert result.rounds == 3
+
+
+def test_the_median_interval_is_unbounded_until_eight_rounds() -> None:
+    assert timing.median_interval([1.0] * 7) == (0.0, float("inf"))
+    assert timing.median_interval([float(i) for i in range(1, 9)]) == (1.0, 8.0)
+    assert timing.median_interval([float(i) for i in range(1, 26)]) == (7.0, 19.0)
+
+
+class Steady:
+    """A side whose block takes `per_call` seconds per call on the fake clock."""
+
+    def __init__(self, clock: FakeClock, per_call: float) -> None:
+        self.clock, self.per_call = clock, per_call
+
+    def block(self, n: int) -> float:
+        self.clock.now += n * self.per_call
+        return self.per_call
+
+
+def test_rounds_stop_once_the_interval_clears_the_budget(monkeypatch: pytest.MonkeyPatch) -> None:
+    clock = FakeClock()
+    monkeypatch.setattr("grader.judge.timing.time.perf_counter", clock)
+    a, b = Steady(clock, 0.001), Steady(clock, 0.001)
+    settled = timing.compare_sides(a, b, rounds=41, budget=3.0)
+    assert settled.rounds == 8 and settled.high < 3.0
+    unsettled = timing.compare_sides(a, b, rounds=41)
+    assert unsettled.rounds == 41
+
+
+def test_rounds_run_on_while_the_interval_straddles_the_budget(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    clock = FakeClock()
+    monkeypatch.setattr("grader.judge.timing.time.perf_counter", clock)
+    draws = random.Random(0)
+
+    class Wobbly(Steady):
+        def block(self, n: int) -> float:
+            self.per_call = draws.choice((0.002, 0.004))  # rounds of 2x, 3x and 4x
+            return super().block(n)
+
+    result = timing.compare_sides(Wobbly(clock, 0.003), Steady(clock, 0.001), rounds=21, budget=3.0)
+    assert result.rounds == 21 and result.low < 3.0 < result.high
