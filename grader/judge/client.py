@@ -23,6 +23,7 @@ from typing import Any
 from grader.worker.signals import kill_tree
 from grader.worker.wire import (
     Decoded,
+    Encoder,
     Decoder,
     ExceptionClass,
     Handle,
@@ -186,6 +187,7 @@ class WorkerProcess:
         self._on_exception_class = on_exception_class
         self._on_other = on_other
         self._clock: _CpuClock | None = None
+        self.cpu_mark: float | None = None  # its CPU time when a measured block last ended
 
     # -- requests ----------------------------------------------------------------------
 
@@ -204,15 +206,16 @@ class WorkerProcess:
         assert self.hello is not None
         return self.hello
 
-    def request(self, message: dict[str, Any], args: list[Any] | None = None) -> Decoded:
-        """Send one request, wait for its reply. Any interruption (a timeout, Ctrl-C)
-        stops the worker: its channel is out of step from then on."""
+    def request(self, message: dict[str, Any]) -> tuple[Decoded, Encoder]:
+        """Send one request, wait for its reply: (the reply, what the request's encoder
+        met: its tensors and generators in wire order). Any interruption (a timeout,
+        Ctrl-C) stops the worker: its channel is out of step from then on."""
         if self.dead:
             raise WorkerDied(self.dead)
         header, buffers, encoder = encode(message, self._on_other)
         try:
             send_frame(self.sock, header, buffers)
-            return self._receive(encoder.tensors)
+            return self._receive(encoder.tensors), encoder
         except WorkerDied:
             raise
         except (OSError, EOFError, WireError) as exc:

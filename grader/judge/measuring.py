@@ -86,13 +86,13 @@ class RemoteSide:
     sync: Callable[[], None]
     calls: int = 0
     outputs: dict[int, Any] = field(default_factory=dict)
-    cpu_mark: float | None = None
 
     def block(self, n: int) -> float:
         worker = self.session.worker()
         inputs = [self.case.inputs(self.calls + j) for j in range(n)]  # not timed
-        if self.cpu_mark is None:
-            self.cpu_mark = worker.cpu_seconds()
+        # The worker's CPU since its previous block ended, whichever side that was (two
+        # sides of a growth comparison share one worker): work between blocks counts.
+        mark = worker.cpu_mark if worker.cpu_mark is not None else worker.cpu_seconds()
         self.sync()
         start = time.perf_counter()
         for j, args in enumerate(inputs):
@@ -101,7 +101,7 @@ class RemoteSide:
         self.sync()
         wall = time.perf_counter() - start
         cpu = worker.cpu_seconds()
-        spent, self.cpu_mark = cpu - self.cpu_mark, cpu
+        spent, worker.cpu_mark = cpu - mark, cpu
         self.calls += n
         return max(wall, spent) / n
 

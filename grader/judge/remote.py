@@ -134,12 +134,11 @@ class Session:
     def request(self, message: dict[str, Any]) -> Any:
         """Send a request; raise what the solution raised; else apply what the call changed
         in place to our own tensors and generators, and return the reply."""
-        tensors, generators = _sent(message)
         with self._lock:
             worker = self.worker()
             if self._release:
                 message["release"], self._release = self._release, []
-            decoded = worker.request(message)
+            decoded, sent = worker.request(message)
         reply = decoded.value
         if not isinstance(reply, dict):
             raise WorkerDied("the solution's process sent a malformed reply")
@@ -147,7 +146,7 @@ class Session:
             raise self._exception(reply["err"])
         if "ok" not in reply:
             raise WorkerDied("the solution's process sent a malformed reply")
-        _apply_updates(reply, tensors, generators)
+        _apply_updates(reply, sent.tensors, sent.generators)
         return reply
 
     def call(
@@ -245,33 +244,6 @@ def _builtin_mro(spec: ExceptionClass) -> bool:
     """The class really is the builtin of that name (not a solution's class named ValueError)."""
     builtin = BUILTIN_ERRORS[spec.name]
     return tuple(c.__name__ for c in builtin.__mro__[1:]) == spec.mro
-
-
-def _sent(message: Any) -> tuple[list[Any], list[Any]]:
-    """The tensors and generators of a request, in the order the encoder meets them (the
-    worker numbers them the same way when it reports what the call changed)."""
-    import sys
-
-    torch = sys.modules.get("torch")
-    tensors: list[Any] = []
-    generators: list[Any] = []
-    if torch is None:
-        return tensors, generators
-
-    def walk(value: Any) -> None:
-        if isinstance(value, torch.Tensor):
-            tensors.append(value)
-        elif isinstance(value, torch.Generator):
-            generators.append(value)
-        elif isinstance(value, list | tuple):
-            for v in value:
-                walk(v)
-        elif isinstance(value, dict):
-            for v in value.values():
-                walk(v)
-
-    walk(message)
-    return tensors, generators
 
 
 def _apply_updates(reply: dict[str, Any], tensors: list[Any], generators: list[Any]) -> None:

@@ -131,10 +131,14 @@ class Worker:
     # -- requests ----------------------------------------------------------------------
 
     def _target(self, request: dict[str, Any]) -> Any:
+        """`obj` (the module when None), then each part of a dotted `name` in turn
+        (`BPETokenizer.train`: a class method reached through its class)."""
         obj = request.get("obj")
-        base = self.module if obj is None else obj
+        target = self.module if obj is None else obj
         name = request.get("name")
-        return base if name is None else getattr(base, name)
+        for part in name.split(".") if name else ():
+            target = getattr(target, part)
+        return target
 
     def _dispatch(self, request: dict[str, Any]) -> Any:
         for hid in request.get("release", ()):

@@ -200,10 +200,10 @@ class Encoder:
     def _tensor(self, t: Any) -> msgpack.ExtType:
         import torch
 
-        self.tensors.append(t)
         dtype = str(t.dtype).removeprefix("torch.")
         if dtype not in DTYPES or t.layout != torch.strided or t.is_quantized:
             return self._default_other(t)
+        self.tensors.append(t)  # numbered as the receiver numbers what it decodes
         flat = t.detach()
         if flat.device.type != "cpu":
             flat = flat.cpu()

@@ -1,16 +1,13 @@
-"""What the hidden suite checks against: text, the obvious trainer, a line counter."""
+"""What the hidden suite checks against: text (fixed, and sampled per call), the obvious trainer."""
 
 from __future__ import annotations
 
 import json.decoder
-import sys
+import random
 from collections import Counter
-from collections.abc import Callable
 from itertools import pairwise
 from pathlib import Path
 from pydoc_data.topics import topics
-from types import FrameType
-from typing import Any
 
 import regex
 
@@ -24,6 +21,25 @@ EMOJI = "ok 👍🏽 family 👨‍👩‍👧‍👦 flags 🇫🇷🇯🇵 and
 CJK = "日本語のテキストと中文文本，还有한국어 텍스트。"
 CODE = Path(json.decoder.__file__).read_text(encoding="utf-8")  # Python source, as text
 EOT, FIM = "<|endoftext|>", "<|fim_prefix|>"
+PARAGRAPHS = [p for p in CORPUS.split("\n\n") if p.strip()]
+
+
+def sampled_text(seed: int, n_chars: int) -> str:
+    """`n_chars` of English: the corpus's paragraphs in an order drawn from `seed`.
+
+    Each seed gives another text of the same kind, so a call can never be answered
+    from what an earlier call computed (or from the corpus, which a worker can read too).
+    """
+    order = list(range(len(PARAGRAPHS)))
+    random.Random(seed).shuffle(order)
+    parts: list[str] = []
+    size = 0
+    for i in order:
+        if size >= n_chars:
+            break
+        parts.append(PARAGRAPHS[i])
+        size += len(PARAGRAPHS[i]) + 2
+    return "\n\n".join(parts)[:n_chars]
 
 
 def slow_merges(text: str, vocab_size: int) -> dict[Pair, int]:
@@ -48,37 +64,3 @@ def slow_merges(text: str, vocab_size: int) -> dict[Pair, int]:
                     j += 1
             words[i] = out
     return merges
-
-
-class _OverBudget(BaseException):
-    """Raised inside the traced code once it has run more lines than allowed."""
-
-
-def count_lines(fn: Callable[[], object], filename: str, budget: int) -> int:
-    """Run `fn` and count the Python lines it executes in `filename` (deterministic).
-
-    Past `budget` lines every further line raises, so a slow solution stops early;
-    the caller compares the count it gets back with the budget.
-    """
-    count = 0
-
-    def local(frame: FrameType, event: str, arg: Any) -> Any:
-        nonlocal count
-        if event == "line":
-            count += 1
-            if count > budget:
-                raise _OverBudget
-        return local
-
-    def on_call(frame: FrameType, event: str, arg: Any) -> Any:
-        return local if frame.f_code.co_filename == filename else None
-
-    previous = sys.gettrace()
-    sys.settrace(on_call)
-    try:
-        fn()
-    except _OverBudget:
-        pass
-    finally:
-        sys.settrace(previous)
-    return count

@@ -118,21 +118,19 @@ class AllocatorMachine(RuleBasedStateMachine):
     def consistent_with_the_model(self) -> None:
         if self.alloc is None:
             return
-        a, m = self.alloc, self.model
+        m = self.model
+        got = snapshot(self.alloc, self._live(), m.num_blocks)  # every read, one round trip
         # No block lost or held twice; ref counts are the number of tables holding a block.
         holders: Counter[int] = Counter()
-        for s in self._live():
-            table = a.block_table(s)
+        for s, table in got["tables"].items():
             assert len(set(table)) == len(table), f"seq {s}'s table holds a block twice: {table}"
             holders.update(table)
-        for b in range(m.num_blocks):
-            r = a.ref_count(b)
+        for b, r in enumerate(got["refs"]):
             assert r == holders[b], f"block {b}: ref count {r}, but {holders[b]} tables hold it"
-        assert len(holders) + a.num_free_blocks() == m.num_blocks, (
-            f"{len(holders)} held + {a.num_free_blocks()} free != {m.num_blocks} blocks"
+        assert len(holders) + got["free"] == m.num_blocks, (
+            f"{len(holders)} held + {got['free']} free != {m.num_blocks} blocks"
         )
         # The exact state the conventions predict.
-        got = snapshot(a, self._live(), m.num_blocks)
         assert got["tables"] == m.tables, f"block tables: expected {m.tables}, got {got['tables']}"
         assert got["tokens"] == m.lens, f"token counts: expected {m.lens}, got {got['tokens']}"
 
