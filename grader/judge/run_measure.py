@@ -144,9 +144,7 @@ class Measurer:
             if differs:
                 record["differs"] = differs
             if sizes and not differs:
-                record.update(
-                    self._growth(factory, device, sizes, cand, ref, sync, growth_budget)
-                )
+                record.update(self._growth(factory, device, sizes, cand, ref, sync, growth_budget))
         except BaseException as exc:
             self.channel.send({"kind": "speed", "error": describe(exc)})
             return

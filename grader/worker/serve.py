@@ -238,6 +238,8 @@ class Worker:
         torch = import_torch
         updates = {}
         for i, (tensor, offset, nbytes) in enumerate(decoded.tensors):
+            if tensor.device.type == "meta":
+                continue  # no values to change
             before = (
                 torch.frombuffer(body, dtype=torch.uint8, count=nbytes, offset=offset)
                 if nbytes

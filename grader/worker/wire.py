@@ -204,6 +204,9 @@ class Encoder:
         if dtype not in DTYPES or t.layout != torch.strided or t.is_quantized:
             return self._default_other(t)
         self.tensors.append(t)  # numbered as the receiver numbers what it decodes
+        if t.device.type == "meta":  # shape and dtype only: a meta tensor has no bytes
+            meta = [dtype, list(t.shape), "meta", bool(t.requires_grad), 0, 0]
+            return msgpack.ExtType(TENSOR, self.pack(meta))
         flat = t.detach()
         if flat.device.type != "cpu":
             flat = flat.cpu()
@@ -375,6 +378,11 @@ def _tensor(meta: list[Any], body: bytearray, start: int) -> tuple[Any, int, int
         numel *= d
     itemsize = torch.empty(0, dtype=dtype).element_size()
     offset, nbytes = _int(offset), _int(nbytes)
+    target = _device(_str(device))
+    if target.type == "meta":
+        if nbytes:
+            raise WireError("a meta tensor carries no bytes")
+        return torch.empty(dims, dtype=dtype, device="meta"), offset, 0
     if nbytes != numel * itemsize or offset < 0 or start + offset + nbytes > len(body):
         raise WireError(f"tensor bytes do not match shape {dims} of {dtype_name}")
     if nbytes:
@@ -382,7 +390,6 @@ def _tensor(meta: list[Any], body: bytearray, start: int) -> tuple[Any, int, int
         tensor = raw.clone().view(dtype).reshape(dims)
     else:
         tensor = torch.empty(dims, dtype=dtype)
-    target = _device(_str(device))
     if target.type != "cpu":
         tensor = tensor.to(target)
     if _expect(requires_grad, bool):

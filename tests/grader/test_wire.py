@@ -110,3 +110,8 @@ def test_a_frame_over_the_limit_is_refused_before_it_is_read() -> None:
         a.sendall(struct.pack("!QI", 1 << 40, 8))
         with pytest.raises(WireError, match="over the limit"):
             recv_frame(b)
+
+
+def test_a_meta_tensor_crosses_as_its_shape_and_dtype() -> None:
+    out = roundtrip(torch.empty(3, 4, dtype=torch.bfloat16, device="meta"))
+    assert out.device.type == "meta" and out.shape == (3, 4) and out.dtype == torch.bfloat16

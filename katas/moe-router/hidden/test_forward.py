@@ -9,6 +9,8 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 from oracle import Layer, random_layer, routed_layer
 
+from grader.judge.remote import vjp
+
 RTOL, ATOL = 1e-4, 1e-5  # float32 against the float64 oracle
 
 
@@ -148,21 +150,26 @@ def test_forward_does_not_modify_its_inputs() -> None:
 
 def test_forward_gradients_reach_the_router_and_every_weight() -> None:
     layer = random_layer(18, 6, 8, 4, seed=19)
-    leaves = [t.clone().requires_grad_() for t in layer.tensors]
-    x, router, w1, w2, w3 = leaves
     probe = torch.randn(18, 6, generator=torch.Generator().manual_seed(1))
-    out, _ = sol.moe_forward(x, router, w1, w2, w3, 2)
-    (out * probe).sum().backward()
+    # Autograd does not cross into the solution's process: the backward pass of
+    # sum(out * probe) runs there (cotangent `probe` for out, zeros for the logits),
+    # and the gradients of all five inputs come back.
+    _, grads, _ = vjp(
+        sol.moe_forward,
+        (*layer.tensors, 2),
+        wrt=[0, 1, 2, 3, 4],
+        cotangents=[probe, torch.zeros(18, 4)],
+    )
 
     ref_leaves = [t.detach().double().requires_grad_() for t in layer.tensors]
     ref = oracle.moe_forward(Layer(*ref_leaves), 2)
     (ref * probe.double()).sum().backward()
     for name, mine, theirs in zip(
-        ("x", "router_weight", "w1", "w2", "w3"), leaves, ref_leaves, strict=True
+        ("x", "router_weight", "w1", "w2", "w3"), grads, ref_leaves, strict=True
     ):
-        assert mine.grad is not None, f"no gradient reached {name}: keep moe_forward differentiable"
+        assert mine is not None, f"no gradient reached {name}: keep moe_forward differentiable"
         assert theirs.grad is not None
-        msg = oracle.close(mine.grad, theirs.grad, 1e-3, 1e-5)
+        msg = oracle.close(mine, theirs.grad, 1e-3, 1e-5)
         assert not msg, f"d out / d {name}: {msg}"
 
 

@@ -11,6 +11,8 @@ import torch
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
+from grader.judge.remote import vjp
+
 LN = math.log
 
 
@@ -99,9 +101,18 @@ def test_loss_gradient_reaches_the_router_weight() -> None:
     g = torch.Generator().manual_seed(8)
     x = torch.randn(24, 10, generator=g)
     weight = (torch.randn(6, 10, generator=g) / 3).requires_grad_()
-    loss = sol.load_balancing_loss(x @ weight.T, 2)
-    assert loss.requires_grad, "the loss must be differentiable (do not detach the probabilities)"
-    loss.backward()
+    logits = x @ weight.T  # [24, 6], a graph on this side
+    # Autograd does not cross into the solution's process: it returns d loss / d logits
+    # (the loss's backward runs there), and the chain rule through x @ weight.T
+    # finishes here.
+    _, grads, requires = vjp(
+        sol.load_balancing_loss, (logits.detach(), 2), wrt=[0], cotangents=[torch.tensor(1.0)]
+    )
+    assert requires == [True], "the loss must be differentiable (do not detach the probabilities)"
+    d_logits = grads[0]
+    assert d_logits is not None, "no gradient reached the router logits"
+    assert tuple(d_logits.shape) == (24, 6), f"d loss / d logits of shape {tuple(d_logits.shape)}"
+    logits.backward(d_logits.to(logits.dtype))
     assert weight.grad is not None and bool(weight.grad.abs().sum() > 0), (
         "no gradient reached the router"
     )

@@ -7,11 +7,13 @@ reads like the prompt's sentence, nothing shared with any vectorised answer.
 from __future__ import annotations
 
 import math
-from collections.abc import Callable
-from pathlib import Path
+from typing import Any
 
 import torch
 from hypothesis import strategies as st
+
+from grader.judge.remote import keep
+from grader.judge.workers import new_candidate
 
 
 def slow_mask(q_len: int, kv_len: int, window: int | None, offset: int = 0) -> torch.Tensor:
@@ -75,14 +77,29 @@ def describe(got: torch.Tensor, expected: torch.Tensor) -> str:
     return text
 
 
-def peak_bytes(fn: Callable[[], object], capture: Path) -> int:
-    """memray's peak of heap allocations during fn() (its output stays alive)."""
-    import memray
+def peak_bytes(name: str, args: tuple[Any, ...], warm_up: tuple[Any, ...]) -> int:
+    """The kernel's peak resident size of the solution's process over one call of
+    `solution.name(*args)`, above its size just before the call.
 
-    with memray.Tracker(capture):
-        out = fn()
-    del out
-    return int(memray.FileReader(capture).metadata.peak_memory)
+    The call runs in a worker of its own, started for this measurement: memory that
+    earlier tests' calls freed but the allocator kept would otherwise absorb this
+    call's allocations unseen. A small call first (`warm_up`) sets up what any first
+    call sets up once. The result stays in the worker (`keep`), alive at the peak as
+    the output a caller holds; the bytes of sending it here are not counted.
+    """
+    session = new_candidate("peak-memory")
+    try:
+        fn = getattr(session.module, name)
+        keep(fn, *warm_up)
+        worker = session.worker()
+        before = worker.resident_bytes()
+        worker.reset_peak()
+        out = keep(fn, *args)
+        peak = worker.peak_resident_bytes()
+        del out
+        return max(0, peak - before)
+    finally:
+        session.close()
 
 
 windows = st.one_of(st.none(), st.integers(1, 12))
