@@ -23,8 +23,8 @@ from typing import Any
 from grader.worker.signals import kill_tree
 from grader.worker.wire import (
     Decoded,
-    Encoder,
     Decoder,
+    Encoder,
     ExceptionClass,
     Handle,
     WireError,
