@@ -43,6 +43,7 @@ __all__ = [
     "cpu_seconds",
     "fetch",
     "keep",
+    "keep_attr",
     "manual_seed",
     "vjp",
 ]
@@ -421,6 +422,14 @@ def keep(fn: Any, *args: Any, **kwargs: Any) -> Any:
     to test by behaviour what a value cannot show: that a result is a view of a buffer."""
     session, obj, name = _target(fn)
     return session.call(obj, name, args, kwargs, keep=True)
+
+
+def keep_attr(obj: Any, name: str) -> Any:
+    """An attribute of an object in the worker, left there (a tensor as an object whose
+    methods run there): a buffer kept before some calls shows what they wrote into it."""
+    if not isinstance(obj, RemoteObject):
+        raise TypeError(f"{obj!r} is not an object of the solution")
+    return obj._session.getattr(obj, name, keep=True)
 
 
 def fetch(obj: Any) -> Any:

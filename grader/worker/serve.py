@@ -374,8 +374,13 @@ def _sample(t: Any, seed: int) -> dict[str, Any]:
         return meta
     g = torch.Generator().manual_seed(seed)
     flat = torch.randint(0, n, (SAMPLE,), generator=g)
-    index = torch.unravel_index(flat, tuple(t.shape))  # no copy of a strided view
-    meta["sample"] = t[tuple(i.to(t.device) for i in index)].cpu()
+    # The multi-index of each flat position, by hand: indexing a strided view with it
+    # copies 64 elements, not the view (torch.unravel_index would import sympy here).
+    index = []
+    for size in reversed(t.shape):
+        index.append(flat % size)
+        flat = flat // size
+    meta["sample"] = t[tuple(i.to(t.device) for i in reversed(index))].cpu()
     return meta
 
 

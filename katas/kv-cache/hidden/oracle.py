@@ -2,6 +2,10 @@
 
 Layouts follow the kata: tokens before heads, `[batch, seq, heads, head_dim]`.
 GQA: query head h reads kv head h // group, which `repeat_interleave` gives.
+
+The solution runs in another process (`grader.judge.remote`): `cache.k` read here is
+a copy, so whether two tensors share storage is tested by behaviour, on tensors kept
+in the solution's process (`keep`, `keep_attr`): write through one, read the other.
 """
 
 from __future__ import annotations

@@ -8,6 +8,8 @@ import solution as sol
 import torch
 from oracle import call, ids_of, marked, positions, randn
 
+from grader.judge.remote import fetch, keep, keep_attr
+
 V_TAG = 500_000.0  # values carry ids offset by this, so keys and values cannot be confused
 
 
@@ -63,29 +65,56 @@ def test_lengths_are_start_pos_plus_new_tokens_per_sequence() -> None:
 
 def test_update_returns_views_of_the_cache_not_copies() -> None:
     cache = sol.KVCache(2, 2, 32, 2, 4)
-    k, v, _ = _write(cache, 1, [0, 0], 5, 2, 4)
-    ptr = cache.k.untyped_storage().data_ptr()
-    assert k.untyped_storage().data_ptr() == ptr, (
-        "the keys update returns must be a view of cache.k (no copy): their storage differs"
+    k_new, v_new = marked(2, [0, 0], 5, 2, 4, 0.0), marked(2, [0, 0], 5, 2, 4, V_TAG)
+    # The results stay in the solution's process: writing through them there, then
+    # reading cache.k / cache.v, shows whether they alias the buffers.
+    k, v, _ = keep(cache.update, 1, k_new, v_new, positions(0, 0))
+    assert tuple(fetch(k).shape) == tuple(fetch(v).shape) == (2, 5, 2, 4), (
+        f"update must return [batch, L, ...] = (2, 5, 2, 4), got {tuple(fetch(k).shape)}"
     )
-    assert v.untyped_storage().data_ptr() == cache.v.untyped_storage().data_ptr(), (
-        "the values update returns must be a view of cache.v (no copy)"
+    # Distinct negative values: each element of the view says where it must land.
+    mark = -1.0 - torch.arange(2 * 5 * 2 * 4, dtype=torch.float32).reshape(2, 5, 2, 4)
+    for name, view in (("k", k), ("v", v)):
+        before = getattr(cache, name)  # [2 layers, 2, 32, 2, 4]
+        view.copy_(mark)
+        after = getattr(cache, name)
+        assert not torch.equal(after, before), (
+            f"the {'keys' if name == 'k' else 'values'} update returns must be a view of "
+            f"cache.{name} (no copy): a write through them left cache.{name} unchanged"
+        )
+        expect = before.clone()
+        expect[1, :, :5] = mark
+        assert torch.equal(after, expect), (
+            f"the view must be cache.{name}[layer, :, :L], starting at cache.{name}[layer, 0, 0]: "
+            "a write through it landed elsewhere"
+        )
+    buf = keep_attr(cache, "k")
+    buf[1, 1, 3, 0, 0] = -7.0
+    assert float(fetch(k)[1, 3, 0, 0]) == -7.0, (
+        "a write into cache.k must show through the returned view"
     )
-    assert k.data_ptr() == cache.k[1].data_ptr(), "the view must start at cache.k[layer, 0, 0]"
-    cache.k[1, 1, 3, 0, 0] = -7.0
-    assert float(k[1, 3, 0, 0]) == -7.0, "a write into cache.k must show through the returned view"
 
 
 def test_update_writes_in_place_and_never_reallocates_the_buffers() -> None:
     cache = sol.KVCache(1, 2, 64, 2, 4)
-    k_ptr, v_ptr = cache.k.data_ptr(), cache.v.data_ptr()
+    # The buffers as constructed, kept in the solution's process: if update rebuilds
+    # them, these stop receiving its writes.
+    k_buf, v_buf = keep_attr(cache, "k"), keep_attr(cache, "v")
     _write(cache, 0, [0, 0], 4, 2, 4)
     for step in range(4, 60):
         _write(cache, 0, [step, step], 1, 2, 4)
-        assert cache.k.data_ptr() == k_ptr and cache.v.data_ptr() == v_ptr, (
-            f"cache.k / cache.v moved at step {step}: append must write into the "
-            "preallocated buffers, never rebuild them (torch.cat copies the whole cache)"
+        k_ids, v_ids = ids_of(fetch(k_buf)[0]), ids_of(fetch(v_buf)[0] - V_TAG)
+        assert k_ids[1][step] == v_ids[1][step] == 1000 + step, (
+            f"cache.k / cache.v moved at step {step}: the buffers made in __init__ no longer "
+            "receive the appended tokens; append must write into the preallocated buffers, "
+            "never rebuild them (torch.cat copies the whole cache)"
         )
+    k_buf[0, 0, 63, 0, 0] = -3.0
+    v_buf[0, 0, 63, 0, 0] = -3.0
+    assert float(cache.k[0, 0, 63, 0, 0]) == float(cache.v[0, 0, 63, 0, 0]) == -3.0, (
+        "cache.k / cache.v must still be the buffers made in __init__: a write into those "
+        "does not show in them"
+    )
     assert ids_of(cache.k[0])[1][:60] == [1000 + p for p in range(60)], (
         "every appended token must be in cache.k at its position"
     )

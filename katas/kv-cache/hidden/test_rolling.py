@@ -9,6 +9,8 @@ import solution as sol
 import torch
 from oracle import call, ids_of, marked
 
+from grader.judge.remote import fetch, keep_attr
+
 V_TAG = 500_000.0
 
 
@@ -175,9 +177,19 @@ def test_rolling_layers_are_independent() -> None:
 
 def test_rolling_cache_writes_in_place_and_never_reallocates() -> None:
     cache = sol.RollingKVCache(1, 2, 8, 2, 4)
-    k_ptr, v_ptr = cache.k.data_ptr(), cache.v.data_ptr()
+    # The buffers as constructed, kept in the solution's process: if update rebuilds
+    # them, these stop receiving its writes.
+    k_buf, v_buf = keep_attr(cache, "k"), keep_attr(cache, "v")
     for p in range(30):
         _write(cache, 0, [p, p], 1)
-        assert cache.k.data_ptr() == k_ptr and cache.v.data_ptr() == v_ptr, (
-            f"cache.k / cache.v moved at step {p}: writes must go into the preallocated buffers"
+        k_slots, v_slots = ids_of(fetch(k_buf)[0]), ids_of(fetch(v_buf)[0] - V_TAG)
+        assert k_slots[1][p % 8] == v_slots[1][p % 8] == 1000 + p, (
+            f"cache.k / cache.v moved at step {p}: the buffers made in __init__ no longer "
+            "receive the writes; writes must go into the preallocated buffers"
         )
+    k_buf[0, 0, 0, 0, 0] = -3.0
+    v_buf[0, 0, 0, 0, 0] = -3.0
+    assert float(cache.k[0, 0, 0, 0, 0]) == float(cache.v[0, 0, 0, 0, 0]) == -3.0, (
+        "cache.k / cache.v must still be the buffers made in __init__: a write into those "
+        "does not show in them"
+    )
