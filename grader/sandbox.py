@@ -27,6 +27,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from grader.worker.signals import death
+
 # Environment a child inherits from ours; everything else is dropped (no PYTHONPATH,
 # no PYTHONSTARTUP, no tokens). HOME and TMPDIR point into the private directory.
 PASS_ENV = (
@@ -89,16 +91,7 @@ class ChildResult:
         if rc is None:
             return "it was stopped"
         if rc < 0:
-            name = (
-                signal.Signals(-rc).name if -rc in signal.Signals._value2member_map_ else str(-rc)
-            )
-            why = {
-                "SIGSEGV": " (a segmentation fault)",
-                "SIGXCPU": " (CPU time limit reached)",
-                "SIGXFSZ": " (file size limit reached: too much output?)",
-                "SIGKILL": " (killed, often for memory)",
-            }.get(name, "")
-            return f"the process died from {name}{why}"
+            return f"the process died from {death(-rc)}"
         return f"the process exited with status {rc} before finishing"
 
 

@@ -36,6 +36,14 @@ class Channel:
             view = view[written:]
 
 
+def exit_now() -> None:
+    """End the process once its report is sent: tearing torch down would cost the grade
+    a second, and there is nothing left to flush but our own streams."""
+    sys.stdout.flush()
+    sys.stderr.flush()
+    os._exit(0)
+
+
 def die_with_parent() -> None:
     """If the grade's parent is killed (even with SIGKILL), this process goes too."""
     if sys.platform.startswith("linux"):

@@ -11,7 +11,6 @@ from __future__ import annotations
 import contextlib
 import ctypes
 import json
-import signal
 import socket
 import threading
 import time
@@ -20,7 +19,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from grader.worker.signals import kill_tree
+from grader.worker.signals import death, kill_tree
 from grader.worker.wire import (
     Decoded,
     Decoder,
@@ -137,18 +136,7 @@ def describe_exit(status: int | None) -> str:
     if status is None:
         return "the solution's process stopped answering"
     if status < 0:
-        try:
-            name = signal.Signals(-status).name
-        except ValueError:
-            name = f"signal {-status}"
-        why = {
-            "SIGSEGV": " (a segmentation fault)",
-            "SIGXCPU": " (CPU time limit reached)",
-            "SIGXFSZ": " (file size limit reached: too much output?)",
-            "SIGKILL": " (killed, often for memory)",
-            "SIGABRT": " (aborted)",
-        }.get(name, "")
-        return f"the solution's process died from {name}{why}"
+        return f"the solution's process died from {death(-status)}"
     return f"the solution's process exited with status {status}"
 
 

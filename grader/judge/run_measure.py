@@ -11,13 +11,12 @@ candidate's component, by proxy, inside the reference engine running here.
 from __future__ import annotations
 
 import importlib
-import os
 import sys
 from collections.abc import Callable
 from typing import Any
 
 from grader.judge import workers
-from grader.judge.channel import Channel, setup
+from grader.judge.channel import Channel, exit_now, setup
 from grader.judge.client import ZygoteClient
 from grader.judge.measuring import (
     Case,
@@ -225,9 +224,7 @@ def main() -> None:
         channel.send({"kind": "finish"})
     finally:
         measurer.close()
-        sys.stdout.flush()
-        sys.stderr.flush()
-        os._exit(0)  # the report is sent; tearing down torch would cost the grade a second
+        exit_now()
 
 
 if __name__ == "__main__":
