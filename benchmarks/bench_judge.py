@@ -116,7 +116,7 @@ def grades(section: Section, runs: int = 3) -> None:
             shutil.copyfile(BUILTIN_KATAS / kata / "model_answer.py", ws / "solution.py")
             times: dict[str, list[float]] = {name: [] for name in pythons}
             scores: dict[str, set[float | None]] = {name: set() for name in pythons}
-            for name, python in pythons.items():
+            for python in pythons.values():
                 _grade(python, ws, env)  # warm: mypy's cache, the suite's manifest
             for _ in range(runs):
                 for name, python in pythons.items():
@@ -124,11 +124,11 @@ def grades(section: Section, runs: int = 3) -> None:
                     times[name].append(took)
                     scores[name].add(score)
             this = statistics.median(times["this"])
-            cells = [f"warm grade: {kata}", fmt_s(this), runs, _scores(scores["this"])]
+            notes = _scores(scores["this"])
             if baseline:
                 before = statistics.median(times["baseline"])
-                cells[-1] += f"; baseline {fmt_s(before)} ({_scores(scores['baseline'])})"
-            section.add(*cells)
+                notes += f"; baseline {fmt_s(before)} ({_scores(scores['baseline'])})"
+            section.add(f"warm grade: {kata}", fmt_s(this), runs, notes)
 
 
 def _scores(scores: set[float | None]) -> str:
