@@ -1,6 +1,6 @@
 """Entry point of the `drill` console script: run the app, map errors to exit codes.
 
-One place turns exceptions into exit codes and one-line messages (DESIGN section 4):
+One place turns exceptions into exit codes and one-line messages (docs/guide.md):
 0 passed / ok, 1 graded and not passed, 2 bad input, 3 internal failure. A traceback
 is shown only with `--debug`.
 """

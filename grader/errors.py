@@ -8,7 +8,7 @@ from __future__ import annotations
 
 
 class DrillError(Exception):
-    """An error with a message meant for the user and an exit code (DESIGN section 4)."""
+    """An error with a message meant for the user and an exit code (docs/guide.md)."""
 
     exit_code = 3
 

@@ -1,4 +1,4 @@
-"""The grade report: plain dataclasses whose JSON form is the contract of DESIGN section 4.
+"""The grade report: plain dataclasses whose JSON form is the contract in docs/report.md.
 
 Every renderer (Rich, JSON, JUnit, markdown) reads a `Report`; nothing else. The
 parent builds it from results it checked itself, never from what a child claims.

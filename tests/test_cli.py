@@ -1,4 +1,4 @@
-"""The command contract (DESIGN section 4): outputs, exit codes, one-line errors."""
+"""The command contract (docs/guide.md): outputs, exit codes, one-line errors."""
 
 from __future__ import annotations
 
