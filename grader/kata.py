@@ -38,7 +38,8 @@ class SpeedSpec:
     max_ratio: float
     sizes: tuple[int, int] | None = None
     max_growth: float | None = None
-    advice: str = ""
+    advice: str = ""  # when the ratio fails (and growth, without growth_advice)
+    growth_advice: str = ""  # when the time grows past max_growth
 
 
 @dataclass(frozen=True)
@@ -233,6 +234,7 @@ def load_kata_from(folder: Path) -> Kata:
             (int(spd["sizes"][0]), int(spd["sizes"][1])) if "sizes" in spd else None,
             float(spd["max_growth"]) if "max_growth" in spd else None,
             spd.get("advice", ""),
+            spd.get("growth_advice", ""),
         )
         if spd
         else None,

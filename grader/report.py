@@ -11,7 +11,8 @@ import json
 from dataclasses import dataclass, field
 from typing import Any, Literal
 
-Status = Literal["pass", "fail", "error", "skip"]
+# "unmeasured": the check ran but the machine was too busy for a verdict (costs nothing).
+Status = Literal["pass", "fail", "error", "skip", "unmeasured"]
 SCHEMA_VERSION = 1
 
 

@@ -54,7 +54,8 @@ def score(kata: Kata, checks: dict[str, Check], hints_taken: int) -> tuple[float
             measured = f" (measured: {check.reason or 'within budget'})"
             check.status, check.reason = "skip", f"not scored until {why}{measured}"
         check.score = check.max * _fraction(check)
-    possible = sum(c.max for c in checks.values())
+    # A check the machine was too busy to measure neither earns nor costs points.
+    possible = sum(c.max for c in checks.values() if c.status != "unmeasured")
     raw = 100.0 * sum(c.score for c in checks.values()) / possible if possible else 0.0
     penalty = kata.hint_cost * hints_taken
     total = max(0.0, min(100.0, raw - penalty))

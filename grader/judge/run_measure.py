@@ -23,6 +23,7 @@ from grader.judge.measuring import (
     Footprint,
     RemoteSide,
     channel_overhead,
+    one_measurement_at_a_time,
     peak_memory,
     same_result,
     verify,
@@ -137,6 +138,7 @@ class Measurer:
                 "reference_s": both.b_s,
                 "rounds": both.rounds,
                 "interval": [both.low, both.high],
+                "spread": both.b_spread,
                 "checked_calls": checked,
                 "channel_s": channel_overhead(cand),
             }
@@ -160,15 +162,18 @@ class Measurer:
         budget: float | None,
     ) -> dict[str, Any]:
         small, large = sizes
-        ratios = {}
+        found = {}
         for who, session in (("candidate", cand), ("reference", ref)):
             big = RemoteSide(session, factory(session.module, device, large), sync)
             little = RemoteSide(session, factory(session.module, device, small), sync)
             settle = budget if who == "candidate" else None
-            ratios[who] = compare_sides(big, little, max_s=GROWTH_MAX_S, budget=settle).ratio
+            found[who] = compare_sides(big, little, max_s=GROWTH_MAX_S, budget=settle)
+        growth = found["candidate"]
         return {
-            "growth": ratios["candidate"],
-            "reference_growth": ratios["reference"],
+            "growth": growth.ratio,
+            "growth_interval": [growth.low, growth.high],
+            "growth_spread": growth.b_spread,
+            "reference_growth": found["reference"].ratio,
             "sizes": sizes,
         }
 
@@ -208,17 +213,19 @@ def main() -> None:
             return
         finally:
             probe.close()
-        if config.get("memory"):
-            measurer.memory(getattr(cases, config["memory"]["case"]), device)
-        if config.get("speed"):
-            spec = config["speed"]
-            measurer.speed(
-                getattr(cases, spec["case"]),
-                device,
-                spec.get("sizes"),
-                spec.get("max_ratio"),
-                spec.get("max_growth"),
-            )
+        with one_measurement_at_a_time() as waited:
+            channel.send({"kind": "lock", "waited_s": waited})
+            if config.get("memory"):
+                measurer.memory(getattr(cases, config["memory"]["case"]), device)
+            if config.get("speed"):
+                spec = config["speed"]
+                measurer.speed(
+                    getattr(cases, spec["case"]),
+                    device,
+                    spec.get("sizes"),
+                    spec.get("max_ratio"),
+                    spec.get("max_growth"),
+                )
         if config.get("integration"):
             measurer.integration(getattr(cases, config["integration"]["case"]), device)
         channel.send({"kind": "finish"})

@@ -23,6 +23,10 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Protocol
 
+# B (the reference) varying by less than this from block to block (interquartile range
+# over median) is a machine quiet enough to trust a median that sits near a budget.
+STEADY = 0.10
+
 
 @dataclass(frozen=True)
 class Comparison:
@@ -34,6 +38,28 @@ class Comparison:
     rounds: int
     low: float = 0.0  # a 95% confidence interval of the median ratio (order statistics)
     high: float = float("inf")
+    b_spread: float = 0.0  # B's own block times: interquartile range over median
+
+    def verdict(self, budget: float, steady: float = STEADY) -> str:
+        """ "pass", "fail", or "unsure": the interval lies within the budget, past it, or
+        across it. Across it, a steady B means the machine was quiet and the noise was
+        A's own: the median decides. Only a busy machine leaves it unsure."""
+        if self.high <= budget:
+            return "pass"
+        if self.low > budget:
+            return "fail"
+        if self.b_spread <= steady:
+            return "pass" if self.ratio <= budget else "fail"
+        return "unsure"
+
+
+def spread(values: list[float]) -> float:
+    """Interquartile range over median: how much a side's own times wandered."""
+    if len(values) < 4:
+        return 0.0
+    q = statistics.quantiles(values, n=4)
+    middle = statistics.median(values)
+    return (q[2] - q[0]) / middle if middle > 0 else 0.0
 
 
 def median_interval(ratios: list[float]) -> tuple[float, float]:
@@ -152,4 +178,5 @@ def compare_sides(
         rounds=len(ratios),
         low=low,
         high=high,
+        b_spread=spread(b_times),
     )

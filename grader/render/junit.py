@@ -44,7 +44,7 @@ def to_junit(report: Report) -> str:
             ET.SubElement(
                 case, "failure", message=check.reason, type=check.status
             ).text = check.reason
-        elif check.status == "skip":
+        elif check.status in ("skip", "unmeasured"):
             skipped += 1
             ET.SubElement(case, "skipped", message=check.reason)
         else:

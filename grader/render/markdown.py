@@ -5,7 +5,7 @@ from __future__ import annotations
 from grader.render.common import CHECK_TITLES, summary, time_line, verdict
 from grader.report import Report
 
-ICONS = {"pass": "✅", "fail": "❌", "error": "💥", "skip": "⏭️"}
+ICONS = {"pass": "✅", "fail": "❌", "error": "💥", "skip": "⏭️", "unmeasured": "❔"}
 
 
 def _cell(text: str) -> str:

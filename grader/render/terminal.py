@@ -10,7 +10,13 @@ from rich.text import Text
 from grader.render.common import CHECK_TITLES, summary, time_line, verdict
 from grader.report import Report
 
-STYLES = {"pass": "green", "fail": "red", "error": "bold red", "skip": "yellow"}
+STYLES = {
+    "pass": "green",
+    "fail": "red",
+    "error": "bold red",
+    "skip": "yellow",
+    "unmeasured": "yellow",
+}
 MAX_FAILURES_SHOWN = 8
 
 

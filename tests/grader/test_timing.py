@@ -103,3 +103,22 @@ def test_rounds_run_on_while_the_interval_straddles_the_budget(
 
     result = timing.compare_sides(Wobbly(clock, 0.003), Steady(clock, 0.001), rounds=21, budget=3.0)
     assert result.rounds == 21 and result.low <= 3.0 <= result.high
+
+
+def comparison(ratio: float, low: float, high: float, spread: float) -> timing.Comparison:
+    return timing.Comparison(ratio, 0.0, 0.0, 21, low=low, high=high, b_spread=spread)
+
+
+def test_an_interval_within_or_past_the_budget_decides_whatever_the_noise() -> None:
+    assert comparison(1.0, 0.8, 1.3, spread=0.5).verdict(3.0) == "pass"
+    assert comparison(5.0, 4.1, 6.0, spread=0.5).verdict(3.0) == "fail"
+
+
+def test_across_the_budget_a_steady_reference_lets_the_median_decide() -> None:
+    # A quiet machine: the noise was the candidate's own (it cannot buy an "unsure").
+    assert comparison(2.9, 2.0, 4.0, spread=0.05).verdict(3.0) == "pass"
+    assert comparison(3.2, 2.0, 4.0, spread=0.05).verdict(3.0) == "fail"
+
+
+def test_across_the_budget_a_busy_machine_is_unsure() -> None:
+    assert comparison(3.2, 2.0, 4.0, spread=0.3).verdict(3.0) == "unsure"
