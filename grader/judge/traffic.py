@@ -2,9 +2,11 @@
 
 The ring kata checks how much each rank sends. A rank's own count could be forged by
 the solution running in it, and `/proc/PID/io` misses socket writes made with
-`sendmsg`; the kernel's per-connection `tcp_info.bytes_sent` (Linux 4.19+) misses
-nothing. We ask for every TCP socket on the machine (NETLINK_SOCK_DIAG, the interface
-`ss` uses), keep those whose inode is among the process's open files, and add up.
+`sendmsg`; the kernel's per-connection `tcp_info` (Linux 4.19+) misses nothing. Its
+`bytes_sent` counts a retransmitted segment again (a busy machine drops segments even
+on loopback), so what counts is `bytes_sent - bytes_retrans`: each byte once. We ask
+for every TCP socket on the machine (NETLINK_SOCK_DIAG, the interface `ss` uses), keep
+those whose inode is among the process's open files, and add up.
 
     netlink message: nlmsghdr | inet_diag_req_v2          (request, per address family)
     each reply:      nlmsghdr | inet_diag_msg | rtattr(INET_DIAG_INFO, tcp_info) ...
@@ -27,7 +29,8 @@ NLMSGHDR = struct.Struct("=IHHII")
 REQUEST = struct.Struct("=BBBxI48x")
 DIAG_MSG = struct.Struct("=BBBB48xIIIII")  # ..., expires, rqueue, wqueue, uid, inode
 RTATTR = struct.Struct("=HH")
-TCP_INFO_BYTES_ACKED, TCP_INFO_BYTES_SENT = 120, 200
+# Offsets in struct tcp_info (linux/tcp.h).
+TCP_INFO_BYTES_ACKED, TCP_INFO_BYTES_SENT, TCP_INFO_BYTES_RETRANS = 120, 200, 208
 
 
 def socket_inodes(pid: int) -> set[int]:
@@ -75,13 +78,11 @@ def _parse(message: bytes, sent: dict[int, int]) -> None:
             return
         if kind == INET_DIAG_INFO:
             info = message[offset + RTATTR.size : offset + length]
-            at = (
-                TCP_INFO_BYTES_SENT
-                if len(info) >= TCP_INFO_BYTES_SENT + 8
-                else TCP_INFO_BYTES_ACKED
-            )
-            if len(info) >= at + 8:
-                sent[inode] = struct.unpack_from("=Q", info, at)[0]
+            if len(info) >= TCP_INFO_BYTES_RETRANS + 8:
+                total, again = struct.unpack_from("=QQ", info, TCP_INFO_BYTES_SENT)
+                sent[inode] = total - again
+            elif len(info) >= TCP_INFO_BYTES_ACKED + 8:  # older kernels: what arrived
+                sent[inode] = struct.unpack_from("=Q", info, TCP_INFO_BYTES_ACKED)[0]
         offset += (length + 3) & ~3
 
 
