@@ -181,6 +181,12 @@ def grade(
         hints_taken=len(session.hints),
     )
     store = History()
+    if report.partial:  # not a grade of the kata: neither history nor the session keep it
+        if session.mode == "mock":
+            from drills.mock import interview
+
+            interview.on_grade(ws, session, report, snapshot, only)
+        return GradeOutcome(report, ws, None)
     store.record(session.attempt, ws.root, report)
     last_grade = {
         "at": report.graded_at,

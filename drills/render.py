@@ -220,6 +220,11 @@ def batch(results: list[BatchResult], fmt: str, output: Path | None) -> None:
 
 
 def grade_notes(outcome: GradeOutcome) -> None:
+    if outcome.report.partial:
+        err_console.print(
+            "A partial grade (--only): not kept in `drill history` and not the session's last grade.",
+            style="dim",
+        )
     if outcome.history_moved_aside:
         err_console.print(
             f"The history store was unreadable; it was moved aside to {outcome.history_moved_aside} "

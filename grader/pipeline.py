@@ -64,6 +64,8 @@ def grade(
     hints_taken: int = 0,
 ) -> Report:
     wanted = _wanted(kata, only)
+    if device == "cuda":
+        _require_cuda()
     with tempfile.TemporaryDirectory(prefix="drill-grade-") as tmp:
         workdir = Path(tmp)
         solution_dir = _private_copy(solution, workdir)
@@ -75,6 +77,11 @@ def grade(
         finally:
             zygote.stop()
     total, penalty, passed = score(kata, checks, hints_taken)
+    present = [c for c in NAMES if c in kata.weights]
+    partial = wanted if wanted != present else None
+    if partial:
+        # Of the checks that ran: each passed (the pass mark speaks of a full grade).
+        passed = all(c.status in ("pass", "unmeasured") for c in checks.values())
     return Report(
         kata=kata.id,
         score=total,
@@ -88,7 +95,19 @@ def grade(
         tests=outcomes,
         device=used_device,
         graded_at=datetime.now(UTC).isoformat(timespec="seconds"),
+        partial=partial,
     )
+
+
+def _require_cuda() -> None:
+    """`--device cuda` where torch sees no GPU is bad input, not a grade on the CPU."""
+    import subprocess
+    import sys
+
+    probe = "import sys, torch; sys.exit(0 if torch.cuda.is_available() else 1)"
+    found = subprocess.run([sys.executable, "-I", "-c", probe], capture_output=True, check=False)
+    if found.returncode != 0:
+        raise BadInput("--device cuda: CUDA is not available (torch sees no CUDA device)")
 
 
 def _run_stages(

@@ -62,6 +62,9 @@ class Report:
     device: str = "cpu"
     graded_at: str = ""
     solution: str = "solution.py"
+    # The checks that ran, when `--only` left some of the kata's out: the score and
+    # `passed` then speak of those checks alone, and the grade is not a full one.
+    partial: list[str] | None = None
 
     def to_json(self) -> dict[str, Any]:
         return {
@@ -76,6 +79,7 @@ class Report:
             "pass_mark": self.pass_mark,
             "graded_at": self.graded_at,
             "device": self.device,
+            **({"partial": self.partial} if self.partial else {}),
             "checks": {name: check.to_json() for name, check in self.checks.items()},
             "tests": [dataclasses.asdict(t) for t in self.tests],
         }

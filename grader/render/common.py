@@ -46,7 +46,17 @@ def summary(check: Check) -> str:
 
 
 def verdict(report: Report) -> str:
+    if report.partial:
+        done = "every check that ran passed" if report.passed else "not every check that ran passed"
+        return f"partial: {', '.join(report.partial)} ({done})"
     return "PASSED" if report.passed else "NOT PASSED"
+
+
+def headline(report: Report) -> str:
+    """`91.5/100 PASSED`; a partial grade has no score out of 100, only its checks."""
+    if report.partial:
+        return verdict(report)
+    return f"{report.score:.1f}/100 {verdict(report)}"
 
 
 def time_line(report: Report) -> str:

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from grader.render.common import CHECK_TITLES, summary, time_line, verdict
+from grader.render.common import CHECK_TITLES, headline, summary, time_line
 from grader.report import Report
 
 ICONS = {"pass": "✅", "fail": "❌", "error": "💥", "skip": "⏭️", "unmeasured": "❔"}
@@ -14,7 +14,7 @@ def _cell(text: str) -> str:
 
 def to_markdown(report: Report) -> str:
     lines = [
-        f"### drill · {report.kata}: {report.score:.1f}/100 · {verdict(report)}",
+        f"### drill · {report.kata}: {headline(report)}",
         "",
         f"Pass mark {report.pass_mark:g}; hints taken {report.hints_taken}"
         + (f" (-{report.hint_penalty:g} points)" if report.hint_penalty else "")

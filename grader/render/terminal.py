@@ -7,7 +7,7 @@ from rich.panel import Panel
 from rich.table import Table
 from rich.text import Text
 
-from grader.render.common import CHECK_TITLES, summary, time_line, verdict
+from grader.render.common import CHECK_TITLES, headline, summary, time_line
 from grader.report import Report
 
 STYLES = {
@@ -55,5 +55,5 @@ def print_report(report: Report, console: Console) -> None:
     footer.append(f"device {report.device}")
     parts.append(Text("\n" + " · ".join(footer), style="dim"))
     colour = "green" if report.passed else "red"
-    title = f"[bold]{report.kata}[/] — [bold {colour}]{report.score:.1f}/100 {verdict(report)}[/]"
+    title = f"[bold]{report.kata}[/] — [bold {colour}]{headline(report)}[/]"
     console.print(Panel(Group(*parts), title=title, title_align="left", border_style=colour))

@@ -106,6 +106,15 @@ def run_mypy(file: Path, workdir: Path) -> list[dict[str, object]]:
 
 
 def check_types(ctx: GradeContext) -> Check:
+    # Types are checked on what the kata asks for: a file that does not parse, or that
+    # defines none of it, has nothing for mypy to vouch for (an empty file is not typed).
+    facts = inspect_source(ctx.solution)
+    if facts.syntax_error:
+        return Check("types", "error", reason=f"solution does not parse: {facts.syntax_error}")
+    missing = facts.missing(ctx.kata.entrypoints)
+    if len(missing) == len(ctx.kata.entrypoints):
+        reason = f"solution.py defines none of {', '.join(missing)}: nothing to type-check"
+        return Check("types", "error", reason=reason)
     workdir = ctx.stage_dir("types")
     source = ctx.solution.read_text(encoding="utf-8", errors="replace")
     stripped, suppressed = strip_suppressions(source)
@@ -126,7 +135,7 @@ def check_types(ctx: GradeContext) -> Check:
             {"line": e.get("line"), "message": e.get("message")} for e in errors[:MAX_MESSAGES]
         ],
     }
-    evasions = inspect_source(ctx.solution).type_evasions(ctx.kata.entrypoints)
+    evasions = facts.type_evasions(ctx.kata.entrypoints)
     if evasions:
         details["evasions"] = evasions
         reason = f"mypy cannot vouch for this code: {evasions[0]}"
