@@ -211,7 +211,11 @@ def history(
 
     store = History()
     rows = store.rows(kata, limit)
-    render.history(rows, fmt.value, store.moved_aside)
+    if kata is not None and not rows:
+        from grader.kata import load_kata
+
+        load_kata(kata)  # an unknown id is bad input, with the closest one named
+    render.history(rows, fmt.value, store.moved_aside, kata)
 
 
 ci_app = typer.Typer(

@@ -244,7 +244,7 @@ def finding(f: Finding) -> None:
     )
 
 
-def history(rows: list[Row], fmt: str, moved_aside: Path | None) -> None:
+def history(rows: list[Row], fmt: str, moved_aside: Path | None, kata: str | None = None) -> None:
     from rich.table import Table
 
     if moved_aside:
@@ -253,6 +253,9 @@ def history(rows: list[Row], fmt: str, moved_aside: Path | None) -> None:
         )
     if fmt == "json":
         sys.stdout.write(json.dumps([r.__dict__ for r in rows], indent=2) + "\n")
+        return
+    if not rows and kata is not None:
+        console.print(f"No grades of {kata} yet: `drill start {kata}`, then `drill grade`.")
         return
     if not rows:
         console.print("No grades yet: `drill start KATA`, then `drill grade`.")

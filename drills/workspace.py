@@ -175,9 +175,14 @@ def start(
     backup = None
     if target.exists() and (not target.is_dir() or any(target.iterdir())):
         if not force:
+            if (target / SESSION_FILE).is_file():
+                raise BadInput(
+                    f"{target} already holds a drill session: resume it with --resume, "
+                    "or pass --force to move it aside to a timestamped backup first"
+                )
             raise BadInput(
-                f"{target} already exists and is not empty: resume it with --resume, "
-                "or pass --force to move it aside to a timestamped backup first"
+                f"{target} already exists, is not empty and is not a drill workspace: choose "
+                "another --dir, or pass --force to move it aside to a timestamped backup first"
             )
         backup = _backup(target)
     target.mkdir(parents=True, exist_ok=True)

@@ -81,6 +81,18 @@ def test_starting_over_an_existing_workspace_names_resume_and_force(
     assert (ws / "solution.py").read_text() == "my work"
 
 
+def test_history_of_an_unknown_kata_is_bad_input(toy_katas_dir: Path) -> None:
+    result = drill("history", "--kata", "top-k-indeces")
+    assert result.returncode == 2
+    assert "Did you mean 'top-k-indices'?" in one_line_error(result)
+
+
+def test_history_of_a_kata_never_graded_says_so(toy_katas_dir: Path) -> None:
+    result = drill("history", "--kata", "top-k-indices")
+    assert result.returncode == 0
+    assert "No grades of top-k-indices yet" in result.stdout
+
+
 def test_start_prints_the_headline_and_the_deadline(toy_katas_dir: Path, tmp_path: Path) -> None:
     result = drill("start", "top-k-indices", "--dir", str(tmp_path / "ws"), "--timed", "90s")
     assert result.returncode == 0
