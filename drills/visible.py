@@ -36,6 +36,8 @@ def run_visible(root: Path) -> VisibleResult:
     files = sorted(root.glob("test_*.py"))
     if not files:
         raise BadInput(f"{root} has no test_*.py files to run")
+    if not (root / "solution.py").is_file():
+        raise BadInput(f"{root / 'solution.py'} does not exist: the visible tests import it")
     tests = [p.name for p in files]
     with tempfile.TemporaryDirectory(prefix="drill-test-") as tmp:
         junit = Path(tmp) / "visible.xml"

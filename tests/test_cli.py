@@ -207,3 +207,14 @@ def test_the_cli_starts_without_heavy_imports() -> None:
         [sys.executable, "-c", probe], capture_output=True, text=True, timeout=60
     )
     assert "HEAVY []" in result.stdout, result.stdout[-500:] + result.stderr[-500:]
+
+
+def test_drill_test_without_a_solution_is_one_clear_line(
+    toy_katas_dir: Path, tmp_path: Path
+) -> None:
+    ws = tmp_path / "ws"
+    assert drill("start", "top-k-indices", "--dir", str(ws)).returncode == 0
+    (ws / "solution.py").unlink()
+    result = drill("test", cwd=ws)
+    assert result.returncode == 2
+    assert "solution.py does not exist" in one_line_error(result)
