@@ -106,7 +106,8 @@ def hints_of(kata: Kata) -> list[str]:
     return [str(h) for h in hints]
 
 
-def take_hint(directory: Path) -> HintTaken:
+def next_hint(directory: Path) -> tuple[int, int, float]:
+    """(the next hint's number, how many there are, what it costs), taking nothing."""
     ws = find_workspace(directory)
     session = ws.load()
     kata = load_kata(session.kata)
@@ -118,6 +119,16 @@ def take_hint(directory: Path) -> HintTaken:
         raise BadInput(
             f"no hints left: all {len(hints)} have been revealed (`drill status` lists them)"
         )
+    return index + 1, len(hints), kata.hint_cost
+
+
+def take_hint(directory: Path) -> HintTaken:
+    next_hint(directory)  # the same refusals, before anything is recorded
+    ws = find_workspace(directory)
+    session = ws.load()
+    kata = load_kata(session.kata)
+    hints = hints_of(kata)
+    index = len(session.hints)
     session.hints.append(
         Hint(
             index=index,

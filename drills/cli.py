@@ -6,6 +6,7 @@ commands that need them, so `drill --help` and `drill list` start in a blink.
 
 from __future__ import annotations
 
+import sys
 from contextlib import nullcontext
 from enum import StrEnum
 from pathlib import Path
@@ -15,6 +16,7 @@ import typer
 
 from drills import render
 from drills.console import console, err_console
+from grader.errors import BadInput
 
 app = typer.Typer(
     name="drill",
@@ -126,10 +128,22 @@ def test(directory: DirOption = Path(".")) -> None:
 
 
 @app.command()
-def hint(directory: DirOption = Path(".")) -> None:
-    """Reveal the next hint. It is recorded and costs points."""
+def hint(
+    directory: DirOption = Path("."),
+    yes: Annotated[
+        bool, typer.Option("--yes", "-y", help="Spend the points without asking (scripts).")
+    ] = False,
+) -> None:
+    """Reveal the next hint. It is recorded and costs points: you are asked first."""
     from drills import actions
 
+    number, total, cost = actions.next_hint(directory)
+    if not yes:
+        if not sys.stdin.isatty():
+            raise BadInput(f"hint {number} of {total} costs {cost:g} points: pass --yes to take it")
+        if not typer.confirm(f"Hint {number} of {total} costs {cost:g} points. Reveal it?"):
+            console.print("No hint taken; nothing was spent.")
+            return
     render.hint(actions.take_hint(directory))
 
 

@@ -139,11 +139,11 @@ def test_an_unknown_option_is_one_line_and_exit_2(capsys: pytest.CaptureFixture[
 def test_hints_are_revealed_in_order_and_recorded(toy_katas_dir: Path, tmp_path: Path) -> None:
     ws = tmp_path / "ws"
     drill("start", "top-k-indices", "--dir", str(ws))
-    first = drill("hint", "--dir", str(ws))
+    first = drill("hint", "--yes", "--dir", str(ws))
     assert (
         first.returncode == 0 and "Hint 1/3" in first.stdout and "what to sort by" in first.stdout
     )
-    assert "Hint 2/3" in drill("hint", "--dir", str(ws)).stdout
+    assert "Hint 2/3" in drill("hint", "--yes", "--dir", str(ws)).stdout
     status = drill("status", "--dir", str(ws))
     assert "2 taken" in status.stdout and "-10 points" in status.stdout
     session = json.loads((ws / ".drill" / "session.json").read_text())
@@ -154,8 +154,8 @@ def test_no_hints_left_is_a_clear_error(toy_katas_dir: Path, tmp_path: Path) -> 
     ws = tmp_path / "ws"
     drill("start", "top-k-indices", "--dir", str(ws))
     for _ in range(3):
-        drill("hint", "--dir", str(ws))
-    result = drill("hint", "--dir", str(ws))
+        drill("hint", "--yes", "--dir", str(ws))
+    result = drill("hint", "--yes", "--dir", str(ws))
     assert result.returncode == 2
     assert "no hints left" in one_line_error(result)
 
@@ -218,3 +218,12 @@ def test_drill_test_without_a_solution_is_one_clear_line(
     result = drill("test", cwd=ws)
     assert result.returncode == 2
     assert "solution.py does not exist" in one_line_error(result)
+
+
+def test_a_hint_is_not_spent_without_a_yes(toy_katas_dir: Path, tmp_path: Path) -> None:
+    ws = tmp_path / "ws"
+    drill("start", "top-k-indices", "--dir", str(ws))
+    result = drill("hint", "--dir", str(ws))  # no terminal to ask on
+    assert result.returncode == 2
+    assert "costs 5 points: pass --yes" in one_line_error(result)
+    assert json.loads((ws / ".drill" / "session.json").read_text())["hints"] == []
