@@ -22,7 +22,7 @@ app = typer.Typer(
     name="drill",
     help="Practise the systems-coding rounds of LLM-infrastructure interviews.",
     no_args_is_help=True,
-    add_completion=False,
+    add_completion=True,  # drill --install-completion: bash, zsh, fish, PowerShell
     pretty_exceptions_enable=False,
     # Plain help: typer's Rich help imports rich.markdown and markdown-it, about 0.1 s of
     # start-up that every `drill --help` would pay.

@@ -227,3 +227,8 @@ def test_a_hint_is_not_spent_without_a_yes(toy_katas_dir: Path, tmp_path: Path) 
     assert result.returncode == 2
     assert "costs 5 points: pass --yes" in one_line_error(result)
     assert json.loads((ws / ".drill" / "session.json").read_text())["hints"] == []
+
+
+def test_shell_completion_is_offered() -> None:
+    result = drill("--show-completion", "bash")
+    assert result.returncode == 0 and "_DRILL_COMPLETE" in result.stdout
