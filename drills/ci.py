@@ -1,17 +1,23 @@
 """`drill ci init`: a GitHub Actions workflow that grades the workspaces a pull request changes.
 
 Trust: the workflow runs on `pull_request_target`, so its definition comes from the base
-branch, never from the pull request; drill is installed from a pinned package spec,
-never from the pull request's files; the pull request's head is checked out only as
-data, with a read-only token and no persisted credentials, and its solutions run only
-inside drill's sandbox. Hidden suites ship inside the pinned drill package.
+branch, never from the pull request; drill is installed from a source the team pins
+(its repository at a commit or tag, or a wheel), never from the pull request's files
+and never by a bare name on the public index (the name `drill` there belongs to another
+project); the pull request's head is checked out only as data, with a read-only token
+and no persisted credentials, and its solutions run only inside drill's sandbox. Hidden
+suites ship inside the pinned drill. torch is the CPU build, pinned, from PyTorch's CPU
+wheel index, with pip's cache kept between runs.
 """
 
 from __future__ import annotations
 
+import hashlib
+import re
+import subprocess
+from importlib import metadata
 from pathlib import Path
 
-from drills import __version__
 from grader.errors import BadInput
 
 DEFAULT_PATH = Path(".github/workflows/drill.yml")
@@ -42,12 +48,22 @@ jobs:
         with:
           python-version: "3.11"
 
-      - name: Install drill from its pinned release (never from the pull request)
+      - name: Keep pip's downloads between runs
+        uses: actions/cache@v4
+        with:
+          path: ~/.cache/pip
+          key: pip-${{{{ runner.os }}}}-torch-{torch}-{source_key}
+
+      - name: Install drill from its pinned source (never from the pull request)
         env:
-          DRILL_SPEC: "{spec}"
+          DRILL_SOURCE: "{source}"
+          TORCH_VERSION: "{torch}"
+          TORCH_INDEX_URL: "{torch_index}"
         run: |
           python -m venv "$RUNNER_TEMP/drill"
-          "$RUNNER_TEMP/drill/bin/python" -m pip install --quiet "torch>=2.3" "$DRILL_SPEC"
+          pip="$RUNNER_TEMP/drill/bin/python -m pip"
+          $pip install --quiet ${{TORCH_INDEX_URL:+--index-url "$TORCH_INDEX_URL"}} "torch==$TORCH_VERSION"
+          $pip install --quiet "$DRILL_SOURCE"
           echo "$RUNNER_TEMP/drill/bin" >> "$GITHUB_PATH"
 
       - name: Check out the pull request's files (data only)
@@ -87,15 +103,81 @@ jobs:
 """
 
 
-def workflow(spec: str, min_score: float) -> str:
-    return WORKFLOW.format(spec=spec, min_score=f"{min_score:g}")
+# PyTorch's own index of CPU-only wheels: about 200 MB where the default build is GBs.
+TORCH_CPU_INDEX = "https://download.pytorch.org/whl/cpu"
+BARE_NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]*\s*(\[[^]]*\])?\s*([<>=!~].*)?$")
 
 
-def init(path: Path, *, spec: str | None, min_score: float, force: bool) -> Path:
+def workflow(source: str, torch: str, min_score: float) -> str:
+    key = hashlib.sha256(source.encode()).hexdigest()[:12]
+    return WORKFLOW.format(
+        source=source,
+        source_key=key,
+        torch=torch,
+        torch_index=TORCH_CPU_INDEX,
+        min_score=f"{min_score:g}",
+    )
+
+
+def check_source(source: str) -> str:
+    """A pip requirement that names where drill comes from, not just what it is called."""
+    if BARE_NAME.match(source.strip()) and "/" not in source and ".whl" not in source:
+        raise BadInput(
+            f"--source {source}: a bare package name installs whatever the public index holds "
+            "under it (the name `drill` there is another project); name a source you control: "
+            "git+https://HOST/OWNER/REPO@TAG, or a wheel's URL or path"
+        )
+    return source.strip()
+
+
+def default_source() -> str:
+    """This drill's own repository at its current commit, when it runs from a checkout
+    whose `origin` the workflow can fetch."""
+    root = Path(__file__).resolve().parent.parent
+    git = ["git", "-C", str(root)]
+    try:
+        url = subprocess.run(
+            [*git, "remote", "get-url", "origin"], capture_output=True, text=True, check=True
+        ).stdout.strip()
+        sha = subprocess.run(
+            [*git, "rev-parse", "HEAD"], capture_output=True, text=True, check=True
+        ).stdout.strip()
+    except (OSError, subprocess.CalledProcessError):
+        url = sha = ""
+    if not (url.startswith(("https://", "ssh://", "git@")) and sha):
+        raise BadInput(
+            "pass --source: where the workflow installs drill from (git+https://HOST/OWNER/REPO@TAG, "
+            "or a wheel's URL or path); this drill does not run from a clone it could pin"
+        )
+    if url.startswith("git@"):
+        url = "ssh://" + url.replace(":", "/", 1)
+    return f"git+{url}@{sha}"
+
+
+def default_torch() -> str:
+    """The torch this drill runs with (its version, without a local build tag)."""
+    try:
+        return metadata.version("torch").split("+", 1)[0]
+    except metadata.PackageNotFoundError:
+        return DEFAULT_TORCH
+
+
+DEFAULT_TORCH = "2.13.0"
+
+
+def init(
+    path: Path,
+    *,
+    source: str | None,
+    min_score: float,
+    force: bool,
+    torch: str | None = None,
+) -> Path:
     if not 0 <= min_score <= 100:
         raise BadInput(f"--min-score {min_score:g}: expected a score from 0 to 100")
     if path.exists() and not force:
         raise BadInput(f"{path} already exists: pass --force to replace it")
+    pinned = check_source(source) if source else default_source()
     path.parent.mkdir(parents=True, exist_ok=True)
-    path.write_text(workflow(spec or f"drill=={__version__}", min_score), encoding="utf-8")
+    path.write_text(workflow(pinned, torch or default_torch(), min_score), encoding="utf-8")
     return path

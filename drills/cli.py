@@ -243,9 +243,17 @@ def ci_init(
     path: Annotated[Path, typer.Option("--path", help="Where to write the workflow.")] = Path(
         ".github/workflows/drill.yml"
     ),
-    spec: Annotated[
+    source: Annotated[
         str | None,
-        typer.Option("--spec", help="The pinned drill to install (default: this version)."),
+        typer.Option(
+            "--source",
+            help="Where the workflow installs drill from: git+https://...@TAG or a wheel "
+            "(default: this clone's origin at its current commit).",
+        ),
+    ] = None,
+    torch: Annotated[
+        str | None,
+        typer.Option("--torch", help="The torch version to pin (default: the one installed)."),
     ] = None,
     min_score: Annotated[
         float, typer.Option("--min-score", help="Score a pull request must reach.")
@@ -255,7 +263,7 @@ def ci_init(
     """Write a GitHub Actions workflow that grades the workspaces a pull request changes."""
     from drills import ci
 
-    written = ci.init(path, spec=spec, min_score=min_score, force=force)
+    written = ci.init(path, source=source, min_score=min_score, force=force, torch=torch)
     console.print(f"Wrote {written}. Commit it on your default branch; see docs/ci.md.")
 
 

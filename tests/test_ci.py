@@ -157,8 +157,11 @@ def test_twenty_workspaces_at_once_give_twenty_independent_reports(
     assert got == expected
 
 
+SOURCE = "git+https://example.org/team/drill@v0.1.0"
+
+
 def test_ci_init_writes_a_workflow_that_actionlint_accepts(tmp_path: Path) -> None:
-    result = drill("ci", "init", "--min-score", "85", cwd=tmp_path)
+    result = drill("ci", "init", "--min-score", "85", "--source", SOURCE, cwd=tmp_path)
     assert result.returncode == 0, result.stderr
     path = tmp_path / ".github" / "workflows" / "drill.yml"
     actionlint = shutil.which("actionlint", path=str(Path(sys.executable).parent)) or shutil.which(
@@ -167,12 +170,20 @@ def test_ci_init_writes_a_workflow_that_actionlint_accepts(tmp_path: Path) -> No
     assert actionlint is not None, "actionlint is a dev dependency (pip install -e '.[dev]')"
     lint = subprocess.run([actionlint, str(path)], capture_output=True, text=True)
     assert lint.returncode == 0, lint.stdout + lint.stderr
-    again = drill("ci", "init", cwd=tmp_path)
+    again = drill("ci", "init", "--source", SOURCE, cwd=tmp_path)
     assert again.returncode == 2 and "--force" in again.stderr
 
 
+@pytest.mark.parametrize("bare", ["drill", "drill==0.1.0", "drill[dev]>=0.1"])
+def test_ci_init_refuses_a_bare_package_name(tmp_path: Path, bare: str) -> None:
+    result = drill("ci", "init", "--source", bare, cwd=tmp_path)
+    assert result.returncode == 2
+    assert "a bare package name installs whatever the public index holds" in result.stderr
+    assert not (tmp_path / ".github").exists()
+
+
 def test_the_workflow_never_runs_grader_code_from_the_pull_request() -> None:
-    spec = yaml.safe_load(workflow("drill==0.1.0", 80))
+    spec = yaml.safe_load(workflow(SOURCE, "2.13.0", 80))
     assert list(spec[True]) == ["pull_request_target"]  # YAML reads the key `on` as True
     assert spec["permissions"] == {"contents": "read"}
     steps = spec["jobs"]["grade"]["steps"]
@@ -184,6 +195,64 @@ def test_the_workflow_never_runs_grader_code_from_the_pull_request() -> None:
     assert install < checkout, names
     assert steps[checkout]["with"]["persist-credentials"] is False
     runs = "\n".join(str(s.get("run", "")) for s in steps)
-    assert "pip install" in runs and '"$DRILL_SPEC"' in runs
+    assert "pip install" in runs and '"$DRILL_SOURCE"' in runs
+    assert '"torch==$TORCH_VERSION"' in runs  # pinned, before drill asks for a range
     assert "pip install ." not in runs and "-e ." not in runs and "requirements" not in runs
     assert "--min-score 80" in runs
+
+
+def step(spec: dict[str, object], name: str) -> dict[str, object]:
+    jobs = spec["jobs"]
+    assert isinstance(jobs, dict)
+    found = [s for s in jobs["grade"]["steps"] if name in str(s.get("name", ""))]
+    assert len(found) == 1, name
+    return dict(found[0])
+
+
+@pytest.mark.slow
+def test_the_workflows_install_and_grade_steps_work_in_a_clean_environment(
+    tmp_path: Path, toy_katas_dir: Path
+) -> None:
+    """The generated steps, run as a runner would: a fresh venv, drill from a pinned
+    source (here this checkout), torch pinned, then the grade of a changed workspace."""
+    repo = Path(__file__).resolve().parent.parent
+    spec = yaml.safe_load(workflow(str(repo), "2.13.0", 80))
+    runner = tmp_path / "runner"
+    runner.mkdir()
+    github_path = runner / "path.txt"
+    env = {
+        "PATH": os.environ["PATH"],
+        "HOME": os.environ.get("HOME", str(tmp_path)),
+        "RUNNER_TEMP": str(runner),
+        "GITHUB_PATH": str(github_path),
+        "DRILL_SOURCE": str(repo),
+        "TORCH_VERSION": "2.13.0",
+        "TORCH_INDEX_URL": "",  # this machine's own index holds the CPU build
+    }
+    install = step(spec, "Install drill")
+    done = subprocess.run(
+        ["bash", "-e", "-c", str(install["run"])], env=env, capture_output=True, text=True
+    )
+    assert done.returncode == 0, done.stdout[-2000:] + done.stderr[-2000:]
+    bin_dir = github_path.read_text().strip()
+    assert Path(bin_dir, "drill").exists()
+
+    ws = workspace(tmp_path, "alice", TOY / "model_answer.py")
+    (runner / "workspaces.txt").write_text(f"{ws}\n")
+    grade_env = {
+        **env,
+        "PATH": f"{bin_dir}:{env['PATH']}",
+        "DRILL_KATAS": os.environ["DRILL_KATAS"],
+        "DRILL_HOME": str(tmp_path / "home"),
+        "DRILL_NO_WARM": "1",
+    }
+    graded = subprocess.run(
+        ["bash", "-e", "-c", str(step(spec, "Grade")["run"])],
+        env=grade_env,
+        capture_output=True,
+        text=True,
+        timeout=600,
+    )
+    assert graded.returncode == 0, graded.stdout[-2000:] + graded.stderr[-2000:]
+    reports = list((runner / "reports").glob("*.xml"))
+    assert len(reports) == 1
