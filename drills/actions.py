@@ -226,10 +226,13 @@ def grade_batch(
     device: str,
     only: set[str] | None,
     on_result: Callable[[Any], None],
+    kata: str | None = None,
 ) -> list[Any]:
     from drills.batch import grade_batch as run_batch
 
-    return run_batch(root, workers=workers, device=device, only=only, on_result=on_result)
+    return run_batch(
+        root, workers=workers, device=device, only=only, on_result=on_result, kata=kata
+    )
 
 
 def validate(

@@ -27,30 +27,65 @@ class BatchResult:
     workspace: Path
     report: Report | None
     error: str = ""
+    skipped: str = ""  # why this folder was not graded
 
     def to_json(self) -> dict[str, Any]:
+        if self.skipped:
+            return {"workspace": str(self.workspace), "skipped": self.skipped, "passed": False}
         if self.report is None:
             return {"workspace": str(self.workspace), "error": self.error, "passed": False}
         return {"workspace": str(self.workspace), **self.report.to_json()}
 
 
-def find_workspaces(root: Path) -> list[Path]:
+def _within(root: Path, name: str, extra_depth: int) -> set[Path]:
+    return {
+        p
+        for p in root.rglob(name)
+        if len(p.relative_to(root).parts) <= MAX_DEPTH + extra_depth
+        and not any(part.startswith(".") for part in p.relative_to(root).parts[:-extra_depth])
+    }
+
+
+def find_workspaces(root: Path, kata: str | None = None) -> tuple[list[Path], list[BatchResult]]:
+    """The folders to grade, and those skipped with why. With `kata`, a folder holding a
+    bare solution.py (what a class hands in) is graded as that kata."""
     if not root.is_dir():
         raise BadInput(f"--batch {root}: not a folder")
-    found = sorted(
-        p.parent.parent
-        for p in root.rglob(str(SESSION_FILE))
-        if len(p.relative_to(root).parts) <= MAX_DEPTH + 2
-    )
-    if not found:
-        raise BadInput(f"--batch {root}: no drill workspaces (folders with {SESSION_FILE}) inside")
-    return found
+    sessions = {p.parent.parent for p in _within(root, str(SESSION_FILE), 2)}
+    bare = {p.parent for p in _within(root, "solution.py", 1)} - sessions
+    skipped: list[BatchResult] = []
+    if kata is None:
+        why = "a solution.py without a drill session: pass --kata KATA to grade it as that kata"
+        skipped += [BatchResult(p, None, skipped=why) for p in sorted(bare)]
+        found = sorted(sessions)
+    else:
+        load_kata(kata)  # an unknown id is bad input before anything is graded
+        found = []
+        for ws in sorted(sessions | bare):
+            if ws in sessions and (other := _session_kata(ws)) not in (None, kata):
+                skipped.append(BatchResult(ws, None, skipped=f"a session of {other}, not {kata}"))
+            else:
+                found.append(ws)
+    if not found and not skipped:
+        what = f"folders with {SESSION_FILE}" + (" or solution.py" if kata else "")
+        raise BadInput(f"--batch {root}: no drill workspaces ({what}) inside")
+    return found, skipped
 
 
-def grade_one(root: Path, device: str, only: set[str] | None) -> BatchResult:
+def _session_kata(ws: Path) -> str | None:
+    try:
+        return Workspace(ws).load().kata
+    except DrillError:
+        return None  # a broken session: grading it reports the error
+
+
+def grade_one(root: Path, device: str, only: set[str] | None, kata: str | None) -> BatchResult:
     from grader.pipeline import grade
 
     try:
+        if kata is not None and not (root / SESSION_FILE).is_file():
+            report = grade(load_kata(kata), root / "solution.py", device=device, only=only)
+            return BatchResult(root, report)
         session = Workspace(root).load()
         report = grade(
             load_kata(session.kata),
@@ -75,14 +110,17 @@ def grade_batch(
     device: str,
     only: set[str] | None,
     on_result: Callable[[BatchResult], None],
+    kata: str | None = None,
 ) -> list[BatchResult]:
     if workers < 1:
         raise BadInput("--workers must be at least 1")
-    workspaces = find_workspaces(root)
+    workspaces, skipped = find_workspaces(root, kata)
+    for result in skipped:
+        on_result(result)
     results: dict[Path, BatchResult] = {}
     pool = ThreadPoolExecutor(max_workers=workers)
     try:
-        for result in pool.map(lambda ws: grade_one(ws, device, only), workspaces):
+        for result in pool.map(lambda ws: grade_one(ws, device, only, kata), workspaces):
             results[result.workspace] = result
             on_result(result)
     except BaseException:
@@ -92,4 +130,4 @@ def grade_batch(
         pool.shutdown(wait=True, cancel_futures=True)
         raise
     pool.shutdown()
-    return [results[ws] for ws in workspaces]
+    return [results[ws] for ws in workspaces] + skipped

@@ -185,6 +185,7 @@ def grade(
             device=device.value,
             only=checks,
             on_result=render.batch_progress,
+            kata=kata,
         )
         render.batch(results, fmt.value, output)
         raise typer.Exit(0 if all(actions.gate(r.report, min_score) for r in results) else 1)

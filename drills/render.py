@@ -177,6 +177,9 @@ def ci_outputs(outcome: GradeOutcome) -> None:
 
 
 def batch_progress(result: BatchResult) -> None:
+    if result.skipped:
+        err_console.print(f"skipped {result.workspace}: {result.skipped}", style="yellow")
+        return
     verdict = (
         "error" if result.report is None else ("passed" if result.report.passed else "not passed")
     )
@@ -205,6 +208,9 @@ def batch(results: list[BatchResult], fmt: str, output: Path | None) -> None:
     for col in ("workspace", "kata", "score", "passed", "note"):
         table.add_column(col, no_wrap=col == "workspace")
     for r in results:
+        if r.skipped:
+            table.add_row(_short(r.workspace), "-", "-", "[yellow]skipped[/]", r.skipped)
+            continue
         if r.report is None:
             table.add_row(_short(r.workspace), "-", "-", "[red]error[/]", r.error)
             continue

@@ -137,6 +137,39 @@ def test_batch_grades_every_workspace_and_survives_a_broken_one(
     assert "alice" in result.stdout and "carol" in result.stdout
 
 
+def test_a_class_hand_in_of_bare_solutions_is_graded_with_kata(
+    toy_katas_dir: Path, tmp_path: Path
+) -> None:
+    root = tmp_path / "handed-in"
+    for name, source in (
+        ("dan", TOY / "model_answer.py"),
+        ("eve", TOY / "starter" / "solution.py"),
+    ):
+        (root / name).mkdir(parents=True)
+        shutil.copyfile(source, root / name / "solution.py")
+    without = drill("grade", "--batch", str(root), "--only", "tests", "--format", "json")
+    lines = [json.loads(line) for line in without.stdout.splitlines()]
+    assert [line.get("skipped", "")[:32] for line in lines] == [
+        "a solution.py without a drill se"
+    ] * 2
+    assert "skipped" in without.stderr and "--kata KATA" in without.stderr
+    graded = drill(
+        "grade",
+        "--batch",
+        str(root),
+        "--kata",
+        "top-k-indices",
+        "--only",
+        "tests",
+        "--format",
+        "json",
+    )
+    by_name = {
+        Path(line["workspace"]).name: line for line in map(json.loads, graded.stdout.splitlines())
+    }
+    assert by_name["dan"]["passed"] is True and by_name["eve"]["passed"] is False
+
+
 @pytest.mark.slow
 def test_twenty_workspaces_at_once_give_twenty_independent_reports(
     toy_katas_dir: Path, tmp_path: Path
