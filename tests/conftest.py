@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import tempfile
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -14,10 +15,15 @@ FIXTURE_KATAS = Path(__file__).resolve().parent / "fixtures" / "katas"
 
 @pytest.fixture(autouse=True)
 def isolated_home(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[Path]:
-    """Every test gets its own history store; no background mypy warm-ups."""
+    """Every test gets its own history store and temporary folder (a grade a test kills
+    leaves its private folder there, not in the machine's); no background mypy warm-ups."""
     home = tmp_path / "drill-home"
     monkeypatch.setenv("DRILL_HOME", str(home))
     monkeypatch.setenv("DRILL_NO_WARM", "1")
+    temp = tmp_path / "tmp"
+    temp.mkdir()
+    monkeypatch.setenv("TMPDIR", str(temp))
+    monkeypatch.setattr(tempfile, "tempdir", str(temp))
     yield home
 
 
