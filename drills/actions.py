@@ -163,7 +163,12 @@ def _bare_folder(directory: Path, kata_id: str) -> Workspace:
 
 
 def grade(
-    directory: Path, *, device: str, only: set[str] | None, kata_id: str | None = None
+    directory: Path,
+    *,
+    device: str,
+    only: set[str] | None,
+    kata_id: str | None = None,
+    strict_time: bool = False,
 ) -> GradeOutcome:
     from grader.pipeline import grade as run_grade
 
@@ -190,6 +195,7 @@ def grade(
         elapsed_s=session.elapsed_s(graded_at),
         limit_s=session.limit_s,
         hints_taken=len(session.hints),
+        strict_time=strict_time,
     )
     store = History()
     if report.partial:  # not a grade of the kata: neither history nor the session keep it

@@ -89,7 +89,7 @@ jobs:
           while read -r ws; do
             name=$(echo "$ws" | tr '/' '_')
             drill grade --dir "$ws" --format junit --output "$RUNNER_TEMP/reports/$name.xml" \\
-              --min-score {min_score} || status=1
+              --min-score {min_score}{strict} || status=1
           done < "$RUNNER_TEMP/workspaces.txt"
           exit "$status"
 
@@ -108,7 +108,7 @@ TORCH_CPU_INDEX = "https://download.pytorch.org/whl/cpu"
 BARE_NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]*\s*(\[[^]]*\])?\s*([<>=!~].*)?$")
 
 
-def workflow(source: str, torch: str, min_score: float) -> str:
+def workflow(source: str, torch: str, min_score: float, strict_time: bool = False) -> str:
     key = hashlib.sha256(source.encode()).hexdigest()[:12]
     return WORKFLOW.format(
         source=source,
@@ -116,6 +116,7 @@ def workflow(source: str, torch: str, min_score: float) -> str:
         torch=torch,
         torch_index=TORCH_CPU_INDEX,
         min_score=f"{min_score:g}",
+        strict=" --strict-time" if strict_time else "",
     )
 
 
@@ -172,6 +173,7 @@ def init(
     min_score: float,
     force: bool,
     torch: str | None = None,
+    strict_time: bool = False,
 ) -> Path:
     if not 0 <= min_score <= 100:
         raise BadInput(f"--min-score {min_score:g}: expected a score from 0 to 100")
@@ -179,5 +181,6 @@ def init(
         raise BadInput(f"{path} already exists: pass --force to replace it")
     pinned = check_source(source) if source else default_source()
     path.parent.mkdir(parents=True, exist_ok=True)
-    path.write_text(workflow(pinned, torch or default_torch(), min_score), encoding="utf-8")
+    text = workflow(pinned, torch or default_torch(), min_score, strict_time)
+    path.write_text(text, encoding="utf-8")
     return path

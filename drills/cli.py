@@ -163,6 +163,9 @@ def grade(
     min_score: Annotated[
         float | None, typer.Option("--min-score", help="Also fail below this score (a CI gate).")
     ] = None,
+    strict_time: Annotated[
+        bool, typer.Option("--strict-time", help="A grade past the time limit does not pass.")
+    ] = False,
     kata: Annotated[
         str | None,
         typer.Option("--kata", "-k", help="Grade a folder without a session as this kata."),
@@ -193,7 +196,9 @@ def grade(
         err_console.status("grading…", spinner="dots") if fmt is GradeFormat.rich else nullcontext()
     )
     with busy:
-        outcome = actions.grade(directory, device=device.value, only=checks, kata_id=kata)
+        outcome = actions.grade(
+            directory, device=device.value, only=checks, kata_id=kata, strict_time=strict_time
+        )
     render.report(outcome.report, fmt.value, output)
     render.ci_outputs(outcome)
     render.grade_notes(outcome)
@@ -260,11 +265,16 @@ def ci_init(
         float, typer.Option("--min-score", help="Score a pull request must reach.")
     ] = 80.0,
     force: Annotated[bool, typer.Option("--force", help="Replace an existing workflow.")] = False,
+    strict_time: Annotated[
+        bool, typer.Option("--strict-time", help="Grades past a session's time limit fail.")
+    ] = False,
 ) -> None:
     """Write a GitHub Actions workflow that grades the workspaces a pull request changes."""
     from drills import ci
 
-    written = ci.init(path, source=source, min_score=min_score, force=force, torch=torch)
+    written = ci.init(
+        path, source=source, min_score=min_score, force=force, torch=torch, strict_time=strict_time
+    )
     console.print(f"Wrote {written}. Commit it on your default branch; see docs/ci.md.")
 
 

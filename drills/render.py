@@ -272,6 +272,8 @@ def history(rows: list[Row], fmt: str, moved_aside: Path | None, kata: str | Non
     for r in rows:
         when = datetime.fromisoformat(r.graded_at).astimezone().strftime("%Y-%m-%d %H:%M")
         used = minutes(r.elapsed_s) + (f" / {minutes(r.limit_s)}" if r.limit_s else "")
+        if r.limit_s and r.elapsed_s is not None and r.elapsed_s > r.limit_s:
+            used += f" [yellow]({minutes(r.elapsed_s - r.limit_s)} over)[/]"
         table.add_row(
             when,
             r.kata,

@@ -62,6 +62,7 @@ def grade(
     elapsed_s: float | None = None,
     limit_s: float | None = None,
     hints_taken: int = 0,
+    strict_time: bool = False,
 ) -> Report:
     wanted = _wanted(kata, only)
     if device == "cuda":
@@ -82,6 +83,8 @@ def grade(
     if partial:
         # Of the checks that ran: each passed (the pass mark speaks of a full grade).
         passed = all(c.status in ("pass", "unmeasured") for c in checks.values())
+    if strict_time and elapsed_s is not None and limit_s and elapsed_s > limit_s:
+        passed = False  # the interview's clock is part of the grade
     return Report(
         kata=kata.id,
         score=total,
@@ -96,6 +99,7 @@ def grade(
         device=used_device,
         graded_at=datetime.now(UTC).isoformat(timespec="seconds"),
         partial=partial,
+        strict_time=strict_time,
     )
 
 

@@ -65,6 +65,14 @@ class Report:
     # The checks that ran, when `--only` left some of the kata's out: the score and
     # `passed` then speak of those checks alone, and the grade is not a full one.
     partial: list[str] | None = None
+    strict_time: bool = False  # overtime fails the grade (`drill grade --strict-time`)
+
+    @property
+    def overtime_s(self) -> float | None:
+        """Seconds past the session's limit when graded (None: within it, or no limit)."""
+        if self.elapsed_s is None or not self.limit_s or self.elapsed_s <= self.limit_s:
+            return None
+        return self.elapsed_s - self.limit_s
 
     def to_json(self) -> dict[str, Any]:
         return {
@@ -80,6 +88,8 @@ class Report:
             "graded_at": self.graded_at,
             "device": self.device,
             **({"partial": self.partial} if self.partial else {}),
+            **({"overtime_s": round(self.overtime_s, 1)} if self.overtime_s else {}),
+            "strict_time": self.strict_time,
             "checks": {name: check.to_json() for name, check in self.checks.items()},
             "tests": [dataclasses.asdict(t) for t in self.tests],
         }

@@ -71,3 +71,26 @@ def test_device_cuda_without_cuda_is_bad_input(workspace: Path) -> None:
     result = drill("grade", "--device", "cuda", cwd=workspace)
     assert result.returncode == 2
     assert "CUDA is not available" in one_line_error(result)
+
+
+def _overdue(workspace: Path, hours: float) -> None:
+    """Move the session's start back, as if the candidate had taken `hours` more."""
+    from datetime import datetime, timedelta
+
+    path = workspace / ".drill" / "session.json"
+    session = json.loads(path.read_text())
+    started = datetime.fromisoformat(session["started_at"]) - timedelta(hours=hours)
+    session["started_at"] = started.isoformat(timespec="seconds")
+    path.write_text(json.dumps(session))
+
+
+def test_overtime_is_shown_and_fails_only_under_strict_time(workspace: Path) -> None:
+    _overdue(workspace, hours=2)
+    lenient = drill("grade", "--format", "json", cwd=workspace)
+    report = json.loads(lenient.stdout)
+    assert lenient.returncode == 0 and report["passed"] is True
+    assert report["overtime_s"] > 3600 and report["strict_time"] is False
+    assert "over" in drill("history", cwd=workspace).stdout
+    strict = drill("grade", "--strict-time", cwd=workspace)
+    assert strict.returncode == 1
+    assert "NOT PASSED (over time by" in strict.stdout and "--strict-time" in strict.stdout

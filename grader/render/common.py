@@ -49,6 +49,8 @@ def verdict(report: Report) -> str:
     if report.partial:
         done = "every check that ran passed" if report.passed else "not every check that ran passed"
         return f"partial: {', '.join(report.partial)} ({done})"
+    if report.strict_time and report.overtime_s:
+        return f"NOT PASSED (over time by {minutes(report.overtime_s)}, --strict-time)"
     return "PASSED" if report.passed else "NOT PASSED"
 
 
