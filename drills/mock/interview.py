@@ -60,7 +60,7 @@ def open_mock(directory: Path) -> Mock:
             "start one with `drill mock start KATA`"
         )
     kata = load_kata(session.kata)
-    return Mock(ws, kata, load_script(kata))
+    return Mock(ws, kata, load_script(kata).fitted(session.limit_s))
 
 
 def begin(ws: Workspace, session: Session, *, resumed: bool) -> None:

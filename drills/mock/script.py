@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 from dataclasses import dataclass
 
 from grader.kata import Kata, read_yaml, validate_schema
@@ -49,6 +50,16 @@ class Script:
             if elapsed_s < self.phase_start_s(i + 1):
                 return i
         return len(self.phases) - 1
+
+    def fitted(self, limit_s: float | None) -> Script:
+        """The phases stretched or shrunk in proportion to fill the session's limit: a
+        45-minute interview of a kata planned for 30 plans 45 minutes, not 30."""
+        planned = sum(p.minutes for p in self.phases)
+        if not limit_s or planned <= 0:
+            return self
+        scale = limit_s / 60.0 / planned
+        phases = tuple(Phase(p.name, round(p.minutes * scale, 1)) for p in self.phases)
+        return dataclasses.replace(self, phases=phases)
 
     def dimension(self, key: str) -> Dimension:
         for d in self.rubric:

@@ -41,7 +41,7 @@ def test_the_console_shows_the_script_and_the_clock(mock: Mock) -> None:
         clarify = text_of(app, "clarify-text")
         assert "Q1. What order do equal values come in?\n    Index order." in clarify
         assert "used of 20m00s" in text_of(app, "clock")
-        assert text_of(app, "phases").startswith("> clarify  0-2m")
+        assert text_of(app, "phases").startswith("> clarify  0-4m")  # 10m planned, 20m given
         assert "1. [not given] Think about what to sort by." in text_of(app, "hints-text")
         assert "2  misses ties" in text_of(app, "rubric-text")
         assert "no test run yet" in text_of(app, "candidate")

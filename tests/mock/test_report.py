@@ -84,9 +84,9 @@ def test_the_markdown_report_shows_the_whole_interview(finished: Mock) -> None:
         "Time to first passing visible test: **5m00s**.",
         "| 2m00s | test | 0 passed, 1 failed |",
         "| 10m00s | grade | 78.5, not passed (not passing: speed) |",
-        "| clarify | 2m | 5m20s (from 0m00s) |",  # straight on to test at 5m20s
-        "| code | 6m | skipped |",
-        "| test | 2m | 8m10s (from 5m20s) |",  # until the last event at 13m30s
+        "| clarify | 4m | 5m20s (from 0m00s) |",  # planned 2m of 10, fitted to 20; then test
+        "| code | 12m | skipped |",
+        "| test | 4m | 8m10s (from 5m20s) |",  # until the last event at 13m30s
         "- 11m40s: What breaks at 10x scale?",
         "- 13m30s (interviewer): talked through ties | well",
         "- Sorting by value only, losing index order on ties.",

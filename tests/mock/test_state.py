@@ -129,3 +129,13 @@ def test_validate_rejects_an_interview_without_the_10x_follow_up(
     bad = findings["interview.yaml follow-ups"]
     assert not bad.ok and "10x scale" in bad.detail
     assert {f.item: f.ok for f in check_structure(toy_kata)}["interview.yaml follow-ups"]
+
+
+def test_phases_fill_the_sessions_limit_in_proportion() -> None:
+    from drills.mock.script import Phase, Script
+
+    script = Script((Phase("clarify", 3), Phase("code", 21), Phase("test", 6)), (), (), (), (), ())
+    fitted = script.fitted(45 * 60)
+    assert [p.minutes for p in fitted.phases] == [4.5, 31.5, 9.0]
+    assert fitted.phase_start_s(3) == 45 * 60
+    assert script.fitted(None) == script
