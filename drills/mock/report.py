@@ -131,11 +131,18 @@ def _hints(script: Script, state: MockState) -> Section:
 
 def _runs(state: MockState, span_s: float) -> Section:
     first = state.first_pass_t
-    paragraphs = [
-        f"Time to first passing visible test: **{minutes(first)}**."
-        if first is not None
-        else "The visible tests never passed."
-    ]
+    hidden_pass = next(
+        (g.t for g in state.grades if g.checks.get("tests", {}).get("status") == "pass"), None
+    )
+    if first is not None:
+        line = f"Time to first passing visible test: **{minutes(first)}**."
+    elif not state.tests:
+        line = "`drill test` was never run: the grades were the only test runs."
+    else:
+        line = "No `drill test` run passed."
+    if first is None and hidden_pass is not None:
+        line += f" Every hidden test passed in the grade at {minutes(hidden_pass)}."
+    paragraphs = [line]
     runs: list[tuple[float, tuple[str, ...]]] = [
         (r.t, (minutes(r.t), "test", f"{r.passed} passed, {r.failed} failed")) for r in state.tests
     ]

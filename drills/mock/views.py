@@ -132,7 +132,7 @@ def candidate(state: MockState) -> list[Line]:
         lines.append(
             (f"first passing test at {minutes(first)}", "")
             if first is not None
-            else ("no passing test yet", "")
+            else ("no passing `drill test` run yet", "")
         )
         lines.append((f"{len(state.tests)} test run(s)", "dim"))
     else:

@@ -80,7 +80,7 @@ def test_the_candidates_runs_appear_as_they_arrive(mock: Mock) -> None:
         interview.on_test(ws, ws.load(), passed=0, failed=1, ok=False)  # the other process
         await pilot.pause(1.5)  # one poll of the timeline
         assert "0 passed, 1 failed" in text_of(app, "candidate")
-        assert "no passing test yet" in text_of(app, "candidate")
+        assert "no passing `drill test` run yet" in text_of(app, "candidate")
         interview.on_test(ws, ws.load(), passed=1, failed=0, ok=True)
         await pilot.pause(1.5)
         assert "first passing test at" in text_of(app, "candidate")

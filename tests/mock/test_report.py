@@ -203,3 +203,14 @@ def test_a_missing_snapshot_is_named_not_fatal(finished: Mock) -> None:
         f.unlink()
     steps = frames(finished.root, finished.state().moments)
     assert "is missing from this copy of the workspace" in "".join(steps[0].diff)
+
+
+def test_a_mock_without_drill_test_runs_says_so_beside_a_passing_grade() -> None:
+    from drills.mock.report import _runs
+    from drills.mock.state import GradeRun, MockState
+
+    state = MockState(grades=[GradeRun(600.0, 95.0, True, {"tests": {"status": "pass"}}, ())])
+    text = " ".join(_runs(state, 900.0).paragraphs)
+    assert "`drill test` was never run" in text
+    assert "Every hidden test passed in the grade at 10m00s" in text
+    assert "never passed" not in text
