@@ -5,8 +5,9 @@ session, make sure one watcher runs for the workspace: `python -m drills.mock.wa
 detached. It polls every `$DRILL_MOCK_SNAPSHOT_S` seconds (30 by default, so a changing
 file is captured well inside two minutes), holds `watcher.lock` while it runs (a second
 watcher exits at once), and stops by itself after `$DRILL_MOCK_IDLE_S` seconds (20
-minutes) without a change, or when the session is gone or replaced. The next `drill`
-command of the candidate starts it again. `DRILL_NO_WATCH=1` turns it off.
+minutes) without a change, once the session's time is up (plus `OVERTIME_S`, for the
+last edits of a candidate running over), or when the session is gone or replaced. The
+next `drill` command of the candidate starts it again. `DRILL_NO_WATCH=1` turns it off.
 """
 
 from __future__ import annotations
@@ -26,6 +27,7 @@ from grader.errors import BadInput
 
 INTERVAL_S = 30.0
 IDLE_S = 20 * 60.0
+OVERTIME_S = 10 * 60.0
 
 
 def _try_lock(fd: int) -> bool:
@@ -87,6 +89,8 @@ def watch(
             return  # the workspace was removed or its session broken: nothing to watch
         if session.attempt != attempt:
             return  # `drill mock start --force` began a new attempt, with its own watcher
+        if session.limit_s and session.elapsed_s() > session.limit_s + OVERTIME_S:
+            return  # the interview is over: nothing of the session runs on after it
         sha = snapshots.take(root)
         if sha is not None and sha != known:
             known = last_snapshot(root)  # a test or grade may have recorded it already

@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
+import json
 import os
 import signal
 import time
 from collections.abc import Callable, Iterator, Sequence
+from datetime import datetime, timedelta
 from pathlib import Path
 
 import pytest
@@ -67,6 +69,19 @@ def test_the_watch_ends_when_the_session_is_replaced(mock: Mock) -> None:
         (mock.root / "solution.py").write_text("# new attempt\n")
 
     watch.watch(mock.root, interval_s=0, idle_s=3600, sleep=scripted_sleep([restart]))
+    assert events(mock.root, "snapshot") == []  # it returned instead of recording
+
+
+def test_the_watch_ends_with_the_sessions_time(mock: Mock) -> None:
+    def run_out_of_time() -> None:
+        path = mock.root / ".drill" / "session.json"
+        session = json.loads(path.read_text())
+        started = datetime.fromisoformat(session["started_at"]) - timedelta(hours=3)
+        session["started_at"] = started.isoformat(timespec="seconds")
+        path.write_text(json.dumps(session))
+        (mock.root / "solution.py").write_text("# an edit after the interview\n")
+
+    watch.watch(mock.root, interval_s=0, idle_s=3600, sleep=scripted_sleep([run_out_of_time]))
     assert events(mock.root, "snapshot") == []  # it returned instead of recording
 
 
