@@ -45,6 +45,7 @@ def check_speed(ctx: GradeContext, result: ChildResult) -> Check:
         "budget_ratio": spec.max_ratio,
         "rounds": record["rounds"],
         "interval": _rounded(record.get("interval")),
+        "reference_spread": round(float(record.get("spread", 0.0)), 3),
         "channel_s": record.get("channel_s"),
         "checked_calls": record.get("checked_calls"),
     }
