@@ -48,19 +48,10 @@ def grade(ws: Path) -> subprocess.Popen[str]:
 
 
 def drill_grade(*target: str) -> subprocess.Popen[str]:
-    """`drill grade --format json --only tests` on `target` (`--dir WS`, `--batch DIR`)."""
+    """`drill grade --format json` on `target` (`--dir WS`, `--batch DIR`): a whole grade,
+    which history keeps (a partial one it does not)."""
     return subprocess.Popen(
-        [
-            sys.executable,
-            "-m",
-            "drills",
-            "grade",
-            "--format",
-            "json",
-            "--only",
-            "tests",
-            *target,
-        ],
+        [sys.executable, "-m", "drills", "grade", "--format", "json", *target],
         stdout=subprocess.PIPE,
         stderr=subprocess.PIPE,
         text=True,

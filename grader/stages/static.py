@@ -45,15 +45,8 @@ def inspect_source(path: Path) -> SourceFacts:
         facts.syntax_error = f"{path.name} cannot be read as UTF-8 Python source ({exc})"
         return facts
     facts.tree = tree
-    for node in tree.body:
-        if isinstance(node, ast.FunctionDef | ast.AsyncFunctionDef | ast.ClassDef):
-            facts.defined.add(node.name)
-        elif isinstance(node, ast.Assign):
-            facts.defined.update(t.id for t in node.targets if isinstance(t, ast.Name))
-        elif isinstance(node, ast.AnnAssign) and isinstance(node.target, ast.Name):
-            facts.defined.add(node.target.id)
-        elif isinstance(node, ast.ImportFrom | ast.Import):
-            facts.defined.update((a.asname or a.name).split(".")[0] for a in node.names)
+    for node in _module_level(tree.body):
+        facts.defined.update(_defines(node))
     for sub in ast.walk(tree):
         modules: list[str] = []
         if isinstance(sub, ast.Import):
@@ -62,6 +55,23 @@ def inspect_source(path: Path) -> SourceFacts:
             modules = [sub.module]
         facts.forbidden_imports += [m for m in modules if m.split(".")[0] in FORBIDDEN]
     return facts
+
+
+def _module_level(body: list[ast.stmt]) -> list[ast.stmt]:
+    """The module's statements, and those inside its top-level `if`, `try` and `with`
+    blocks (a name defined there is the module's too), not inside functions or classes."""
+    out: list[ast.stmt] = []
+    for node in body:
+        out.append(node)
+        if isinstance(node, ast.If | ast.While | ast.For):
+            out += _module_level([*node.body, *node.orelse])
+        elif isinstance(node, ast.With):
+            out += _module_level(node.body)
+        elif isinstance(node, ast.Try | ast.TryStar):
+            inner = [*node.body, *node.orelse, *node.finalbody]
+            inner += [s for h in node.handlers for s in h.body]
+            out += _module_level(inner)
+    return out
 
 
 def _names(node: ast.AST) -> set[str]:
