@@ -154,6 +154,10 @@ def run(device: str) -> Section:
         )
     )
     section.notes.append(
+        "The machine line's torch threads are this process's; workers run with one thread "
+        "(and so does the reference's worker, which the ratios compare against)."
+    )
+    section.notes.append(
         f"Load average while measuring: {os.getloadavg()[0]:.1f} on {os.cpu_count()} cores."
     )
     return section

@@ -86,7 +86,7 @@ def run(device: str) -> Section:
 
     section.notes.append(
         "Logits: torch.randn * 2, float32. Medians of interleaved ABBA rounds "
-        "(grader/timing.py); speed-up is transformers' time over the reference's. "
+        "(grader/judge/timing.py); speed-up is transformers' time over the reference's. "
         "With top-k on, the reference runs torch.topk and a cumulative sum over the k "
         "survivors; with top-k off and top-p on, both sides sort every row, and the "
         "sort dominates."

@@ -123,3 +123,8 @@ def test_across_the_budget_a_steady_reference_lets_the_median_decide() -> None:
 
 def test_across_the_budget_a_busy_machine_is_unsure() -> None:
     assert comparison(3.2, 2.0, 4.0, spread=0.3).verdict(3.0) == "unsure"
+
+
+def test_spread_is_how_far_a_sides_two_blocks_of_a_round_differ() -> None:
+    assert timing.spread([(1.0, 1.0), (2.0, 2.0)]) == 0.0  # steady, whatever the level
+    assert timing.spread([(1.0, 1.5), (1.0, 1.5), (1.0, 1.0)]) == pytest.approx(0.4)
