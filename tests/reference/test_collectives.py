@@ -271,12 +271,14 @@ def _gone(pid: int) -> bool:
 
 
 def test_launch_times_out_on_deadlock_and_stops_every_rank(tmp_path: Any) -> None:
+    pid_dir = tmp_path / "pids"
+    pid_dir.mkdir()
     launch(_rank_times_ten, 1, 0)  # the fork server is up: ranks start in well under 5 s
     start = time.monotonic()
     with pytest.raises(TimeoutError, match="did not finish within 5 s"):
-        launch(_deadlock, 2, str(tmp_path), timeout=5)
+        launch(_deadlock, 2, str(pid_dir), timeout=5)
     assert time.monotonic() - start < 30
-    pids = [int(p.read_text()) for p in tmp_path.iterdir()]
+    pids = [int(p.read_text()) for p in pid_dir.iterdir()]
     assert len(pids) == 2
     deadline = time.monotonic() + 5
     while not all(_gone(pid) for pid in pids) and time.monotonic() < deadline:
