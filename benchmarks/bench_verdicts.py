@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import json
 import os
-import shutil
 import statistics
 import subprocess
 import sys
@@ -20,12 +19,14 @@ from pathlib import Path
 from typing import Any
 
 from benchmarks.common import Section
+from grader.kata import load_kata_from
+from grader.mutants import mutant_named, mutated_source
 from grader.paths import BUILTIN_KATAS
 
-KATA = BUILTIN_KATAS / "kv-cache"
+KATA = load_kata_from(BUILTIN_KATAS / "kv-cache")
 SOLUTIONS = {
-    "model answer": KATA / "model_answer.py",
-    "cat_into_buffer": KATA / "mutants" / "cat_into_buffer.py",
+    "model answer": KATA.model_answer.read_text(encoding="utf-8"),
+    "cat_into_buffer": mutated_source(KATA, mutant_named(KATA, "cat_into_buffer")),
 }
 RUNS = 4
 
@@ -88,7 +89,7 @@ def run(device: str) -> Section:
             for i in range(RUNS):
                 ws = root / f"ws{i}"
                 _drill(["start", "kv-cache", "--dir", str(ws)], env)
-                shutil.copyfile(source, ws / "solution.py")
+                (ws / "solution.py").write_text(source, encoding="utf-8")
             _grades(root, env, workers=1)  # warm: mypy's cache, the manifest
             _row(section, f"{name}, quiet (one grade at a time)", _grades(root, env, workers=1))
             hog = subprocess.Popen([sys.executable, "-c", "while True: pass"])

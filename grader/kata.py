@@ -92,9 +92,6 @@ class Kata:
     def interview_path(self) -> Path:
         return self.folder / "interview.yaml"
 
-    def mutants(self) -> list[Path]:
-        return sorted((self.folder / "mutants").glob("*.py"))
-
     def headline(self) -> str:
         """The prompt's first `# ` heading, else the title."""
         for line in self.prompt_path.read_text(encoding="utf-8").splitlines():

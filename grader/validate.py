@@ -2,18 +2,22 @@
 
 Well-formed (manifest and interview script against their schemas, every part present,
 entrypoints defined by starter and model answer), the model answer scores 100, the
-starter does not pass, and every known-wrong variant in `mutants/` is caught.
+starter does not pass, and every known-wrong variant in `mutants.yaml` applies to the
+model answer and is caught by the checks it names.
 """
 
 from __future__ import annotations
 
 import re
+import tempfile
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
+from grader.checks import MEASURED
 from grader.errors import KataError
 from grader.kata import Kata, load_kata_from, read_yaml, validate_schema
+from grader.mutants import Mutant, load_mutants, mutants_path, mutated_source, write_mutant
 from grader.pipeline import grade
 from grader.report import Report
 from grader.stages.static import inspect_source
@@ -58,11 +62,6 @@ def missing_follow_ups(follow_ups: list[str]) -> list[str]:
     return [idea for idea, asks in REQUIRED_FOLLOW_UPS if not any(asks(t) for t in texts)]
 
 
-def _mutant_bug(path: Path) -> str:
-    first = path.read_text(encoding="utf-8").splitlines()[:1]
-    return first[0].lstrip("# ").strip() if first and first[0].startswith("#") else ""
-
-
 def check_structure(kata: Kata) -> Iterator[Finding]:
     for part in PARTS:
         present = (kata.folder / part).is_file()
@@ -94,15 +93,32 @@ def check_structure(kata: Kata) -> Iterator[Finding]:
                 not missing,
                 f"missing {', '.join(missing)}" if missing else "all defined",
             )
-    mutants = kata.mutants()
-    yield Finding(
-        kata.id, "mutants", len(mutants) >= MIN_MUTANTS, f"{len(mutants)} (at least {MIN_MUTANTS})"
-    )
+    yield from check_mutants(kata)
+
+
+def check_mutants(kata: Kata) -> Iterator[Finding]:
+    """mutants.yaml matches its schema, names enough mutants, and each one applies."""
+    if not mutants_path(kata).is_file():
+        yield Finding(kata.id, "mutants.yaml", False, "missing")
+        return
+    try:
+        mutants = load_mutants(kata)
+    except KataError as exc:
+        yield Finding(kata.id, "mutants.yaml", False, str(exc))
+        return
+    enough = len(mutants) >= MIN_MUTANTS
+    yield Finding(kata.id, "mutants", enough, f"{len(mutants)} (at least {MIN_MUTANTS})")
     for m in mutants:
-        if not _mutant_bug(m):
-            yield Finding(
-                kata.id, f"mutants/{m.name}", False, "first line must be a comment naming the bug"
-            )
+        ungraded = [c for c in m.caught_by if c not in kata.weights]
+        if ungraded:
+            detail = f"caught_by names {', '.join(ungraded)}, which this kata does not grade"
+            yield Finding(kata.id, f"mutant {m.name}", False, detail)
+            continue
+        if kata.model_answer.is_file():
+            try:
+                mutated_source(kata, m)
+            except KataError as exc:
+                yield Finding(kata.id, f"mutant {m.name}", False, str(exc))
 
 
 def caught_by(report: Report) -> str:
@@ -127,18 +143,38 @@ def check_grades(kata: Kata, device: str = "cpu") -> Iterator[Finding]:
     yield Finding(
         kata.id, "starter does not pass", not starter.passed, caught_by(starter) or "it passed"
     )
-    for mutant in kata.mutants():
+    for mutant in load_mutants(kata):
         yield check_mutant(kata, mutant, device)
 
 
-def check_mutant(kata: Kata, mutant: Path, device: str = "cpu") -> Finding:
-    """A mutant is caught when its grade does not pass: tests first, the rest if needed."""
-    report = grade(kata, mutant, device=device, only={"tests"})
-    if report.passed:
-        report = grade(kata, mutant, device=device)
-    by = caught_by(report)
-    detail = f"caught by {by}" if by else f"NOT caught: {_mutant_bug(mutant)}"
-    return Finding(kata.id, f"mutants/{mutant.name}", bool(by), detail)
+def catches(name: str, status: str) -> bool:
+    """A check catches a mutant when it fails it; for the hidden tests, a solution they
+    could not run at all (an import that raises, say) is caught too."""
+    return status == "fail" or (name == "tests" and status == "error")
+
+
+def check_mutant(kata: Kata, mutant: Mutant, device: str = "cpu") -> Finding:
+    """Grade the mutant on the checks it names: each of them must catch it.
+
+    A measured check scores only a solution that passes the hidden tests, so those run
+    beside it."""
+    wanted = set(mutant.caught_by)
+    if wanted & set(MEASURED):
+        wanted.add("tests")
+    with tempfile.TemporaryDirectory(prefix="drill-mutant-") as tmp:
+        solution = write_mutant(kata, mutant, Path(tmp))
+        report = grade(kata, solution, device=device, only=wanted)
+    missed = []
+    for name in mutant.caught_by:
+        check = report.checks[name]
+        if not catches(name, check.status):
+            why = f": {check.reason}" if check.reason else ""
+            missed.append(f"{name} ({check.status}{why})")
+    if missed:
+        detail = f"NOT caught by {'; '.join(missed)}: {mutant.bug}"
+        return Finding(kata.id, f"mutant {mutant.name}", False, detail)
+    detail = f"caught by {', '.join(mutant.caught_by)}"
+    return Finding(kata.id, f"mutant {mutant.name}", True, detail)
 
 
 def validate(

@@ -14,7 +14,8 @@ import yaml
 from junitparser import Error, Failure, JUnitXml
 
 from drills.ci import workflow
-from grader.kata import Kata
+from grader.kata import Kata, load_kata_from
+from grader.mutants import load_mutants, mutated_source
 from grader.pipeline import grade
 from grader.render import render_text
 from tests.conftest import FIXTURE_KATAS
@@ -175,12 +176,15 @@ def test_twenty_workspaces_at_once_give_twenty_independent_reports(
     toy_katas_dir: Path, tmp_path: Path
 ) -> None:
     root = tmp_path / "load"
-    sources = [TOY / "model_answer.py", *sorted((TOY / "mutants").glob("*.py"))]
+    kata = load_kata_from(TOY)
+    sources = [
+        (TOY / "model_answer.py").read_text(),
+        *(mutated_source(kata, m) for m in load_mutants(kata)),
+    ]
     expected = {}
     for i in range(20):
-        source = sources[i % len(sources)]
-        workspace(root, f"ws{i:02d}", source)
-        expected[f"ws{i:02d}"] = source.parent.name != "mutants"
+        workspace(root, f"ws{i:02d}", sources[i % len(sources)])
+        expected[f"ws{i:02d}"] = i % len(sources) == 0  # the model answer; the rest are mutants
     result = drill(
         "grade", "--batch", str(root), "--workers", "4", "--only", "tests", "--format", "json"
     )

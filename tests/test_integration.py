@@ -18,9 +18,11 @@ from types import ModuleType
 import pytest
 import torch
 
+from grader.kata import load_kata_from
+from grader.mutants import mutant_named, write_mutant
 from grader.paths import BUILTIN_KATAS
+from reference.components import Components
 from reference.divergence import first_divergence, tiny_model
-from reference.engine import Components
 
 # kata -> a mutant the engine catches, and what the reason must say
 CAUGHT = {
@@ -42,7 +44,7 @@ CAUGHT = {
 
 
 def load(path: Path) -> ModuleType:
-    spec = importlib.util.spec_from_file_location(f"candidate_{path.parent.name}_{path.stem}", path)
+    spec = importlib.util.spec_from_file_location(f"candidate_{path.parent.name}", path)
     assert spec is not None and spec.loader is not None
     module = importlib.util.module_from_spec(spec)
     spec.loader.exec_module(module)
@@ -53,13 +55,16 @@ def load(path: Path) -> ModuleType:
 def cases(request: pytest.FixtureRequest) -> Iterator[ModuleType]:
     kata: str = request.param
     hidden = str(BUILTIN_KATAS / kata / "hidden")
+    helpers = ("cases", "oracle", "strategies")  # every kata's hidden folder has its own
     sys.path.insert(0, hidden)
-    sys.modules.pop("cases", None)
+    for name in helpers:
+        sys.modules.pop(name, None)
     try:
         yield importlib.import_module("cases")
     finally:
         sys.path.remove(hidden)
-        sys.modules.pop("cases", None)
+        for name in helpers:
+            sys.modules.pop(name, None)
 
 
 def with_integration() -> list[str]:
@@ -75,11 +80,15 @@ def test_the_model_answer_runs_the_engine_token_for_token(cases: ModuleType) -> 
 
 
 @pytest.mark.parametrize("cases", with_integration(), indirect=True)
-def test_a_wrong_component_is_caught_with_the_step_and_layer(cases: ModuleType) -> None:
+def test_a_wrong_component_is_caught_with_the_step_and_layer(
+    cases: ModuleType, tmp_path: Path
+) -> None:
     kata = Path(str(cases.__file__)).parent.parent
     mutant, reason = CAUGHT[kata.name]
+    loaded = load_kata_from(kata)
+    path = write_mutant(loaded, mutant_named(loaded, mutant), tmp_path / kata.name)
     try:
-        difference = cases.integration_case(load(kata / "mutants" / f"{mutant}.py"), "cpu")
+        difference = cases.integration_case(load(path), "cpu")
     except Exception as exc:  # the grader reports an exception inside the engine as a failure
         difference = f"{type(exc).__name__}: {exc}"
     assert difference is not None

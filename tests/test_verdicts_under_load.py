@@ -11,16 +11,19 @@ from __future__ import annotations
 
 import json
 import os
-import shutil
 import subprocess
 import sys
 from pathlib import Path
 
 import pytest
 
+from grader.kata import load_kata_from
+from grader.mutants import mutant_named, mutated_source
 from grader.paths import BUILTIN_KATAS
 
-KATA = BUILTIN_KATAS / "kv-cache"
+KATA = load_kata_from(BUILTIN_KATAS / "kv-cache")
+MODEL = KATA.model_answer.read_text(encoding="utf-8")
+CAT = mutated_source(KATA, mutant_named(KATA, "cat_into_buffer"))
 ROUNDS = 2
 
 
@@ -42,13 +45,13 @@ def test_memory_and_speed_verdicts_hold_beside_other_grades_and_a_busy_core(
     env.pop("DRILL_KATAS", None)
     root = tmp_path / "class"
     for name, source in (
-        ("model-a", KATA / "model_answer.py"),
-        ("model-b", KATA / "model_answer.py"),
-        ("cat-a", KATA / "mutants" / "cat_into_buffer.py"),
-        ("cat-b", KATA / "mutants" / "cat_into_buffer.py"),
+        ("model-a", MODEL),
+        ("model-b", MODEL),
+        ("cat-a", CAT),
+        ("cat-b", CAT),
     ):
         assert drill("start", "kv-cache", "--dir", str(root / name), env=env).returncode == 0
-        shutil.copyfile(source, root / name / "solution.py")
+        (root / name / "solution.py").write_text(source, encoding="utf-8")
     hog = subprocess.Popen([sys.executable, "-c", "while True: pass"])
     try:
         reports = []

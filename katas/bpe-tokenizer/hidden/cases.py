@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from oracles import sampled_text
+from oracle import sampled_text
 
 from grader.judge.measuring import Case
 

@@ -24,7 +24,7 @@ from __future__ import annotations
 import time
 
 import solution as sol
-from oracles import sampled_text
+from oracle import sampled_text
 
 from grader.judge.remote import cpu_seconds
 from reference.tokenizer import BPETokenizer as Reference

@@ -6,7 +6,7 @@ import pytest
 import solution as sol
 from hypothesis import given, settings
 from hypothesis import strategies as st
-from oracles import CJK, CODE, CORPUS, EMOJI, FRENCH
+from oracle import CJK, CODE, CORPUS, EMOJI, FRENCH
 
 from reference.tokenizer import BPETokenizer as Reference
 

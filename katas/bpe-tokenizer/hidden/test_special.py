@@ -6,7 +6,7 @@ import pytest
 import solution as sol
 from hypothesis import given, settings
 from hypothesis import strategies as st
-from oracles import CORPUS, EOT, FIM
+from oracle import CORPUS, EOT, FIM
 
 from reference.tokenizer import BPETokenizer as Reference
 

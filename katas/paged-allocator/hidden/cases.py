@@ -13,8 +13,8 @@ from typing import Any
 
 from grader.judge.measuring import Case
 from grader.judge.remote import batch
+from reference.components import Components
 from reference.divergence import first_divergence, tiny_model
-from reference.engine import Components
 
 BLOCK_SIZE = 2  # small blocks: many block operations per token
 N_SEQS = 8  # sequences per call; half of them are forked

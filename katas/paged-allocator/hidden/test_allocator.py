@@ -6,7 +6,7 @@ from typing import Any
 
 import pytest
 import solution as sol
-from pool_model import drain, snapshot
+from oracle import drain, snapshot
 
 
 def test_new_pool_has_every_block_free_with_zero_refs() -> None:

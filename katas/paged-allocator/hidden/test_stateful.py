@@ -1,4 +1,4 @@
-"""Random operation sequences against the slow model of the pool (pool_model.py).
+"""Random operation sequences against the slow model of the pool (oracle.py).
 
 After every step: the same tables, token counts, ref counts and free count as the
 model; no block lost or held twice by one table; every block's ref count equals the
@@ -21,7 +21,7 @@ from hypothesis.stateful import (
     precondition,
     rule,
 )
-from pool_model import ModelOutOfBlocks, PoolModel, drain, snapshot
+from oracle import ModelOutOfBlocks, PoolModel, drain, snapshot
 
 
 class AllocatorMachine(RuleBasedStateMachine):

@@ -1,6 +1,6 @@
 """Hidden suite for the ring-allreduce kata.
 
-Starting ranks costs time, so each world size is one launch (`ring_checks.run_world`
+Starting ranks costs time, so each world size is one launch (`ranks.run_world`
 runs every check on the same ranks) and each test below reads one check's outcome from
 that launch. A launch that deadlocks or crashes fails its own test and every check
 it did not finish, naming the check the ranks were stuck in.
@@ -11,7 +11,7 @@ from __future__ import annotations
 import functools
 
 import pytest
-import ring_checks as rc
+import ranks as rc
 
 WORLD_SIZES = [1, 2, 3, 4, 8]
 

@@ -14,8 +14,8 @@ from __future__ import annotations
 from typing import Any
 
 from grader.judge.measuring import Case
+from reference.components import Components
 from reference.divergence import first_divergence, tiny_model
-from reference.engine import Components
 
 PREFILL = 8192
 WINDOW = 4096  # Mistral 7B's sliding window

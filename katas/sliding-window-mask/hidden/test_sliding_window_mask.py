@@ -7,7 +7,7 @@ import solution as sol
 import torch
 import torch.nn.functional as F
 from hypothesis import given, settings
-from swm_oracle import (
+from oracle import (
     describe,
     grid,
     mask_args,
