@@ -29,7 +29,8 @@ import torch
 
 from benchmarks.common import Section, fmt_ratio
 from grader.judge.timing import compare
-from reference.engine import CacheKind, Engine, generate
+from reference.engine import Engine, generate
+from reference.kv_layout import CacheKind
 from reference.model import Transformer, from_state_dict
 
 TINY: dict[str, Any] = {

@@ -21,7 +21,9 @@ from dataclasses import dataclass, field
 import torch
 from torch import Tensor
 
-from reference.engine import CacheKind, Components, generate
+from reference.components import Components
+from reference.engine import generate
+from reference.kv_layout import CacheKind
 from reference.loading import ModelArgs
 from reference.model import Transformer
 

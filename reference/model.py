@@ -17,7 +17,7 @@ Two ways to run it:
 
 - `model(tokens)`: a full forward over `[B, T]` with a causal (sliding-window) mask.
 - `model(tokens, cache)`: one step of incremental decoding. `cache` is a `KVView`
-  that the engine builds for the step (`reference.engine`): it gives the positions of
+  that the engine builds for the step (`reference.kv_layout`): it gives the positions of
   the new tokens and, layer by layer, stores their keys and values and returns what
   the queries attend to, with the mask that goes with it. The model itself knows
   nothing about cache layouts (contiguous, rolling buffer, paged).

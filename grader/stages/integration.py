@@ -1,7 +1,7 @@
 """Stage 6, integration: does the candidate's component run a real model?
 
 The kata's integration case swaps the candidate's implementation into the reference
-engine (`reference.engine.Components`), a tiny model generates, and the tokens must
+engine (`reference.components.Components`), a tiny model generates, and the tokens must
 equal the reference engine's. The case names the first step and layer that differs.
 """
 

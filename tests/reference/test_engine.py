@@ -16,7 +16,9 @@ import torch
 import torch.nn.functional as F
 from transformers import MistralConfig, MistralForCausalLM, MixtralConfig, MixtralForCausalLM
 
-from reference.engine import CacheKind, Components, Engine, generate
+from reference.components import Components
+from reference.engine import Engine, generate
+from reference.kv_layout import CacheKind
 from reference.model import Transformer, from_state_dict
 from reference.sampling import sample
 

@@ -19,7 +19,8 @@ import pytest
 import torch
 from transformers import MistralConfig, MistralForCausalLM, MixtralConfig, MixtralForCausalLM
 
-from reference.engine import CacheKind, Session
+from reference.engine import Session
+from reference.kv_layout import CacheKind
 from reference.loading import CheckpointError, model_args
 from reference.model import Transformer, from_state_dict, load
 

@@ -36,8 +36,8 @@ import torch
 
 from grader.judge.measuring import Case
 from grader.judge.remote import batch, keep
+from reference.components import Components
 from reference.divergence import first_divergence, tiny_model
-from reference.engine import Components
 
 N_KV_HEADS, HEAD_DIM = 8, 128
 STEPS = 8  # decode steps per timed call

@@ -24,8 +24,8 @@ import torch
 
 from grader.judge.measuring import Case
 from grader.judge.remote import keep
+from reference.components import Components
 from reference.divergence import first_divergence, tiny_model
-from reference.engine import Components
 
 Inputs = tuple[torch.Tensor, torch.Tensor, torch.Tensor, torch.Tensor, torch.Tensor]
 HIDDEN = 256

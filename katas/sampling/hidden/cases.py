@@ -14,8 +14,8 @@ from typing import Any
 import torch
 
 from grader.judge.measuring import Case
+from reference.components import Components
 from reference.divergence import first_divergence, tiny_model
-from reference.engine import Components
 from reference.sampling import filter_logits
 
 PARAMS: dict[str, Any] = {"temperature": 0.8, "top_k": 0, "top_p": 0.9, "min_p": 0.05}
