@@ -14,16 +14,22 @@ from typing import Any
 from drills import workspace
 from drills.duration import parse_duration
 from drills.history import History
-from drills.mock.store import update_session
+from drills.hooks import SessionHooks, hooks_for
 from drills.visible import VisibleResult, run_visible
-from drills.workspace import Hint, Session, Started, Workspace, find_workspace, now
+from drills.workspace import Hint, Mode, Session, Started, Workspace, find_workspace, now
 from grader.errors import BadInput
 from grader.kata import Kata, load_kata, read_yaml
 from grader.report import Report
 
 
 def start(
-    kata_id: str, directory: Path | None, timed: str | None, *, force: bool, resume: bool, mode: str
+    kata_id: str,
+    directory: Path | None,
+    timed: str | None,
+    *,
+    force: bool,
+    resume: bool,
+    mode: Mode,
 ) -> Started:
     kata = load_kata(kata_id)
     limit_s = parse_duration(timed) if timed else kata.minutes * 60
@@ -36,20 +42,23 @@ def start(
     return started
 
 
-def status(directory: Path) -> tuple[Workspace, Session, Kata]:
+def _open(directory: Path) -> tuple[Workspace, Session, SessionHooks]:
+    """The workspace at `directory` (or the nearest parent), its session, and the hooks
+    of the session's mode."""
     ws = find_workspace(directory)
     session = ws.load()
-    if session.mode == "mock":
-        session = _mock_session(ws)
-        from drills.mock.interview import mark_hints_seen
+    return ws, session, hooks_for(ws, session)
 
-        mark_hints_seen(ws, session)  # status lists every hint
+
+def status(directory: Path) -> tuple[Workspace, Session, Kata]:
+    ws, session, hooks = _open(directory)
+    session = hooks.refresh(session)
+    hooks.on_status(session)
     return ws, session, load_kata(session.kata)
 
 
 def run_tests(directory: Path) -> VisibleResult:
-    ws = find_workspace(directory)
-    session = ws.load()
+    ws, session, hooks = _open(directory)
     result = run_visible(ws.root)
     last_test = {
         "at": now().isoformat(timespec="seconds"),
@@ -63,32 +72,18 @@ def run_tests(directory: Path) -> VisibleResult:
         s.last_test = last_test
         return True
 
-    # Re-read under the lock: an interviewer may have revealed a hint while the tests ran.
-    session = update_session(ws, record)
-    if session.mode == "mock":
-        from drills.mock import interview
-
-        interview.on_test(ws, session, result.passed, result.failed, result.ok)
+    # Re-read under the lock: a hint may have been taken, or revealed by an interviewer,
+    # while the tests ran.
+    session = ws.update(record)
+    hooks.on_test(session, result)
     return result
 
 
 def new_hints(directory: Path) -> list[tuple[int, str]]:
-    """In a mock interview: hints the interviewer revealed since the candidate last looked."""
-    ws = find_workspace(directory)
-    if ws.load().mode != "mock":
-        return []
-    from drills.mock.interview import unseen_hints
-
-    return unseen_hints(ws, _mock_session(ws))
-
-
-def _mock_session(ws: Workspace) -> Session:
-    """A mock session as the candidate's commands see it: hints from the timeline, watched."""
-    from drills.mock.interview import sync_hints
-    from drills.mock.watch import ensure_running
-
-    ensure_running(ws.root)
-    return sync_hints(ws)
+    """Hints revealed to the candidate since they last looked: by a mock interview's
+    interviewer; in practice, none."""
+    _, session, hooks = _open(directory)
+    return hooks.new_hints(session)
 
 
 @dataclass(frozen=True)
@@ -108,35 +103,33 @@ def hints_of(kata: Kata) -> list[str]:
 
 def next_hint(directory: Path) -> tuple[int, int, float]:
     """(the next hint's number, how many there are, what it costs), taking nothing."""
-    ws = find_workspace(directory)
-    session = ws.load()
+    _, session, hooks = _open(directory)
     kata = load_kata(session.kata)
-    if session.mode == "mock":
-        raise BadInput("this is a mock interview: hints come from your interviewer")
+    hooks.check_hint()
     hints = hints_of(kata)
-    index = len(session.hints)
-    if index >= len(hints):
-        raise BadInput(
-            f"no hints left: all {len(hints)} have been revealed (`drill status` lists them)"
-        )
-    return index + 1, len(hints), kata.hint_cost
+    _refuse_when_none_left(len(session.hints), len(hints))
+    return len(session.hints) + 1, len(hints), kata.hint_cost
+
+
+def _refuse_when_none_left(taken: int, total: int) -> None:
+    if taken >= total:
+        raise BadInput(f"no hints left: all {total} have been revealed (`drill status` lists them)")
 
 
 def take_hint(directory: Path) -> HintTaken:
     next_hint(directory)  # the same refusals, before anything is recorded
     ws = find_workspace(directory)
-    session = ws.load()
-    kata = load_kata(session.kata)
-    hints = hints_of(kata)
-    index = len(session.hints)
-    session.hints.append(
-        Hint(
-            index=index,
-            at=now().isoformat(timespec="seconds"),
-            elapsed_s=round(session.elapsed_s(), 1),
-        )
-    )
-    ws.save(session)
+    # Under the session's lock: a grade saving its result at this moment keeps it, and
+    # two hints taken at once are two hints.
+    with ws.lock():
+        session = ws.load()
+        kata = load_kata(session.kata)
+        hints = hints_of(kata)
+        index = len(session.hints)
+        _refuse_when_none_left(index, len(hints))
+        at, elapsed = now().isoformat(timespec="seconds"), round(session.elapsed_s(), 1)
+        session.hints.append(Hint(index=index, at=at, elapsed_s=elapsed))
+        ws.save(session)
     return HintTaken(hints[index], index + 1, len(hints), kata.hint_cost, session)
 
 
@@ -177,14 +170,8 @@ def grade(
         ws = _bare_folder(directory, kata_id)
         report = run_grade(kata, ws.solution, device=device, only=only)
         return GradeOutcome(report, ws, None)
-    ws = find_workspace(directory)
-    session = ws.load()
-    snapshot = None
-    if session.mode == "mock":
-        from drills.mock import interview
-
-        session = _mock_session(ws)  # the interviewer's hints count in this grade
-        snapshot = interview.before_grade(ws)
+    ws, session, hooks = _open(directory)
+    session = hooks.before_grade(session)
     kata = load_kata(session.kata)
     graded_at = now()
     report = run_grade(
@@ -199,10 +186,7 @@ def grade(
     )
     store = History()
     if report.partial:  # not a grade of the kata: neither history nor the session keep it
-        if session.mode == "mock":
-            from drills.mock import interview
-
-            interview.on_grade(ws, session, report, snapshot, only)
+        hooks.on_grade(session, report, only)
         return GradeOutcome(report, ws, None)
     store.record(session.attempt, ws.root, report)
     last_grade = {
@@ -217,11 +201,8 @@ def grade(
         return True
 
     # Re-read under the lock: another process may have added a hint meanwhile.
-    session = update_session(ws, record)
-    if session.mode == "mock":
-        from drills.mock import interview
-
-        interview.on_grade(ws, session, report, snapshot, only)
+    session = ws.update(record)
+    hooks.on_grade(session, report, only)
     return GradeOutcome(report, ws, store.moved_aside)
 
 

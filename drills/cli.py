@@ -16,7 +16,16 @@ import typer
 
 from drills import render
 from drills.console import console, err_console
+from drills.options import (
+    DirOption,
+    ForceOption,
+    KataArgument,
+    NewDirOption,
+    ResumeOption,
+    TimedOption,
+)
 from grader.errors import BadInput
+from grader.render import Format
 
 app = typer.Typer(
     name="drill",
@@ -29,22 +38,10 @@ app = typer.Typer(
     rich_markup_mode=None,
 )
 
-DirOption = Annotated[
-    Path,
-    typer.Option("--dir", "-d", help="The workspace (default: this folder or the nearest parent)."),
-]
-
 
 class ListFormat(StrEnum):
     table = "table"
     json = "json"
-
-
-class GradeFormat(StrEnum):
-    rich = "rich"
-    json = "json"
-    junit = "junit"
-    markdown = "markdown"
 
 
 class Device(StrEnum):
@@ -88,24 +85,17 @@ def show(kata: Annotated[str, typer.Argument(help="Kata id, e.g. sampling.")]) -
 
 @app.command()
 def start(
-    kata: Annotated[str, typer.Argument(help="Kata id, e.g. kv-cache.")],
-    directory: Annotated[
-        Path | None, typer.Option("--dir", "-d", help="Workspace folder (default ./KATA).")
-    ] = None,
-    timed: Annotated[
-        str | None, typer.Option("--timed", "-t", help="Time limit: 30m, 45m, 1h30m, 90s.")
-    ] = None,
-    force: Annotated[
-        bool, typer.Option("--force", help="Move an existing folder aside to a backup first.")
-    ] = False,
-    resume: Annotated[
-        bool, typer.Option("--resume", help="Carry on in an existing workspace.")
-    ] = False,
+    kata: KataArgument,
+    directory: NewDirOption = None,
+    timed: TimedOption = None,
+    force: ForceOption = False,
+    resume: ResumeOption = False,
 ) -> None:
     """Create a workspace with solution.py, test_visible.py and PROMPT.md, and start the clock."""
     from drills import actions
+    from drills.workspace import Mode
 
-    started = actions.start(kata, directory, timed, force=force, resume=resume, mode="practice")
+    started = actions.start(kata, directory, timed, force=force, resume=resume, mode=Mode.PRACTICE)
     render.started(started)
 
 
@@ -151,8 +141,13 @@ def hint(
 def grade(
     directory: DirOption = Path("."),
     fmt: Annotated[
-        GradeFormat, typer.Option("--format", "-f", help="rich, json, junit or markdown")
-    ] = GradeFormat.rich,
+        Format,
+        typer.Option(
+            "--format",
+            "-f",
+            help="rich for a terminal, json for scripts, junit for CI test reports, markdown for a pull request",
+        ),
+    ] = Format.rich,
     output: Annotated[
         Path | None, typer.Option("--output", "-o", help="Write the report to this file.")
     ] = None,
@@ -192,9 +187,7 @@ def grade(
         )
         render.batch(results, fmt.value, output)
         raise typer.Exit(0 if all(actions.gate(r.report, min_score) for r in results) else 1)
-    busy = (
-        err_console.status("grading…", spinner="dots") if fmt is GradeFormat.rich else nullcontext()
-    )
+    busy = err_console.status("grading…", spinner="dots") if fmt is Format.rich else nullcontext()
     with busy:
         outcome = actions.grade(
             directory, device=device.value, only=checks, kata_id=kata, strict_time=strict_time

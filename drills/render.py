@@ -9,6 +9,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 from drills.console import console, err_console
+from grader.wording import minutes
 
 if TYPE_CHECKING:
     from drills.actions import GradeOutcome, HintTaken
@@ -18,12 +19,6 @@ if TYPE_CHECKING:
     from grader.kata import Kata
     from grader.report import Report
     from grader.validate import Finding
-
-
-def minutes(seconds: float | None) -> str:
-    from grader.render.common import minutes as fmt
-
-    return fmt(seconds)
 
 
 def katas_table(katas: list[Kata]) -> None:
@@ -95,13 +90,15 @@ def started(s: Started) -> None:
 def status(ws: Workspace, session: Session, kata: Kata) -> None:
     from rich.table import Table
 
+    from drills.workspace import Mode
+
     left = session.left_s()
     clock = f"{minutes(session.elapsed_s())} used, " + (
         f"{minutes(left)} left" if left >= 0 else f"[red]{minutes(-left)} over time[/]"
     )
     table = Table.grid(padding=(0, 2))
     table.add_row("kata", f"[bold]{kata.id}[/] — {kata.title}")
-    if session.mode == "mock":
+    if session.mode is Mode.MOCK:
         table.add_row("mode", "mock interview: hints come from your interviewer")
     table.add_row("workspace", str(ws.root))
     table.add_row("time", f"{clock} (limit {minutes(session.limit_s)})")

@@ -1,9 +1,14 @@
 """Workspaces: the folder a candidate works in, and its session file.
 
 A workspace is any folder holding `.drill/session.json`. The session records the
-kata, when the clock started, the time limit, the hints taken and the last grade.
-Writes are atomic (write a temporary file, then rename), so a crash or Ctrl-C never
-leaves half a session behind; a candidate's files are never overwritten.
+kata, its mode, when the clock started, the time limit, the hints taken and the last
+grade. Writes are atomic (write a temporary file, then rename), so a crash or Ctrl-C
+never leaves half a session behind; a candidate's files are never overwritten. A change
+made after the command's long part (a grade, a test run) re-reads the session under
+`.drill/session.lock` first, so two processes never undo each other's change.
+
+This module is the one place for those atomic writes and that lock: the mock
+interview's files (drills/mock/store.py) use them too.
 """
 
 from __future__ import annotations
@@ -13,8 +18,11 @@ import os
 import shutil
 import tempfile
 import uuid
+from collections.abc import Callable, Iterator
+from contextlib import AbstractContextManager, contextmanager
 from dataclasses import asdict, dataclass, field
 from datetime import UTC, datetime
+from enum import StrEnum
 from pathlib import Path
 from typing import Any
 
@@ -22,7 +30,15 @@ from grader.errors import BadInput
 from grader.kata import Kata
 
 SESSION_FILE = Path(".drill") / "session.json"
+SESSION_LOCK = Path(".drill") / "session.lock"
 SESSION_SCHEMA = 1
+
+
+class Mode(StrEnum):
+    """What a session is for. The value is what session.json stores."""
+
+    PRACTICE = "practice"
+    MOCK = "mock"  # hints come from the interviewer, who sees every test and grade
 
 
 def _read_umask() -> int:
@@ -56,6 +72,27 @@ def write_atomic(path: Path, text: str) -> None:
         raise
 
 
+@contextmanager
+def locked(path: Path) -> Iterator[None]:
+    """Hold an exclusive lock on `path` (created if missing) for the `with` block.
+
+    flock locks belong to the open file, so the lock is gone the moment the process
+    dies, however it dies: a crashed side never leaves the other one waiting.
+    """
+    try:
+        import fcntl
+    except ImportError:  # no flock (Windows): atomic replaces still keep each file whole
+        yield
+        return
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd = os.open(path, os.O_RDWR | os.O_CREAT, 0o644)
+    try:
+        fcntl.flock(fd, fcntl.LOCK_EX)
+        yield
+    finally:
+        os.close(fd)
+
+
 @dataclass
 class Hint:
     index: int
@@ -69,7 +106,7 @@ class Session:
     started_at: str
     limit_s: float
     attempt: str = field(default_factory=lambda: uuid.uuid4().hex[:12])
-    mode: str = "practice"  # or "mock": hints come from the interviewer
+    mode: Mode = Mode.PRACTICE
     hints: list[Hint] = field(default_factory=list)
     last_grade: dict[str, Any] | None = None
     last_test: dict[str, Any] | None = None
@@ -97,8 +134,9 @@ class Session:
         hints = [Hint(**h) for h in data.get("hints", [])]
         fields = {k: data[k] for k in ("kata", "started_at", "limit_s")}
         datetime.fromisoformat(fields["started_at"])  # validates the timestamp
-        optional = {k: data[k] for k in ("attempt", "mode", "last_grade", "last_test") if k in data}
-        return cls(**fields, **optional, hints=hints)
+        optional = {k: data[k] for k in ("attempt", "last_grade", "last_test") if k in data}
+        mode = Mode(data.get("mode", Mode.PRACTICE))  # an unknown mode is a corrupt file
+        return cls(**fields, **optional, mode=mode, hints=hints)
 
 
 @dataclass(frozen=True)
@@ -127,6 +165,19 @@ class Workspace:
 
     def save(self, session: Session) -> None:
         write_atomic(self.session_path, session.to_json())
+
+    def lock(self) -> AbstractContextManager[None]:
+        """The lock every writer of session.json holds around its read-modify-write."""
+        return locked(self.root / SESSION_LOCK)
+
+    def update(self, change: Callable[[Session], bool]) -> Session:
+        """Re-read the session, apply `change`, and save it if `change` says it changed
+        anything; the session as it now is."""
+        with self.lock():
+            session = self.load()
+            if change(session):
+                self.save(session)
+        return session
 
 
 def find_workspace(start: Path) -> Workspace:
@@ -161,7 +212,13 @@ class Started:
 
 
 def start(
-    kata: Kata, target: Path, limit_s: float, *, force: bool, resume: bool, mode: str = "practice"
+    kata: Kata,
+    target: Path,
+    limit_s: float,
+    *,
+    force: bool,
+    resume: bool,
+    mode: Mode = Mode.PRACTICE,
 ) -> Started:
     """Create (or resume) a workspace for `kata` in `target`; never overwrite files."""
     if force and resume:

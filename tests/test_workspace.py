@@ -3,11 +3,24 @@
 from __future__ import annotations
 
 import json
+import os
+import stat
+import threading
 from pathlib import Path
+from typing import Any
 
 import pytest
 
-from drills.workspace import SESSION_FILE, Workspace, find_workspace, start
+from drills.workspace import (
+    SESSION_FILE,
+    Hint,
+    Mode,
+    Session,
+    Workspace,
+    find_workspace,
+    start,
+    write_atomic,
+)
 from grader.errors import BadInput
 from grader.kata import Kata
 
@@ -85,3 +98,103 @@ def test_the_workspace_is_found_from_a_subfolder(toy_kata: Kata, tmp_path: Path)
 def test_outside_a_workspace_is_a_clear_error(tmp_path: Path) -> None:
     with pytest.raises(BadInput, match="not inside a drill workspace"):
         find_workspace(tmp_path)
+
+
+A_SESSION: dict[str, Any] = {
+    "kata": "top-k-indices",
+    "started_at": "2030-01-01T00:00:00+00:00",
+    "limit_s": 600,
+}
+
+
+@pytest.mark.parametrize("stored", [{}, {"mode": "practice"}, {"mode": "mock"}])
+def test_the_mode_is_read_and_written_as_the_same_string(
+    tmp_path: Path, stored: dict[str, str]
+) -> None:
+    ws = Workspace(tmp_path)
+    (tmp_path / SESSION_FILE).parent.mkdir()
+    (tmp_path / SESSION_FILE).write_text(json.dumps(A_SESSION | stored))
+    session = ws.load()
+    assert session.mode is Mode(stored.get("mode", "practice"))
+    ws.save(session)
+    written = json.loads((tmp_path / SESSION_FILE).read_text())
+    assert written["mode"] == stored.get("mode", "practice")
+
+
+def test_an_unknown_mode_is_a_corrupt_session(tmp_path: Path) -> None:
+    (tmp_path / SESSION_FILE).parent.mkdir()
+    (tmp_path / SESSION_FILE).write_text(json.dumps(A_SESSION | {"mode": "exam"}))
+    with pytest.raises(BadInput, match=r"session\.json is corrupt"):
+        Workspace(tmp_path).load()
+
+
+def test_a_failed_write_keeps_the_old_file_and_leaves_no_temporary_one(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    folder = tmp_path / "shared"
+    folder.mkdir()
+    (folder / "notes.txt").write_text("old")
+
+    def disk_full(src: str, dst: Path) -> None:
+        raise OSError(28, "No space left on device")
+
+    monkeypatch.setattr(os, "replace", disk_full)
+    with pytest.raises(OSError, match="No space left"):
+        write_atomic(folder / "notes.txt", "new")
+    monkeypatch.undo()
+    assert (folder / "notes.txt").read_text() == "old"
+    assert [p.name for p in folder.iterdir()] == ["notes.txt"]
+
+
+def test_an_atomic_write_is_readable_as_the_umask_allows(tmp_path: Path) -> None:
+    """Not the private 0600 of a temporary file: a shared workspace has two readers."""
+    mask = os.umask(0)
+    os.umask(mask)
+    path = tmp_path / "shared" / "notes.txt"
+    write_atomic(path, "text")
+    assert stat.S_IMODE(path.stat().st_mode) == 0o666 & ~mask
+
+
+def test_an_update_waits_for_the_session_lock(toy_kata: Kata, tmp_path: Path) -> None:
+    ws = start(toy_kata, tmp_path / "ws", 600, force=False, resume=False).workspace
+    done = threading.Event()
+
+    def add_hint(session: Session) -> bool:
+        session.hints.append(Hint(index=0, at=session.started_at, elapsed_s=1.0))
+        return True
+
+    def update() -> None:
+        ws.update(add_hint)
+        done.set()
+
+    with ws.lock():  # another process, in the middle of its own read-modify-write
+        other = threading.Thread(target=update)
+        other.start()
+        assert not done.wait(0.3)
+    other.join(timeout=10)
+    assert done.is_set() and [h.index for h in ws.load().hints] == [0]
+
+
+def test_a_hint_taken_during_a_grade_keeps_the_grade(
+    toy_kata: Kata, toy_katas_dir: Path, tmp_path: Path
+) -> None:
+    from drills import actions
+
+    ws = start(toy_kata, tmp_path / "ws", 600, force=False, resume=False).workspace
+    taken = threading.Event()
+
+    def take() -> None:
+        actions.take_hint(ws.root)
+        taken.set()
+
+    with ws.lock():  # a grade, between reading the session and saving its result
+        session = ws.load()
+        hint = threading.Thread(target=take)
+        hint.start()
+        assert not taken.wait(0.3)  # the hint waits for the grade
+        session.last_grade = {"score": 42.0}
+        ws.save(session)
+    hint.join(timeout=10)
+    after = ws.load()
+    assert taken.is_set() and len(after.hints) == 1
+    assert after.last_grade == {"score": 42.0}

@@ -16,7 +16,7 @@ from dataclasses import dataclass
 from html import escape
 
 from drills.mock.state import GradeRun, Mark, VisibleRun
-from grader.render.common import minutes
+from grader.wording import minutes
 
 GREEN, RED, BLUE, ORANGE, GOLD, GREY = (
     "#2e7d32",

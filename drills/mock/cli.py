@@ -13,16 +13,21 @@ from typing import Annotated
 
 import typer
 
+from drills.options import (
+    DirOption,
+    ForceOption,
+    KataArgument,
+    NewDirOption,
+    ResumeOption,
+    TimedOption,
+)
+
 mock_app = typer.Typer(
     help="Mock interviews for two people: one codes, one interviews with a script.",
     no_args_is_help=True,
     rich_markup_mode=None,  # plain help, as the main app (start-up time)
 )
 
-DirOption = Annotated[
-    Path,
-    typer.Option("--dir", "-d", help="The workspace (default: this folder or the nearest parent)."),
-]
 Score = Annotated[int | None, typer.Option(min=1, max=4, show_default=False)]
 
 
@@ -33,27 +38,20 @@ class ReportFormat(StrEnum):
 
 @mock_app.command("start")
 def start(
-    kata: Annotated[str, typer.Argument(help="Kata id, e.g. kv-cache.")],
-    directory: Annotated[
-        Path | None, typer.Option("--dir", "-d", help="Workspace folder (default ./KATA).")
-    ] = None,
-    timed: Annotated[
-        str | None, typer.Option("--timed", "-t", help="Time limit: 30m, 45m, 1h30m, 90s.")
-    ] = None,
-    force: Annotated[
-        bool, typer.Option("--force", help="Move an existing folder aside to a backup first.")
-    ] = False,
-    resume: Annotated[
-        bool, typer.Option("--resume", help="Carry on in an existing workspace.")
-    ] = False,
+    kata: KataArgument,
+    directory: NewDirOption = None,
+    timed: TimedOption = None,
+    force: ForceOption = False,
+    resume: ResumeOption = False,
 ) -> None:
     """Candidate: a workspace like `drill start`, recorded for the interviewer; hints come from them."""
     from drills import actions
     from drills.mock import interview, render, watch
+    from drills.workspace import Mode
     from grader.errors import BadInput
 
-    started = actions.start(kata, directory, timed, force=force, resume=resume, mode="mock")
-    if started.session.mode != "mock":
+    started = actions.start(kata, directory, timed, force=force, resume=resume, mode=Mode.MOCK)
+    if started.session.mode is not Mode.MOCK:
         raise BadInput(
             f"{started.workspace.root} holds a practice session: start the mock interview "
             "in another folder, or pass --force to move this one aside"
@@ -154,7 +152,7 @@ def report(
     from drills.console import err_console
     from drills.mock import interview
     from drills.mock import report as mock_report
-    from drills.mock.store import write_file
+    from drills.workspace import write_atomic
 
     if fmt is None:
         html = output is not None and output.suffix.lower() in (".html", ".htm")
@@ -163,7 +161,7 @@ def report(
     if output is None:
         sys.stdout.write(text)
         return
-    write_file(output, text)
+    write_atomic(output, text)
     err_console.print(f"Wrote {output}.", style="dim")
 
 

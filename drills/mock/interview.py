@@ -15,7 +15,7 @@ from typing import TYPE_CHECKING, Any
 from drills.mock import snapshots, store, timeline
 from drills.mock.script import DIMENSIONS, Script, load_script
 from drills.mock.state import Mark, MockState, fold
-from drills.workspace import Hint, Session, Workspace, find_workspace
+from drills.workspace import Hint, Mode, Session, Workspace, find_workspace
 from grader.errors import BadInput
 from grader.kata import Kata, load_kata
 
@@ -54,7 +54,7 @@ def open_mock(directory: Path) -> Mock:
     """The mock interview at `directory` (or the nearest parent); exit 2 if there is none."""
     ws = find_workspace(directory)
     session = ws.load()
-    if session.mode != "mock":
+    if session.mode is not Mode.MOCK:
         raise BadInput(
             f"{ws.root} is a practice session, not a mock interview: "
             "start one with `drill mock start KATA`"
@@ -83,7 +83,7 @@ def reveal_next_hint(mock: Mock) -> tuple[int, str]:
     Returns (index, text). The whole step holds the session lock, so two interviewer
     windows pressing at once reveal two different hints, never the same one twice.
     """
-    with store.session_lock(mock.ws):
+    with mock.ws.lock():
         session = mock.session()
         given = mock.state().hint_indices()
         index = len(given)
@@ -145,7 +145,7 @@ def note(mock: Mock, text: str, by: str = "interviewer") -> None:
         mock.record(mock.session(), "note", by, text=text.strip())
 
 
-# --- the candidate's side: hooks that drill test / grade / status call -------------------
+# --- the candidate's side: what drill test / grade / status call, through hooks.py -------
 
 
 def sync_hints(ws: Workspace) -> Session:
@@ -162,7 +162,7 @@ def sync_hints(ws: Workspace) -> Session:
 
     if not revealed:
         return ws.load()
-    return store.update_session(ws, change)
+    return ws.update(change)
 
 
 def _hint_events(events: list[timeline.Event]) -> list[tuple[Mark, timeline.Event]]:

@@ -8,17 +8,12 @@ from rich.text import Text
 
 from drills.console import console, err_console
 from drills.mock import views
+from grader.wording import minutes
 
 if TYPE_CHECKING:
     from drills.mock.interview import Mock
     from drills.mock.replay import Frame
     from drills.workspace import Started
-
-
-def minutes(seconds: float | None) -> str:
-    from grader.render.common import minutes as fmt
-
-    return fmt(seconds)
 
 
 def lines(rows: list[views.Line]) -> None:

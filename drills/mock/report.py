@@ -19,8 +19,9 @@ from drills.mock.script import Script
 from drills.mock.state import GradeRun, MockState
 from drills.mock.views import phase_starts
 from drills.workspace import Session, now
+from grader.checks import TITLES
 from grader.kata import Kata
-from grader.render.common import CHECK_TITLES, minutes
+from grader.wording import minutes
 
 
 @dataclass(frozen=True)
@@ -80,7 +81,7 @@ def _auto_grade(state: MockState) -> Section:
         head += f" (only {', '.join(g.only)}: the other checks were not run)"
     rows = [
         (
-            CHECK_TITLES.get(name, name),
+            TITLES.get(name, name),
             str(c.get("status", "?")),
             f"{c.get('score', 0)}/{c.get('max', 0)}",
             str(c.get("reason", "")),
@@ -219,7 +220,7 @@ def practise_next(kata: Kata, script: Script, session: Session, state: MockState
         for name, c in grade.checks.items():
             if c.get("status") != "pass":
                 reason = c.get("reason") or "did not pass"
-                advice.append(f"{CHECK_TITLES.get(name, name)}: {reason}")
+                advice.append(f"{TITLES.get(name, name)}: {reason}")
         if grade.only:
             advice.append(
                 "Run a full `drill grade`: only " + ", ".join(grade.only) + " were graded."

@@ -10,7 +10,8 @@ from __future__ import annotations
 import hashlib
 from pathlib import Path
 
-from drills.mock.store import snapshots_dir, write_file
+from drills.mock.store import snapshots_dir
+from drills.workspace import write_atomic
 
 SHA_CHARS = 16
 
@@ -28,7 +29,7 @@ def take(root: Path) -> str | None:
     sha = digest(content)
     path = snapshots_dir(root) / f"{sha}.py"
     if not path.exists():
-        write_file(path, content.decode("utf-8", errors="replace"))
+        write_atomic(path, content.decode("utf-8", errors="replace"))
     return sha
 
 

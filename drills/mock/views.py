@@ -9,7 +9,7 @@ from __future__ import annotations
 from drills.mock.script import Script
 from drills.mock.state import GradeRun, MockState, describe_grade
 from drills.workspace import Session
-from grader.render.common import minutes
+from grader.wording import minutes
 
 Line = tuple[str, str]  # (text, Rich style or "")
 

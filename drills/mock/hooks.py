@@ -1,0 +1,51 @@
+"""A mock interview's side of the candidate's commands (the hooks of drills/hooks.py).
+
+The candidate runs the same `drill status`, `test`, `hint` and `grade` as in practice.
+In a mock interview their hints come from the interviewer, through the timeline, and
+every test run and grade goes into the timeline for the interviewer to see.
+"""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING
+
+from drills.hooks import SessionHooks
+from drills.mock import interview, watch
+from drills.workspace import Session, Workspace
+from grader.errors import BadInput
+
+if TYPE_CHECKING:
+    from drills.visible import VisibleResult
+    from grader.report import Report
+
+
+class MockHooks(SessionHooks):
+    def __init__(self, ws: Workspace) -> None:
+        super().__init__(ws)
+        self._graded: str | None = None  # the snapshot of what the running grade scores
+
+    def refresh(self, session: Session) -> Session:
+        # Every command of the candidate keeps the snapshot watcher alive, and sees the
+        # hints the timeline has even where session.json lost them (a merge, a race).
+        watch.ensure_running(self.ws.root)
+        return interview.sync_hints(self.ws)
+
+    def on_status(self, session: Session) -> None:
+        interview.mark_hints_seen(self.ws, session)  # status lists every hint
+
+    def new_hints(self, session: Session) -> list[tuple[int, str]]:
+        return interview.unseen_hints(self.ws, self.refresh(session))
+
+    def check_hint(self) -> None:
+        raise BadInput("this is a mock interview: hints come from your interviewer")
+
+    def on_test(self, session: Session, result: VisibleResult) -> None:
+        interview.on_test(self.ws, session, result.passed, result.failed, result.ok)
+
+    def before_grade(self, session: Session) -> Session:
+        session = self.refresh(session)  # the interviewer's hints count in this grade
+        self._graded = interview.before_grade(self.ws)
+        return session
+
+    def on_grade(self, session: Session, report: Report, only: set[str] | None) -> None:
+        interview.on_grade(self.ws, session, report, self._graded, only)

@@ -1,0 +1,24 @@
+"""Options the practice and mock commands share, worded once."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Annotated
+
+import typer
+
+DirOption = Annotated[
+    Path,
+    typer.Option("--dir", "-d", help="The workspace (default: this folder or the nearest parent)."),
+]
+KataArgument = Annotated[str, typer.Argument(help="Kata id, e.g. kv-cache.")]
+NewDirOption = Annotated[
+    Path | None, typer.Option("--dir", "-d", help="Workspace folder (default ./KATA).")
+]
+TimedOption = Annotated[
+    str | None, typer.Option("--timed", "-t", help="Time limit: 30m, 45m, 1h30m, 90s.")
+]
+ForceOption = Annotated[
+    bool, typer.Option("--force", help="Move an existing folder aside to a backup first.")
+]
+ResumeOption = Annotated[bool, typer.Option("--resume", help="Carry on in an existing workspace.")]
