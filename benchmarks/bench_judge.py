@@ -4,7 +4,7 @@ Channel: a worker forked from a zygote (torch loaded, sandboxed as in a grade) s
 a module of two functions; the judge times round trips: an empty request, a call with
 small arguments, a 4 MB float32 tensor sent, and the same tensor sent and returned.
 
-Grades: `drill grade` of each kata's model answer, warm (mypy cache and manifests
+Grades: `drill grade` of each kata's model answer, warm (mypy cache and expected test ids
 already built by one grade first), wall time as a user feels it. With
 `DRILL_BENCH_BASELINE_PYTHON` set to the interpreter of an environment where an
 earlier drill is installed, the same workspaces are graded by it too, the two

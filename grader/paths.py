@@ -25,7 +25,7 @@ def data_dir() -> Path:
 
 
 def cache_dir() -> Path:
-    """Caches (mypy, test manifests): `$DRILL_CACHE`, else the user cache directory.
+    """Caches (mypy, the hidden suites' expected test ids): `$DRILL_CACHE`, else the user cache directory.
 
     Separate from `DRILL_HOME` on purpose: a throwaway history store (tests, CI) should
     still reuse a warm mypy cache, which costs about 8 s to build when torch is imported.

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from grader.render.common import CHECK_TITLES
+from grader.checks import TITLES
 from grader.report import Report
 
 
@@ -33,6 +33,6 @@ def workflow_commands(report: Report, solution: str) -> list[str]:
             )
     for name, check in report.checks.items():
         if name not in ("tests", "types") and check.status in ("fail", "error"):
-            title = _prop(CHECK_TITLES.get(name, name))
+            title = _prop(TITLES.get(name, name))
             out.append(f"::error file={_prop(solution)},title={title}::{_escape(check.reason)}")
     return out

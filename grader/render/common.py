@@ -2,25 +2,8 @@
 
 from __future__ import annotations
 
-from grader.checks import TITLES
 from grader.report import Check, Report
-
-CHECK_TITLES = TITLES
-
-
-def minutes(seconds: float | None) -> str:
-    if seconds is None:
-        return "-"
-    s = round(abs(seconds))
-    return f"{s // 60}m{s % 60:02d}s"
-
-
-def size(n: float) -> str:
-    """Bytes for a person: 812 B, 64.0 KiB, 1.5 MiB, 2.00 GiB."""
-    for unit, scale in (("GiB", 1 << 30), ("MiB", 1 << 20), ("KiB", 1 << 10)):
-        if abs(n) >= scale:
-            return f"{n / scale:.{2 if unit == 'GiB' else 1}f} {unit}"
-    return f"{int(n)} B"
+from grader.wording import minutes, size
 
 
 def summary(check: Check) -> str:

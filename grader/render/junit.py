@@ -4,7 +4,8 @@ from __future__ import annotations
 
 import xml.etree.ElementTree as ET
 
-from grader.render.common import CHECK_TITLES, summary
+from grader.checks import TITLES
+from grader.render.common import summary
 from grader.report import Report
 
 
@@ -37,7 +38,7 @@ def to_junit(report: Report) -> str:
             continue
         count += 1
         case = ET.SubElement(
-            checks, "testcase", classname=f"{report.kata}.checks", name=CHECK_TITLES.get(name, name)
+            checks, "testcase", classname=f"{report.kata}.checks", name=TITLES.get(name, name)
         )
         if check.status in ("fail", "error"):
             failures += 1

@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-from grader.render.common import CHECK_TITLES, headline, summary, time_line
+from grader.checks import TITLES
+from grader.render.common import headline, summary, time_line
 from grader.report import Report
 
 ICONS = {"pass": "✅", "fail": "❌", "error": "💥", "skip": "⏭️", "unmeasured": "❔"}
@@ -27,7 +28,7 @@ def to_markdown(report: Report) -> str:
     for name, check in report.checks.items():
         result = check.reason if check.status != "pass" else summary(check)
         lines.append(
-            f"| {CHECK_TITLES.get(name, name)} | {ICONS.get(check.status, '')} {check.status} "
+            f"| {TITLES.get(name, name)} | {ICONS.get(check.status, '')} {check.status} "
             f"| {check.score:.1f}/{check.max:g} | {_cell(result)} |"
         )
     failed = [t for t in report.tests if t.outcome not in ("passed", "skipped")]

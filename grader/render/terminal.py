@@ -7,7 +7,8 @@ from rich.panel import Panel
 from rich.table import Table
 from rich.text import Text
 
-from grader.render.common import CHECK_TITLES, headline, summary, time_line
+from grader.checks import TITLES
+from grader.render.common import headline, summary, time_line
 from grader.report import Report
 
 STYLES = {
@@ -30,7 +31,7 @@ def print_report(report: Report, console: Console) -> None:
         style = STYLES.get(check.status, "")
         result = summary(check) if check.status == "pass" else check.reason
         table.add_row(
-            CHECK_TITLES.get(name, name),
+            TITLES.get(name, name),
             Text(check.status, style=style),
             f"{check.score:.1f}/{check.max:g}",
             result,

@@ -3,10 +3,10 @@
 from __future__ import annotations
 
 from grader.context import GradeContext
-from grader.render.common import size
 from grader.report import Check
 from grader.sandbox import ChildResult
 from grader.stages.measure import failure, first
+from grader.wording import size
 
 
 def check_memory(ctx: GradeContext, result: ChildResult) -> Check:

@@ -9,10 +9,7 @@ from grader.judge.timing import Comparison
 from grader.report import Check
 from grader.sandbox import ChildResult
 from grader.stages.measure import failure, first, measured_device
-
-
-def ms(seconds: float) -> str:
-    return f"{seconds * 1e3:.3g} ms" if seconds >= 1e-4 else f"{seconds * 1e6:.3g} us"
+from grader.wording import duration
 
 
 def check_speed(ctx: GradeContext, result: ChildResult) -> Check:
@@ -78,7 +75,7 @@ def check_speed(ctx: GradeContext, result: ChildResult) -> Check:
             (
                 "ratio",
                 f"{ratio:.1f}x slower than the reference (budget {spec.max_ratio:g}x): "
-                f"{ms(float(record['candidate_s']))} vs {ms(float(record['reference_s']))} "
+                f"{duration(float(record['candidate_s']))} vs {duration(float(record['reference_s']))} "
                 f"per call on {device}",
             )
         )

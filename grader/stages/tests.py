@@ -13,7 +13,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from grader.context import GradeContext
-from grader.manifest import expected_ids
+from grader.expected_ids import expected_ids
 from grader.report import Check, TestOutcome
 from grader.sandbox import ChildResult, run_child
 from grader.stages.static import inspect_source

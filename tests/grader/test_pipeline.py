@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
+import shutil
 from pathlib import Path
 
 import pytest
 
+from grader import pipeline
 from grader.kata import Kata
 from grader.pipeline import grade
 from grader.report import Report
@@ -151,17 +153,33 @@ def test_a_copying_solution_fails_memory_with_the_peak(toy_kata: Kata, tmp_path:
     assert "avoid copies of the whole input" in memory.reason
 
 
-def test_a_conftest_beside_the_solution_is_never_loaded(toy_kata: Kata, tmp_path: Path) -> None:
-    (tmp_path / "conftest.py").write_text(
-        "import pytest\n@pytest.hookimpl(hookwrapper=True)\n"
-        "def pytest_runtest_makereport(item, call):\n    out = yield\n    out.get_result().outcome = 'passed'\n"
+def test_a_conftest_in_the_solution_folder_is_never_loaded(
+    toy_kata: Kata, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # The grade copies only solution.py; copy the whole folder instead, so that what is
+    # tested is the guard behind the copy: pytest runs in the judge over the hidden
+    # folder alone, and the solution's folder is no place it loads plugins from.
+    def copy_folder(solution: Path, workdir: Path) -> Path:
+        shutil.copytree(solution.parent, workdir / "solution")
+        return workdir / "solution"
+
+    monkeypatch.setattr(pipeline, "_private_copy", copy_folder)
+    marker = tmp_path / "conftest-ran"
+    workspace = tmp_path / "ws"
+    workspace.mkdir()
+    (workspace / "conftest.py").write_text(
+        f"import pathlib, pytest\npathlib.Path({str(marker)!r}).touch()\n"
+        "@pytest.hookimpl(hookwrapper=True)\n"
+        "def pytest_runtest_makereport(item, call):\n    out = yield\n"
+        "    out.get_result().outcome = 'passed'\n"
     )
     report = grade_source(
         toy_kata,
-        tmp_path,
+        workspace,
         "def top_k_indices(xs: list[float], k: int) -> list[int]:\n    return []\n",
         only={"tests"},
     )
+    assert not marker.exists()
     assert not report.passed
     assert report.checks["tests"].details["passed"] < 7
 

@@ -34,7 +34,7 @@ def _key(kata: Kata) -> str:
 
 
 def expected_ids(kata: Kata) -> list[str]:
-    path = cache_dir() / "manifests" / f"{kata.id}-{_key(kata)}.json"
+    path = cache_dir() / "expected-ids" / f"{kata.id}-{_key(kata)}.json"
     if path.exists():
         ids: list[str] = json.loads(path.read_text())
         return ids
