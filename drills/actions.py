@@ -171,6 +171,8 @@ def grade(
         report = run_grade(kata, ws.solution, device=device, only=only)
         return GradeOutcome(report, ws, None)
     ws, session, hooks = _open(directory)
+    store = History()
+    store.open()  # a store this release cannot write is said now, not after the grade
     session = hooks.before_grade(session)
     kata = load_kata(session.kata)
     graded_at = now()
@@ -184,7 +186,6 @@ def grade(
         hints_taken=len(session.hints),
         strict_time=strict_time,
     )
-    store = History()
     if report.partial:  # not a grade of the kata: neither history nor the session keep it
         hooks.on_grade(session, report, only)
         return GradeOutcome(report, ws, None)

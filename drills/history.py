@@ -4,6 +4,10 @@ One row per grade. Each write is one transaction, so a grade killed halfway leav
 the earlier rows intact and no partial row. A file that is not a readable database is
 moved aside (never emptied) and a new store is started, with a message that says where
 the old one went.
+
+The schema is versioned (SQLite's `user_version`): opening a store applies, in order and
+each in one transaction, the migrations it has not had yet, so an older store is upgraded
+in place without losing a row. A store written by a newer release is left as it is.
 """
 
 from __future__ import annotations
@@ -16,25 +20,57 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
 
+from grader.errors import BadInput
 from grader.paths import data_dir
 from grader.report import Report
 
-SCHEMA = """
-CREATE TABLE IF NOT EXISTS grades (
-    id INTEGER PRIMARY KEY AUTOINCREMENT,
-    attempt TEXT NOT NULL,
-    kata TEXT NOT NULL,
-    workspace TEXT NOT NULL,
-    graded_at TEXT NOT NULL,
-    score REAL NOT NULL,
-    passed INTEGER NOT NULL,
-    elapsed_s REAL,
-    limit_s REAL,
-    hints INTEGER NOT NULL,
-    report TEXT NOT NULL
-);
-CREATE INDEX IF NOT EXISTS grades_kata ON grades (kata, graded_at);
-"""
+# Migration i takes a store from version i to i + 1. Append only: a migration that has
+# shipped is never edited, since stores out there have already run it.
+MIGRATIONS: tuple[tuple[str, ...], ...] = (
+    # 1: one row per grade. The first release made this table without a version (0);
+    # IF NOT EXISTS lets its stores pass through unchanged.
+    (
+        """CREATE TABLE IF NOT EXISTS grades (
+            id INTEGER PRIMARY KEY AUTOINCREMENT,
+            attempt TEXT NOT NULL,
+            kata TEXT NOT NULL,
+            workspace TEXT NOT NULL,
+            graded_at TEXT NOT NULL,
+            score REAL NOT NULL,
+            passed INTEGER NOT NULL,
+            elapsed_s REAL,
+            limit_s REAL,
+            hints INTEGER NOT NULL,
+            report TEXT NOT NULL
+        )""",
+        "CREATE INDEX IF NOT EXISTS grades_kata ON grades (kata, graded_at)",
+    ),
+)
+VERSION = len(MIGRATIONS)
+
+
+def migrate(conn: sqlite3.Connection, path: Path) -> None:
+    """Bring the store to `VERSION`, one migration per transaction."""
+    if (found := _version(conn)) > VERSION:
+        raise BadInput(
+            f"the history store {path} was written by a newer drill (schema {found}; this "
+            f"one knows {VERSION}): upgrade drill to read it"
+        )
+    while (version := _version(conn)) < VERSION:
+        conn.execute("BEGIN IMMEDIATE")  # one writer migrates; the others wait, then skip
+        try:
+            if _version(conn) == version:
+                for statement in MIGRATIONS[version]:
+                    conn.execute(statement)
+                conn.execute(f"PRAGMA user_version = {version + 1}")
+            conn.execute("COMMIT")
+        except BaseException:
+            conn.execute("ROLLBACK")
+            raise
+
+
+def _version(conn: sqlite3.Connection) -> int:
+    return int(conn.execute("PRAGMA user_version").fetchone()[0])
 
 
 @dataclass(frozen=True)
@@ -71,12 +107,12 @@ class History:
             yield conn
 
     def _open(self) -> sqlite3.Connection:
-        conn = sqlite3.connect(self.path, timeout=30)
+        conn = sqlite3.connect(self.path, timeout=30, isolation_level=None)
         try:
+            migrate(conn, self.path)  # first: a newer release's store is left untouched
             conn.execute("PRAGMA journal_mode=WAL")
-            conn.executescript(SCHEMA)
             conn.execute("SELECT count(*) FROM grades").fetchone()
-        except sqlite3.DatabaseError:
+        except (sqlite3.DatabaseError, BadInput):
             conn.close()
             raise
         return conn
@@ -90,6 +126,11 @@ class History:
             if side.exists():
                 side.rename(aside.with_name(aside.name + suffix))
         self.moved_aside = aside
+
+    def open(self) -> None:
+        """Open the store, upgraded to this release's schema (or refused, if newer)."""
+        with self._connect():
+            pass
 
     def record(self, attempt: str, workspace: Path, report: Report) -> None:
         with self._connect() as conn, conn:

@@ -2,9 +2,14 @@
 
 from __future__ import annotations
 
+import sqlite3
+from contextlib import closing
 from pathlib import Path
 
-from drills.history import History, store_path
+import pytest
+
+from drills.history import VERSION, History, store_path
+from grader.errors import BadInput
 from grader.report import Check, Report
 
 
@@ -50,3 +55,49 @@ def test_a_corrupt_store_is_moved_aside_not_emptied(isolated_home: Path) -> None
     assert store.moved_aside is not None
     assert store.moved_aside.read_bytes() == b"this is not a database" * 100
     assert [r.score for r in store.rows()] == [60]
+
+
+FIRST_RELEASE_SCHEMA = """
+CREATE TABLE grades (
+    id INTEGER PRIMARY KEY AUTOINCREMENT, attempt TEXT NOT NULL, kata TEXT NOT NULL,
+    workspace TEXT NOT NULL, graded_at TEXT NOT NULL, score REAL NOT NULL,
+    passed INTEGER NOT NULL, elapsed_s REAL, limit_s REAL, hints INTEGER NOT NULL,
+    report TEXT NOT NULL
+);
+CREATE INDEX grades_kata ON grades (kata, graded_at);
+INSERT INTO grades (attempt, kata, workspace, graded_at, score, passed, elapsed_s, limit_s,
+                    hints, report)
+VALUES ('a1', 'sampling', '/w', '2026-11-20T08:00:00+00:00', 72.5, 0, 900, 1800, 2, '{}'),
+       ('a2', 'kv-cache', '/v', '2026-11-21T08:00:00+00:00', 100, 1, 1500, 1800, 0, '{}');
+"""
+
+
+def test_a_store_of_the_first_release_is_upgraded_in_place_with_every_row() -> None:
+    path = store_path()
+    path.parent.mkdir(parents=True)
+    with closing(sqlite3.connect(path)) as conn, conn:
+        conn.executescript(FIRST_RELEASE_SCHEMA)  # no user_version: the first release's
+    store = History()
+    rows = store.rows()
+    assert store.moved_aside is None
+    assert [(r.kata, r.score, r.hints, r.passed) for r in rows] == [
+        ("kv-cache", 100.0, 0, True),
+        ("sampling", 72.5, 2, False),
+    ]
+    store.record("a3", Path("/w"), make_report(80))
+    assert len(store.rows()) == 3
+    with closing(sqlite3.connect(path)) as conn:
+        assert conn.execute("PRAGMA user_version").fetchone()[0] == VERSION
+
+
+def test_a_store_of_a_newer_release_is_refused_and_left_as_it_is() -> None:
+    path = store_path()
+    path.parent.mkdir(parents=True)
+    with closing(sqlite3.connect(path)) as conn, conn:
+        conn.executescript(FIRST_RELEASE_SCHEMA)
+        conn.execute(f"PRAGMA user_version = {VERSION + 1}")
+    before = path.read_bytes()
+    store = History()
+    with pytest.raises(BadInput, match=rf"written by a newer drill \(schema {VERSION + 1}"):
+        store.rows()
+    assert store.moved_aside is None and path.read_bytes() == before
