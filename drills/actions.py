@@ -30,11 +30,14 @@ def start(
     force: bool,
     resume: bool,
     mode: Mode,
+    again: bool = False,
 ) -> Started:
     kata = load_kata(kata_id)
     limit_s = parse_duration(timed) if timed else kata.minutes * 60
     target = directory if directory is not None else Path(kata.id)
-    started = workspace.start(kata, target, limit_s, force=force, resume=resume, mode=mode)
+    started = workspace.start(
+        kata, target, limit_s, force=force, resume=resume, again=again, mode=mode
+    )
     if not started.resumed and not os.environ.get("DRILL_NO_WARM"):
         from grader.warm import spawn
 

@@ -90,12 +90,21 @@ def start(
     timed: TimedOption = None,
     force: ForceOption = False,
     resume: ResumeOption = False,
+    again: Annotated[
+        bool,
+        typer.Option(
+            "--again",
+            help="Archive this workspace's attempt under .drill/attempts/ and start afresh.",
+        ),
+    ] = False,
 ) -> None:
     """Create a workspace with solution.py, test_visible.py and PROMPT.md, and start the clock."""
     from drills import actions
     from drills.workspace import Mode
 
-    started = actions.start(kata, directory, timed, force=force, resume=resume, mode=Mode.PRACTICE)
+    started = actions.start(
+        kata, directory, timed, force=force, resume=resume, again=again, mode=Mode.PRACTICE
+    )
     render.started(started)
 
 
@@ -229,6 +238,27 @@ def history(
 
         load_kata(kata)  # an unknown id is bad input, with the closest one named
     render.history(rows, fmt.value, store.moved_aside, kata)
+
+
+class ExportFormat(StrEnum):
+    csv = "csv"
+    json = "json"
+
+
+@app.command()
+def export(
+    fmt: Annotated[
+        ExportFormat, typer.Option("--format", "-f", help="csv (one line per grade) or json")
+    ] = ExportFormat.csv,
+    output: Annotated[
+        Path | None, typer.Option("--output", "-o", help="Write to this file, not stdout.")
+    ] = None,
+) -> None:
+    """The whole history, every grade with its checks, for a spreadsheet or a script."""
+    from drills.history import History
+
+    store = History()
+    render.export(store.export(), fmt.value, output, store.moved_aside)
 
 
 ci_app = typer.Typer(

@@ -16,9 +16,10 @@ import json
 import sqlite3
 from collections.abc import Iterator
 from contextlib import closing, contextmanager
-from dataclasses import dataclass
+from dataclasses import asdict, dataclass, fields
 from datetime import UTC, datetime
 from pathlib import Path
+from typing import Any
 
 from grader.errors import BadInput
 from grader.paths import data_dir
@@ -151,6 +152,19 @@ class History:
                 ),
             )
 
+    def export(self) -> list[dict[str, Any]]:
+        """Every grade, oldest first, with its whole report (`drill export`)."""
+        query = (
+            "SELECT attempt, kata, workspace, graded_at, score, passed, elapsed_s, limit_s, "
+            "hints, report FROM grades ORDER BY graded_at, id"
+        )
+        with self._connect() as conn:
+            found = conn.execute(query).fetchall()
+        return [
+            {**asdict(Row(a, k, w, g, s, bool(p), e, lim, h)), "report": json.loads(r)}
+            for a, k, w, g, s, p, e, lim, h, r in found
+        ]
+
     def rows(self, kata: str | None = None, limit: int = 50) -> list[Row]:
         query = "SELECT attempt, kata, workspace, graded_at, score, passed, elapsed_s, limit_s, hints FROM grades"
         params: tuple[object, ...] = ()
@@ -161,3 +175,26 @@ class History:
         with self._connect() as conn:
             found = conn.execute(query, (*params, limit)).fetchall()
         return [Row(a, k, w, g, s, bool(p), e, lim, h) for a, k, w, g, s, p, e, lim, h in found]
+
+
+EXPORT_COLUMNS = [f.name for f in fields(Row)]
+
+
+def to_csv(grades: list[dict[str, Any]]) -> str:
+    """One line per grade; each check's status in its own column (`check_tests`, ...)."""
+    import csv
+    import io
+
+    checks = sorted({name for g in grades for name in g["report"].get("checks", {})})
+    out = io.StringIO()
+    writer = csv.writer(out, lineterminator="\n")
+    writer.writerow([*EXPORT_COLUMNS, *(f"check_{c}" for c in checks)])
+    for g in grades:
+        statuses = g["report"].get("checks", {})
+        writer.writerow(
+            [
+                *(g[c] for c in EXPORT_COLUMNS),
+                *(statuses.get(c, {}).get("status", "") for c in checks),
+            ]
+        )
+    return out.getvalue()

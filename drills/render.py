@@ -6,7 +6,7 @@ import json
 import sys
 from datetime import datetime
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 from drills.console import console, err_console
 from grader.wording import minutes
@@ -74,7 +74,9 @@ def started(s: Started) -> None:
     root = s.workspace.root
     if s.backup:
         err_console.print(f"Moved the old {root} aside to {s.backup}.", style="yellow")
-    verb = "Resumed" if s.resumed else "Started"
+    if s.archived:
+        console.print(f"Kept the previous attempt in {s.archived}.")
+    verb = "Resumed" if s.resumed else "Started again" if s.archived else "Started"
     console.print(f"[bold green]{verb}[/] [bold]{kata.id}[/]: {kata.headline()}")
     console.print(
         f"Workspace {root}: edit [bold]solution.py[/], read PROMPT.md. "
@@ -155,6 +157,29 @@ def report(r: Report, fmt: str, output: Path | None) -> None:
         sys.stdout.write(text)
 
 
+def store_moved_aside(aside: Path | None) -> None:
+    if aside is not None:
+        err_console.print(
+            f"The history store was unreadable; it was moved aside to {aside} and a new one "
+            "started.",
+            style="yellow",
+        )
+
+
+def export(
+    grades: list[dict[str, Any]], fmt: str, output: Path | None, moved_aside: Path | None
+) -> None:
+    from drills.history import to_csv
+
+    store_moved_aside(moved_aside)
+    text = to_csv(grades) if fmt == "csv" else json.dumps(grades, indent=2) + "\n"
+    if output is None:
+        sys.stdout.write(text)
+        return
+    output.write_text(text, encoding="utf-8")
+    err_console.print(f"Wrote {len(grades)} grade(s) to {output}.")
+
+
 def ci_outputs(outcome: GradeOutcome) -> None:
     """In GitHub Actions: the markdown report in the step summary, failures as annotations."""
     import os
@@ -228,12 +253,7 @@ def grade_notes(outcome: GradeOutcome) -> None:
             "A partial grade (--only): not kept in `drill history` and not the session's last grade.",
             style="dim",
         )
-    if outcome.history_moved_aside:
-        err_console.print(
-            f"The history store was unreadable; it was moved aside to {outcome.history_moved_aside} "
-            "and a new one started.",
-            style="yellow",
-        )
+    store_moved_aside(outcome.history_moved_aside)
 
 
 def finding(f: Finding) -> None:
@@ -250,10 +270,7 @@ def finding(f: Finding) -> None:
 def history(rows: list[Row], fmt: str, moved_aside: Path | None, kata: str | None = None) -> None:
     from rich.table import Table
 
-    if moved_aside:
-        err_console.print(
-            f"The history store was unreadable; moved aside to {moved_aside}.", style="yellow"
-        )
+    store_moved_aside(moved_aside)
     if fmt == "json":
         sys.stdout.write(json.dumps([r.__dict__ for r in rows], indent=2) + "\n")
         return

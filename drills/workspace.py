@@ -32,6 +32,7 @@ from grader.kata import Kata
 SESSION_FILE = Path(".drill") / "session.json"
 SESSION_LOCK = Path(".drill") / "session.lock"
 SESSION_SCHEMA = 1
+ATTEMPTS = Path(".drill") / "attempts"  # earlier attempts, archived by `drill start --again`
 
 
 class Mode(StrEnum):
@@ -209,6 +210,7 @@ class Started:
     session: Session
     backup: Path | None = None
     resumed: bool = False
+    archived: Path | None = None  # where `--again` put the previous attempt
 
 
 def start(
@@ -218,17 +220,21 @@ def start(
     *,
     force: bool,
     resume: bool,
+    again: bool = False,
     mode: Mode = Mode.PRACTICE,
 ) -> Started:
-    """Create (or resume) a workspace for `kata` in `target`; never overwrite files."""
-    if force and resume:
-        raise BadInput("--force and --resume contradict each other: choose one")
+    """Create (or resume, or restart) a workspace for `kata` in `target`; never overwrite
+    a file that is not kept somewhere first."""
+    if sum((force, resume, again)) > 1:
+        raise BadInput("--force, --resume and --again contradict each other: choose one")
     if resume:
         ws = Workspace(target)
         session = ws.load()
         if session.kata != kata.id:
             raise BadInput(f"{target} holds a '{session.kata}' session, not '{kata.id}'")
         return Started(ws, session, resumed=True)
+    if again:
+        return _again(kata, Workspace(target), limit_s, mode)
     backup = None
     if target.exists() and (not target.is_dir() or any(target.iterdir())):
         if not force:
@@ -243,13 +249,43 @@ def start(
             )
         backup = _backup(target)
     target.mkdir(parents=True, exist_ok=True)
-    for item in sorted(kata.starter_dir.iterdir()):
-        if item.is_file() and not item.name.startswith("."):
-            shutil.copyfile(item, target / item.name)
-    shutil.copyfile(kata.prompt_path, target / "PROMPT.md")
+    _copy_starter(kata, target)
     session = Session(
         kata=kata.id, started_at=now().isoformat(timespec="seconds"), limit_s=limit_s, mode=mode
     )
     ws = Workspace(target)
     ws.save(session)
     return Started(ws, session, backup=backup)
+
+
+def _copy_starter(kata: Kata, target: Path) -> None:
+    for item in sorted(kata.starter_dir.iterdir()):
+        if item.is_file() and not item.name.startswith("."):
+            shutil.copyfile(item, target / item.name)
+    shutil.copyfile(kata.prompt_path, target / "PROMPT.md")
+
+
+def _again(kata: Kata, ws: Workspace, limit_s: float, mode: Mode) -> Started:
+    """Archive the attempt in `ws` (every file, and its session) under .drill/attempts/,
+    then put the starter back and start a new attempt with a fresh clock."""
+    with ws.lock():
+        old = ws.load()
+        if old.kata != kata.id:
+            raise BadInput(f"{ws.root} holds a '{old.kata}' session, not '{kata.id}'")
+        if old.mode is not mode:
+            raise BadInput(f"{ws.root} holds a {old.mode} session: --again restarts practice only")
+        archive = ws.root / ATTEMPTS / f"{len(attempts(ws)) + 1:02d}-{old.attempt}"
+        shutil.copytree(ws.root, archive, ignore=shutil.ignore_patterns(".drill"))
+        shutil.copyfile(ws.session_path, archive / "session.json")
+        _copy_starter(kata, ws.root)
+        session = Session(
+            kata=kata.id, started_at=now().isoformat(timespec="seconds"), limit_s=limit_s, mode=mode
+        )
+        ws.save(session)
+    return Started(ws, session, archived=archive)
+
+
+def attempts(ws: Workspace) -> list[Path]:
+    """The archived attempts of `ws`, oldest first."""
+    folder = ws.root / ATTEMPTS
+    return sorted(p for p in folder.iterdir() if p.is_dir()) if folder.is_dir() else []

@@ -8,7 +8,7 @@ from pathlib import Path
 
 import pytest
 
-from drills.history import VERSION, History, store_path
+from drills.history import VERSION, History, store_path, to_csv
 from grader.errors import BadInput
 from grader.report import Check, Report
 
@@ -101,3 +101,21 @@ def test_a_store_of_a_newer_release_is_refused_and_left_as_it_is() -> None:
     with pytest.raises(BadInput, match=rf"written by a newer drill \(schema {VERSION + 1}"):
         store.rows()
     assert store.moved_aside is None and path.read_bytes() == before
+
+
+def test_export_gives_every_grade_oldest_first_with_its_checks(tmp_path: Path) -> None:
+    store = History()
+    late = make_report(91.5, "kv-cache", at="2026-11-24T08:00:00+00:00")
+    late.checks["speed"] = Check("speed", "fail", reason="too slow")
+    store.record("a2", Path("/v"), late)
+    store.record("a1", Path("/w"), make_report(50, at="2026-11-23T08:00:00+00:00"))
+    grades = store.export()
+    assert [(g["kata"], g["score"]) for g in grades] == [("sampling", 50.0), ("kv-cache", 91.5)]
+    assert grades[1]["report"]["checks"]["speed"]["reason"] == "too slow"
+    lines = to_csv(grades).splitlines()
+    assert lines[0] == (
+        "attempt,kata,workspace,graded_at,score,passed,elapsed_s,limit_s,hints,"
+        "check_speed,check_tests"
+    )
+    assert lines[1] == "a1,sampling,/w,2026-11-23T08:00:00+00:00,50.0,False,120.0,1800.0,1,,pass"
+    assert lines[2].endswith(",True,120.0,1800.0,1,fail,pass")

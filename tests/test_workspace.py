@@ -198,3 +198,35 @@ def test_a_hint_taken_during_a_grade_keeps_the_grade(
     after = ws.load()
     assert taken.is_set() and len(after.hints) == 1
     assert after.last_grade == {"score": 42.0}
+
+
+def test_again_archives_the_attempt_and_puts_the_starter_back(
+    toy_kata: Kata, tmp_path: Path
+) -> None:
+    first = start(toy_kata, tmp_path / "ws", 600, force=False, resume=False)
+    ws = first.workspace
+    ws.solution.write_text("# my first attempt\n")
+    (ws.root / "notes.md").write_text("what I tried\n")
+    again = start(toy_kata, ws.root, 900, force=False, resume=False, again=True)
+    assert again.archived == ws.root / ".drill" / "attempts" / f"01-{first.session.attempt}"
+    assert (again.archived / "solution.py").read_text() == "# my first attempt\n"
+    assert (again.archived / "notes.md").read_text() == "what I tried\n"
+    assert json.loads((again.archived / "session.json").read_text())["attempt"] == (
+        first.session.attempt
+    )
+    starter = (toy_kata.starter_dir / "solution.py").read_text()
+    assert ws.solution.read_text() == starter
+    session = ws.load()
+    assert session.attempt != first.session.attempt and session.limit_s == 900
+    third = start(toy_kata, ws.root, 900, force=False, resume=False, again=True)
+    assert third.archived is not None and third.archived.name.startswith("02-")
+
+
+def test_again_needs_a_practice_workspace_of_the_same_kata(toy_kata: Kata, tmp_path: Path) -> None:
+    with pytest.raises(BadInput, match="is not a drill workspace"):
+        start(toy_kata, tmp_path / "none", 600, force=False, resume=False, again=True)
+    mock = start(toy_kata, tmp_path / "mock", 600, force=False, resume=False, mode=Mode.MOCK)
+    with pytest.raises(BadInput, match="holds a mock session"):
+        start(toy_kata, mock.workspace.root, 600, force=False, resume=False, again=True)
+    with pytest.raises(BadInput, match="contradict"):
+        start(toy_kata, mock.workspace.root, 600, force=True, resume=False, again=True)
