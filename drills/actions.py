@@ -9,7 +9,7 @@ import os
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from drills import workspace
 from drills.duration import parse_duration
@@ -20,6 +20,9 @@ from drills.workspace import Hint, Mode, Session, Started, Workspace, find_works
 from grader.errors import BadInput
 from grader.kata import Kata, load_kata, read_yaml
 from grader.report import Report
+
+if TYPE_CHECKING:
+    from drills.schedule import Recommendation
 
 
 def start(
@@ -242,3 +245,14 @@ def validate(
     for kid in ids:
         findings += run_validate(katas_dir() / kid, grades=not quick, on_finding=on_finding)
     return findings
+
+
+def next_katas() -> tuple[list[Recommendation], Path | None]:
+    """Every kata in the order to practise them (drills/schedule.py), and where an
+    unreadable history store was moved aside, if it was."""
+    from drills.schedule import attempts_from, recommend, utcnow
+    from grader.kata import all_katas
+
+    store = History()
+    attempts = attempts_from(store.export())
+    return recommend(all_katas(), attempts, utcnow()), store.moved_aside

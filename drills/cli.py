@@ -240,6 +240,20 @@ def history(
     render.history(rows, fmt.value, store.moved_aside, kata)
 
 
+@app.command("next")
+def next_(
+    every: Annotated[bool, typer.Option("--all", "-a", help="Every kata, in order.")] = False,
+    fmt: Annotated[
+        ListFormat, typer.Option("--format", "-f", help="table or json")
+    ] = ListFormat.table,
+) -> None:
+    """Which kata to practise now and why: spaced repetition over your grades."""
+    from drills import actions
+
+    recommendations, moved_aside = actions.next_katas()
+    render.next_up(recommendations, every, fmt.value, moved_aside)
+
+
 class ExportFormat(StrEnum):
     csv = "csv"
     json = "json"

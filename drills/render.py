@@ -15,6 +15,7 @@ if TYPE_CHECKING:
     from drills.actions import GradeOutcome, HintTaken
     from drills.batch import BatchResult
     from drills.history import Row
+    from drills.schedule import Recommendation
     from drills.workspace import Session, Started, Workspace
     from grader.kata import Kata
     from grader.report import Report
@@ -155,6 +156,34 @@ def report(r: Report, fmt: str, output: Path | None) -> None:
         output.write_text(text, encoding="utf-8")
     else:
         sys.stdout.write(text)
+
+
+def next_up(recs: list[Recommendation], every: bool, fmt: str, moved_aside: Path | None) -> None:
+    from rich.table import Table
+
+    store_moved_aside(moved_aside)
+    if fmt == "json":
+        sys.stdout.write(json.dumps([r.to_json() for r in recs], indent=2) + "\n")
+        return
+    first = recs[0]
+    console.print(f"Next: [bold cyan]{first.kata}[/] ({first.reason})")
+    console.print(f"  drill start {first.kata}", style="dim")
+    shown = recs[1:] if every else recs[1:3]
+    if not shown:
+        return
+    table = Table(title="then" if not every else "every kata, in order", title_justify="left")
+    table.add_column("kata", style="cyan", no_wrap=True)
+    table.add_column("due")
+    table.add_column("why")
+    for r in shown:
+        due = "new" if r.due is None else _clock_or_day(r.due)
+        table.add_row(r.kata, due, r.reason)
+    console.print(table)
+
+
+def _clock_or_day(at: datetime) -> str:
+    local = at.astimezone()
+    return "now" if at <= datetime.now(at.tzinfo) else local.strftime("%a %d %b")
 
 
 def store_moved_aside(aside: Path | None) -> None:
