@@ -23,6 +23,7 @@ from grader.report import Report
 
 if TYPE_CHECKING:
     from drills.schedule import Recommendation
+    from drills.stats import KataStats, TopicStats
 
 
 def start(
@@ -256,3 +257,14 @@ def next_katas() -> tuple[list[Recommendation], Path | None]:
     store = History()
     attempts = attempts_from(store.export())
     return recommend(all_katas(), attempts, utcnow()), store.moved_aside
+
+
+def stats() -> tuple[list[KataStats], list[TopicStats], Path | None]:
+    """Progress per kata and per topic from the history (drills/stats.py)."""
+    from drills.schedule import attempts_from
+    from drills.stats import kata_stats, topic_stats
+    from grader.kata import all_katas
+
+    store = History()
+    per_kata = kata_stats(all_katas(), attempts_from(store.export()))
+    return per_kata, topic_stats(per_kata), store.moved_aside

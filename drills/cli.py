@@ -254,6 +254,27 @@ def next_(
     render.next_up(recommendations, every, fmt.value, moved_aside)
 
 
+@app.command()
+def stats(
+    html: Annotated[
+        Path | None, typer.Option("--html", help="Also write the plots to this HTML file.")
+    ] = None,
+    fmt: Annotated[
+        ListFormat, typer.Option("--format", "-f", help="table or json")
+    ] = ListFormat.table,
+) -> None:
+    """Progress per kata and per topic: attempts, best and last score, time to a pass."""
+    from drills import actions
+
+    per_kata, per_topic, moved_aside = actions.stats()
+    render.stats(per_kata, per_topic, fmt.value, moved_aside)
+    if html is not None:
+        from drills.stats_html import page
+
+        html.write_text(page(per_kata, per_topic), encoding="utf-8")
+        err_console.print(f"Wrote the plots to {html}.")
+
+
 class ExportFormat(StrEnum):
     csv = "csv"
     json = "json"

@@ -16,6 +16,7 @@ if TYPE_CHECKING:
     from drills.batch import BatchResult
     from drills.history import Row
     from drills.schedule import Recommendation
+    from drills.stats import KataStats, TopicStats
     from drills.workspace import Session, Started, Workspace
     from grader.kata import Kata
     from grader.report import Report
@@ -184,6 +185,55 @@ def next_up(recs: list[Recommendation], every: bool, fmt: str, moved_aside: Path
 def _clock_or_day(at: datetime) -> str:
     local = at.astimezone()
     return "now" if at <= datetime.now(at.tzinfo) else local.strftime("%a %d %b")
+
+
+SPARKS = "▁▂▃▄▅▆▇█"
+
+
+def sparkline(scores: list[float]) -> str:
+    """Scores 0 to 100 as one block each, oldest first."""
+    top = len(SPARKS) - 1
+    return "".join(SPARKS[round(max(0.0, min(s, 100.0)) / 100 * top)] for s in scores)
+
+
+def stats(
+    per_kata: list[KataStats], per_topic: list[TopicStats], fmt: str, moved_aside: Path | None
+) -> None:
+    from rich.table import Table
+
+    store_moved_aside(moved_aside)
+    if fmt == "json":
+        data = {
+            "katas": [k.to_json() for k in per_kata],
+            "topics": [t.to_json() for t in per_topic],
+        }
+        sys.stdout.write(json.dumps(data, indent=2) + "\n")
+        return
+    if not per_kata:
+        console.print("No grades yet: `drill next` says where to start.")
+        return
+    katas = Table(title="per kata", title_justify="left", header_style="bold")
+    for name, justify in (("kata", "left"), ("attempts", "right"), ("passes", "right"),
+                          ("best", "right"), ("last", "right"), ("scores", "left"),
+                          ("fastest pass", "right")):  # fmt: skip
+        katas.add_column(name, justify=justify)  # type: ignore[arg-type]
+    for k in per_kata:
+        fastest = k.fastest_pass_min
+        pace = "-" if fastest is None else f"{fastest:.0f} of {k.minutes} min"
+        katas.add_row(k.kata, str(len(k.attempts)), str(k.passes), f"{k.best:.1f}",
+                      f"{k.last:.1f}", sparkline(k.scores), pace)  # fmt: skip
+    console.print(katas)
+    topics = Table(title="per topic", title_justify="left", header_style="bold")
+    for name in ("topic", "katas", "attempts", "passes", "mean last score"):
+        topics.add_column(name, justify="left" if name == "topic" else "right")
+    for t in per_topic:
+        mean = "-" if t.mean_last is None else f"{t.mean_last:5.1f} {_bar(t.mean_last)}"
+        topics.add_row(t.topic, str(t.katas), str(t.attempts), str(t.passes), mean)
+    console.print(topics)
+
+
+def _bar(score: float, width: int = 20) -> str:
+    return "█" * round(max(0.0, min(score, 100.0)) / 100 * width)
 
 
 def store_moved_aside(aside: Path | None) -> None:

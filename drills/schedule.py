@@ -38,6 +38,7 @@ class Attempt:
     score: float
     passed: bool
     hints: int
+    elapsed_s: float | None
     over_time: bool
     fast: bool  # within half the time limit
     failing_tests: tuple[str, ...]
@@ -82,6 +83,7 @@ def _attempt(g: dict[str, Any]) -> Attempt:
         score=float(g["score"]),
         passed=bool(g["passed"]),
         hints=int(g["hints"]),
+        elapsed_s=elapsed,
         over_time=bool(limit and elapsed is not None and elapsed > limit),
         fast=bool(limit and elapsed is not None and elapsed <= limit / 2),
         failing_tests=tuple(f["test"] for f in failures),
@@ -155,7 +157,7 @@ def _reason(history: list[Attempt], now: datetime) -> str:
         else:
             parts.append(f"not passed {_times(fails)}")
     elif fails:
-        parts.append(f"passed after {_times(fails)} not passed")
+        parts.append(f"passed after {fails} attempt{'s' if fails > 1 else ''} that did not")
     else:
         parts.append(f"passed {_times(len(history))}" if len(history) > 1 else "passed")
     if last.failing_checks:
