@@ -15,13 +15,17 @@ from drills import workspace
 from drills.duration import parse_duration
 from drills.history import History
 from drills.hooks import SessionHooks, hooks_for
-from drills.visible import VisibleResult, run_visible
+from drills.visible import VisibleResult, VisibleRunner, run_visible
 from drills.workspace import Hint, Mode, Session, Started, Workspace, find_workspace, now
 from grader.errors import BadInput
 from grader.kata import Kata, load_kata, read_yaml
 from grader.report import Report
 
 if TYPE_CHECKING:
+    from grader.sandbox import ZygoteProcess
+
+if TYPE_CHECKING:
+    from drills.review import Review
     from drills.schedule import Recommendation
     from drills.stats import KataStats, TopicStats
 
@@ -64,9 +68,11 @@ def status(directory: Path) -> tuple[Workspace, Session, Kata]:
     return ws, session, load_kata(session.kata)
 
 
-def run_tests(directory: Path) -> VisibleResult:
+def run_tests(directory: Path, runner: VisibleRunner | None = None) -> VisibleResult:
+    """The visible tests: in `runner`'s warm zygote (`drill watch`), else in one of their
+    own, their output on this terminal (`drill test`)."""
     ws, session, hooks = _open(directory)
-    result = run_visible(ws.root)
+    result = run_visible(ws.root) if runner is None else runner.run()
     last_test = {
         "at": now().isoformat(timespec="seconds"),
         "elapsed_s": round(session.elapsed_s(), 1),
@@ -169,7 +175,10 @@ def grade(
     only: set[str] | None,
     kata_id: str | None = None,
     strict_time: bool = False,
+    zygote: ZygoteProcess | None = None,
 ) -> GradeOutcome:
+    """The full grade (or `only` some checks). `zygote`: a running one to fork the
+    grade's workers from (`drill watch`'s, with torch loaded), rather than a new one."""
     from grader.pipeline import grade as run_grade
 
     if kata_id is not None:
@@ -192,6 +201,7 @@ def grade(
         limit_s=session.limit_s,
         hints_taken=len(session.hints),
         strict_time=strict_time,
+        zygote=zygote,
     )
     if report.partial:  # not a grade of the kata: neither history nor the session keep it
         hooks.on_grade(session, report, only)
@@ -268,3 +278,10 @@ def stats() -> tuple[list[KataStats], list[TopicStats], Path | None]:
     store = History()
     per_kata = kata_stats(all_katas(), attempts_from(store.export()))
     return per_kata, topic_stats(per_kata), store.moved_aside
+
+
+def review(directory: Path, *, give_up: bool) -> Review:
+    from drills.review import review as build
+
+    ws, session, _ = _open(directory)
+    return build(ws, load_kata(session.kata), give_up=give_up)

@@ -240,6 +240,20 @@ def history(
     render.history(rows, fmt.value, store.moved_aside, kata)
 
 
+@app.command()
+def review(
+    directory: DirOption = Path("."),
+    give_up: Annotated[
+        bool,
+        typer.Option("--give-up", help="See the model answer before a grade (recorded)."),
+    ] = False,
+) -> None:
+    """After a grade: your solution against the model answer, the reference, what to know."""
+    from drills import actions
+
+    render.review(actions.review(directory, give_up=give_up))
+
+
 @app.command("next")
 def next_(
     every: Annotated[bool, typer.Option("--all", "-a", help="Every kata, in order.")] = False,

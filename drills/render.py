@@ -15,6 +15,7 @@ if TYPE_CHECKING:
     from drills.actions import GradeOutcome, HintTaken
     from drills.batch import BatchResult
     from drills.history import Row
+    from drills.review import Review
     from drills.schedule import Recommendation
     from drills.stats import KataStats, TopicStats
     from drills.workspace import Session, Started, Workspace
@@ -108,6 +109,9 @@ def status(ws: Workspace, session: Session, kata: Kata) -> None:
     table.add_row("time", f"{clock} (limit {minutes(session.limit_s)})")
     cost = kata.hint_cost * len(session.hints)
     table.add_row("hints", f"{len(session.hints)} taken" + (f" (-{cost:g} points)" if cost else ""))
+    if session.gave_up_at:
+        given_up = datetime.fromisoformat(session.gave_up_at)
+        table.add_row("gave up", f"at {_clock(given_up)} (`drill review` showed the model answer)")
     if session.last_test:
         t = session.last_test
         table.add_row(
@@ -234,6 +238,40 @@ def stats(
 
 def _bar(score: float, width: int = 20) -> str:
     return "█" * round(max(0.0, min(score, 100.0)) / 100 * width)
+
+
+def review(r: Review) -> None:
+    from rich.rule import Rule
+    from rich.syntax import Syntax
+
+    def section(title: str) -> None:
+        console.print(Rule(title, align="left", style="dim"))
+
+    console.print(f"[bold]Review of {r.kata.id}[/]: {r.kata.headline()}")
+    if r.gave_up:
+        console.print("You gave up on this attempt; it is recorded in the session.", style="dim")
+    if r.failures:
+        section("What the last grade failed on")
+        for check, reason in r.failures:
+            console.print(f"[bold]{check}[/]: {reason or 'did not pass'}", highlight=False)
+    section("From your solution.py to the model answer")
+    if r.diff:
+        console.print(
+            Syntax(r.diff, "diff", theme="ansi_dark", background_color="default", word_wrap=True)
+        )
+    else:
+        console.print("Your solution.py is the model answer, line for line.")
+    for name, source in r.reference:
+        section(f"The reference stack: {name}")
+        console.print(
+            Syntax(source, "python", theme="ansi_dark", background_color="default", word_wrap=True)
+        )
+    section("Common mistakes")
+    for mistake in r.common_mistakes:
+        console.print(f"- {mistake}", highlight=False)
+    section("Follow-up questions an interviewer asks next")
+    for question in r.follow_ups:
+        console.print(f"- {question}", highlight=False)
 
 
 def store_moved_aside(aside: Path | None) -> None:

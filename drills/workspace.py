@@ -111,6 +111,7 @@ class Session:
     hints: list[Hint] = field(default_factory=list)
     last_grade: dict[str, Any] | None = None
     last_test: dict[str, Any] | None = None
+    gave_up_at: str | None = None  # when `drill review --give-up` showed the model answer
     schema: int = SESSION_SCHEMA
 
     def elapsed_s(self, at: datetime | None = None) -> float:
@@ -135,7 +136,9 @@ class Session:
         hints = [Hint(**h) for h in data.get("hints", [])]
         fields = {k: data[k] for k in ("kata", "started_at", "limit_s")}
         datetime.fromisoformat(fields["started_at"])  # validates the timestamp
-        optional = {k: data[k] for k in ("attempt", "last_grade", "last_test") if k in data}
+        optional = {
+            k: data[k] for k in ("attempt", "last_grade", "last_test", "gave_up_at") if k in data
+        }
         mode = Mode(data.get("mode", Mode.PRACTICE))  # an unknown mode is a corrupt file
         return cls(**fields, **optional, mode=mode, hints=hints)
 
