@@ -25,6 +25,7 @@ if TYPE_CHECKING:
     from grader.sandbox import ZygoteProcess
 
 if TYPE_CHECKING:
+    from drills.plan import Plan
     from drills.review import Review
     from drills.schedule import Recommendation
     from drills.stats import KataStats, TopicStats
@@ -285,3 +286,32 @@ def review(directory: Path, *, give_up: bool) -> Review:
 
     ws, session, _ = _open(directory)
     return build(ws, load_kata(session.kata), give_up=give_up)
+
+
+@dataclass(frozen=True)
+class PlanView:
+    plan: Plan
+    done: set[int]  # indexes into plan.items
+    today: int  # the plan's day number today (may be past its end)
+    replaced: bool  # a new plan replaced an older one
+
+
+def plan(days: int | None, minutes_per_day: int) -> PlanView | None:
+    """With `days`, lay out a new plan from today; else the saved plan, if any. Each
+    with its items ticked from the history."""
+    from drills import plan as plans
+    from drills.schedule import attempts_from
+    from grader.kata import all_katas
+
+    replaced = False
+    if days is not None:
+        replaced = plans.load() is not None
+        current = plans.make_plan(all_katas(), plans.today(), days, minutes_per_day)
+        plans.save(current)
+    else:
+        loaded = plans.load()
+        if loaded is None:
+            return None
+        current = loaded
+    done = plans.ticked(current, attempts_from(History().export()))
+    return PlanView(current, done, current.day_of(plans.today()), replaced)

@@ -289,6 +289,33 @@ def stats(
         err_console.print(f"Wrote the plots to {html}.")
 
 
+@app.command()
+def plan(
+    days: Annotated[
+        int | None, typer.Option("--days", min=1, max=365, help="Lay out a new plan of N days.")
+    ] = None,
+    weeks: Annotated[
+        int | None, typer.Option("--weeks", min=1, max=52, help="The same, in weeks.")
+    ] = None,
+    minutes: Annotated[
+        int, typer.Option("--minutes", min=10, help="Practice time a day, in minutes.")
+    ] = 90,
+    every: Annotated[bool, typer.Option("--all", "-a", help="Every day, not only today.")] = False,
+    fmt: Annotated[
+        ListFormat, typer.Option("--format", "-f", help="table or json")
+    ] = ListFormat.table,
+) -> None:
+    """A study plan across katas and mock interviews, ticked off from your grades."""
+    from drills import actions
+    from grader.errors import BadInput
+
+    if days is not None and weeks is not None:
+        raise BadInput("--days and --weeks say the same thing: give one")
+    length = days if weeks is None else weeks * 7
+    view = actions.plan(length, minutes)
+    render.plan(view, every or length is not None, fmt.value)
+
+
 class ExportFormat(StrEnum):
     csv = "csv"
     json = "json"

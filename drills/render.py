@@ -12,7 +12,7 @@ from drills.console import console, err_console
 from grader.wording import minutes
 
 if TYPE_CHECKING:
-    from drills.actions import GradeOutcome, HintTaken
+    from drills.actions import GradeOutcome, HintTaken, PlanView
     from drills.batch import BatchResult
     from drills.history import Row
     from drills.review import Review
@@ -272,6 +272,58 @@ def review(r: Review) -> None:
     section("Follow-up questions an interviewer asks next")
     for question in r.follow_ups:
         console.print(f"- {question}", highlight=False)
+
+
+def plan(view: PlanView | None, every: bool, fmt: str) -> None:
+    from datetime import timedelta
+
+    from rich.table import Table
+
+    if view is None:
+        if fmt == "json":
+            sys.stdout.write("null\n")
+        else:
+            console.print("No plan yet: `drill plan --days 14` (or --weeks 3) lays one out.")
+        return
+    p = view.plan
+    if fmt == "json":
+        data = {**p.to_json(), "today": view.today, "done": sorted(view.done)}
+        sys.stdout.write(json.dumps(data, indent=2) + "\n")
+        return
+    if view.replaced:
+        err_console.print("Replaced the earlier plan.", style="yellow")
+    end = p.start + timedelta(days=p.days - 1)
+    console.print(
+        f"[bold]Plan[/] {p.start:%a %d %b} to {end:%a %d %b} ({p.days} days, up to "
+        f"{p.minutes_per_day} min a day): {len(view.done)} of {len(p.items)} items done"
+    )
+    if p.left_out:
+        names = ", ".join(f"{i.kind} {i.kata}" for i in p.left_out)
+        console.print(f"Did not fit: {names} (more --days or --minutes make room).", style="dim")
+    if view.today >= p.days:
+        console.print(f"The plan ended on {end:%a %d %b}; `drill plan --days N` makes a new one.")
+    shown = [
+        (n, item)
+        for n, item in enumerate(p.items)
+        if every or item.day == view.today or (item.day < view.today and n not in view.done)
+    ]
+    if not shown:
+        console.print("Nothing planned for today.", style="dim")
+        return
+    table = Table(header_style="bold", title_justify="left")
+    for name in ("day", "", "do", "min"):
+        table.add_column(name, justify="right" if name == "min" else "left")
+    for n, item in shown:
+        day = p.start + timedelta(days=item.day)
+        mark = "[green]✓[/]" if n in view.done else "·"
+        when = "today" if item.day == view.today else f"{day:%a %d %b}"
+        style = (
+            "bold"
+            if item.day == view.today
+            else ("red" if item.day < view.today and n not in view.done else "")
+        )
+        table.add_row(when, mark, item.label(), str(item.minutes), style=style)
+    console.print(table)
 
 
 def store_moved_aside(aside: Path | None) -> None:

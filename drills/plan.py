@@ -1,0 +1,163 @@
+"""`drill plan`: a study plan over days, ticked off from the history.
+
+The plan is laid out once (`drill plan --days 14`) and kept in the data folder. Each kata
+is learnt once, easiest first, then re-done two and five days later (expanding gaps:
+what is recalled after a pause is what stays); the last quarter of the plan holds mock
+interviews of the hardest katas. Each day holds at most `minutes_per_day` of work; what
+does not fit is left out, and the plan says so.
+
+An item is ticked by an attempt at its kata (its last grade in the history), each
+attempt ticking the earliest open item of that kata: a kata done a day early counts.
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import asdict, dataclass
+from datetime import date
+from typing import TYPE_CHECKING, Any, Literal
+
+from grader.errors import BadInput
+from grader.paths import data_dir
+
+if TYPE_CHECKING:
+    from pathlib import Path
+
+    from drills.schedule import Attempt
+    from grader.kata import Kata
+
+Kind = Literal["learn", "again", "mock"]
+KINDS: tuple[Kind, ...] = ("learn", "again", "mock")
+REPEAT_AFTER_DAYS = (2, 5)  # after the first attempt: re-do on these days
+MOCK_EXTRA_MIN = 15  # a mock interview's clarifications and follow-ups
+MOCK_SHARE = 0.25  # the last quarter of the plan
+
+
+@dataclass(frozen=True)
+class Item:
+    day: int  # 0 is the plan's first day
+    kind: Kind
+    kata: str
+    minutes: int
+
+    def label(self) -> str:
+        return {
+            "learn": f"drill start {self.kata}",
+            "again": f"drill start {self.kata} --again",
+            "mock": f"drill mock start {self.kata}",
+        }[self.kind]
+
+
+@dataclass(frozen=True)
+class Plan:
+    start: date
+    days: int
+    minutes_per_day: int
+    items: list[Item]
+    left_out: list[Item]
+
+    def day_of(self, when: date) -> int:
+        return (when - self.start).days
+
+    def to_json(self) -> dict[str, Any]:
+        return {
+            "start": self.start.isoformat(),
+            "days": self.days,
+            "minutes_per_day": self.minutes_per_day,
+            "items": [asdict(i) for i in self.items],
+            "left_out": [asdict(i) for i in self.left_out],
+        }
+
+    @classmethod
+    def from_json(cls, data: dict[str, Any]) -> Plan:
+        return cls(
+            start=date.fromisoformat(data["start"]),
+            days=int(data["days"]),
+            minutes_per_day=int(data["minutes_per_day"]),
+            items=[Item(**i) for i in data["items"]],
+            left_out=[Item(**i) for i in data["left_out"]],
+        )
+
+
+def make_plan(katas: list[Kata], start: date, days: int, minutes_per_day: int) -> Plan:
+    if days < 1:
+        raise BadInput(f"a plan needs at least one day, not {days}")
+    if minutes_per_day < min((k.minutes for k in katas), default=1):
+        raise BadInput(f"{minutes_per_day} minutes a day fits no kata: give --minutes more")
+    order = sorted(katas, key=lambda k: (k.difficulty, k.minutes, k.id))
+    mock_from = days - max(1, round(days * MOCK_SHARE)) if days > 3 else days
+    # (priority, earliest day, item): learning every kata comes first, then the first
+    # re-do of each, then the mocks, then the second re-dos.
+    wanted: list[tuple[int, int, Item]] = []
+    for n, kata in enumerate(order):
+        first = min(n * mock_from // len(order), max(mock_from - 1, 0))  # spread, in order
+        wanted.append((0, first, Item(first, "learn", kata.id, kata.minutes)))
+        for rank, gap in enumerate(REPEAT_AFTER_DAYS):
+            day = first + gap
+            wanted.append((1 if rank == 0 else 3, day, Item(day, "again", kata.id, kata.minutes)))
+    hardest = sorted(order, key=lambda k: (-k.difficulty, -k.minutes, k.id))
+    for kata in hardest[: days - mock_from]:
+        item = Item(mock_from, "mock", kata.id, kata.minutes + MOCK_EXTRA_MIN)
+        wanted.append((2, mock_from, item))
+    return _fill(start, days, minutes_per_day, wanted)
+
+
+def _fill(start: date, days: int, per_day: int, wanted: list[tuple[int, int, Item]]) -> Plan:
+    """Place each item, most important first, on the first day from its earliest with
+    room for it."""
+    used = [0] * days
+    placed: list[Item] = []
+    left: list[Item] = []
+    for _, earliest, item in sorted(wanted, key=lambda w: (w[0], w[1])):
+        day = next((d for d in range(earliest, days) if used[d] + item.minutes <= per_day), None)
+        if day is None:
+            left.append(item)
+            continue
+        used[day] += item.minutes
+        placed.append(Item(day, item.kind, item.kata, item.minutes))
+    placed.sort(key=lambda i: (i.day, KINDS.index(i.kind), i.kata))
+    return Plan(start, days, per_day, placed, left)
+
+
+def ticked(plan: Plan, attempts: list[Attempt]) -> set[int]:
+    """Indexes into `plan.items` of the items done: each attempt since the plan began
+    ticks the earliest open item of its kata."""
+    done: set[int] = set()
+    for a in attempts:
+        if a.at.astimezone().date() < plan.start:
+            continue
+        open_items = [
+            i for i, item in enumerate(plan.items) if item.kata == a.kata and i not in done
+        ]
+        if open_items:
+            done.add(open_items[0])
+    return done
+
+
+def plan_path() -> Path:
+    return data_dir() / "plan.json"
+
+
+def save(plan: Plan) -> None:
+    from drills.workspace import write_atomic
+
+    path = plan_path()
+    path.parent.mkdir(parents=True, exist_ok=True)
+    write_atomic(path, json.dumps(plan.to_json(), indent=2) + "\n")
+
+
+def load() -> Plan | None:
+    path = plan_path()
+    try:
+        return Plan.from_json(json.loads(path.read_text(encoding="utf-8")))
+    except FileNotFoundError:
+        return None
+    except (ValueError, KeyError, TypeError) as exc:
+        raise BadInput(
+            f"{path} is not a plan drill can read ({type(exc).__name__}: {exc}); make a new "
+            "one with `drill plan --days N`"
+        ) from None
+
+
+def today() -> date:
+    return date.today()  # the candidate's local day

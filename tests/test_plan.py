@@ -1,0 +1,101 @@
+"""`drill plan`: a plan laid out from the katas, ticked off from the history."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+from datetime import UTC, date, datetime, timedelta
+from pathlib import Path
+
+import pytest
+
+from drills.plan import make_plan, ticked
+from drills.schedule import Attempt
+from grader.errors import BadInput
+from grader.kata import all_katas
+from grader.paths import BUILTIN_KATAS
+
+KATAS = all_katas(BUILTIN_KATAS)
+START = date(2026, 12, 7)
+
+
+def attempt(kata: str, on: date) -> Attempt:
+    at = datetime(on.year, on.month, on.day, 12, tzinfo=UTC)
+    return Attempt(kata, at, 90.0, True, 0, 600.0, False, False, (), ())
+
+
+def test_two_weeks_learn_every_kata_easiest_first_then_redo_then_mock() -> None:
+    plan = make_plan(KATAS, START, 14, 90)
+    learnt = [i for i in plan.items if i.kind == "learn"]
+    assert {i.kata for i in learnt} == {k.id for k in KATAS}
+    difficulty = {k.id: k.difficulty for k in KATAS}
+    assert [difficulty[i.kata] for i in learnt] == sorted(difficulty[i.kata] for i in learnt)
+    first = {i.kata: i.day for i in learnt}
+    for item in plan.items:
+        if item.kind == "again":
+            assert item.day >= first[item.kata] + 2
+        if item.kind == "mock":
+            assert item.day >= 14 - round(14 * 0.25)
+    for day in range(14):
+        assert sum(i.minutes for i in plan.items if i.day == day) <= 90
+    assert any(i.kind == "mock" for i in plan.items)
+    assert make_plan(KATAS, START, 14, 90) == plan
+
+
+def test_what_does_not_fit_is_left_out_and_named() -> None:
+    short = make_plan(KATAS, START, 5, 90)
+    assert short.left_out and all(i.kind in ("again", "mock") for i in short.left_out)
+    roomy = make_plan(KATAS, START, 28, 120)
+    assert roomy.left_out == []
+
+
+def test_a_plan_needs_a_day_and_time_for_a_kata() -> None:
+    with pytest.raises(BadInput, match="fits no kata"):
+        make_plan(KATAS, START, 7, 20)
+
+
+def test_each_attempt_ticks_the_earliest_open_item_of_its_kata() -> None:
+    plan = make_plan(KATAS, START, 14, 90)
+    sampling = [n for n, i in enumerate(plan.items) if i.kata == "sampling"]
+    done = ticked(
+        plan,
+        [
+            attempt("sampling", START - timedelta(days=1)),  # before the plan: not counted
+            attempt("sampling", START),
+            attempt("sampling", START + timedelta(days=1)),  # a day early for its re-do
+        ],
+    )
+    assert done == set(sampling[:2])
+
+
+def test_drill_plan_lays_out_saves_and_ticks_from_the_history(isolated_home: Path) -> None:
+    env = {**os.environ, "DRILL_HOME": str(isolated_home)}
+
+    def drill(*args: str) -> subprocess.CompletedProcess[str]:
+        return subprocess.run(
+            [sys.executable, "-m", "drills", *args], env=env, capture_output=True, text=True
+        )
+
+    assert json.loads(drill("plan", "-f", "json").stdout) is None
+    made = drill("plan", "--weeks", "2", "-f", "json")
+    assert made.returncode == 0, made.stderr
+    from drills.history import History
+    from grader.report import Check, Report
+
+    History().record(
+        "a1",
+        Path("/w"),
+        Report(
+            kata="sampling", score=95.0, passed=True, elapsed_s=900.0, limit_s=1800.0,
+            hints_taken=0, checks={"tests": Check("tests", "pass")}, pass_mark=80,
+            graded_at=datetime.now(UTC).isoformat(timespec="seconds"),
+        ),
+    )  # fmt: skip
+    shown = json.loads(drill("plan", "-f", "json").stdout)
+    assert shown["days"] == 14 and shown["today"] == 0
+    first_sampling = next(n for n, i in enumerate(shown["items"]) if i["kata"] == "sampling")
+    assert shown["done"] == [first_sampling]
+    both = drill("plan", "--days", "3", "--weeks", "1")
+    assert both.returncode == 2 and "give one" in both.stderr
