@@ -99,3 +99,12 @@ def test_drill_plan_lays_out_saves_and_ticks_from_the_history(isolated_home: Pat
     assert shown["done"] == [first_sampling]
     both = drill("plan", "--days", "3", "--weeks", "1")
     assert both.returncode == 2 and "give one" in both.stderr
+
+
+def test_an_unreadable_plan_is_named_with_the_way_out(isolated_home: Path) -> None:
+    from drills.plan import load, plan_path
+
+    plan_path().parent.mkdir(parents=True, exist_ok=True)
+    plan_path().write_text("{not json")
+    with pytest.raises(BadInput, match=r"plan.json is not a plan drill can read .* --days N"):
+        load()
