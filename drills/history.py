@@ -46,6 +46,27 @@ MIGRATIONS: tuple[tuple[str, ...], ...] = (
         )""",
         "CREATE INDEX IF NOT EXISTS grades_kata ON grades (kata, graded_at)",
     ),
+    # 2: one row per answered `drill estimate` question (drills/estimate). The question
+    # is (topic, seed); params is its drawn parameters as JSON, answer the text typed
+    # (NULL when the answer was shown instead), value that text read in the base unit.
+    (
+        """CREATE TABLE estimates (
+            id INTEGER PRIMARY KEY AUTOINCREMENT,
+            session TEXT NOT NULL,
+            topic TEXT NOT NULL,
+            seed INTEGER NOT NULL,
+            params TEXT NOT NULL,
+            kind TEXT NOT NULL,
+            answer TEXT,
+            value REAL,
+            expected REAL NOT NULL,
+            expected_text TEXT NOT NULL,
+            score REAL NOT NULL,
+            elapsed_s REAL NOT NULL,
+            answered_at TEXT NOT NULL
+        )""",
+        "CREATE INDEX estimates_topic ON estimates (topic, answered_at)",
+    ),
 )
 VERSION = len(MIGRATIONS)
 
@@ -85,6 +106,24 @@ class Row:
     elapsed_s: float | None
     limit_s: float | None
     hints: int
+
+
+@dataclass(frozen=True)
+class EstimateRow:
+    """One answered estimation question (`drill estimate`)."""
+
+    session: str
+    topic: str
+    seed: int
+    params: dict[str, object]
+    kind: str
+    answer: str | None  # as typed; None: the answer was shown instead
+    value: float | None  # the answer in the base unit of `kind`
+    expected: float
+    expected_text: str  # the expected value as the session worded it
+    score: float  # 1, 0.5 or 0
+    elapsed_s: float
+    answered_at: str  # ISO time in UTC
 
 
 def store_path() -> Path:
@@ -175,6 +214,49 @@ class History:
         with self._connect() as conn:
             found = conn.execute(query, (*params, limit)).fetchall()
         return [Row(a, k, w, g, s, bool(p), e, lim, h) for a, k, w, g, s, p, e, lim, h in found]
+
+    def record_estimate(self, row: EstimateRow) -> None:
+        with self._connect() as conn, conn:
+            conn.execute(
+                "INSERT INTO estimates (session, topic, seed, params, kind, answer, value,"
+                " expected, expected_text, score, elapsed_s, answered_at)"
+                " VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                (
+                    row.session,
+                    row.topic,
+                    row.seed,
+                    json.dumps(row.params, sort_keys=True),
+                    row.kind,
+                    row.answer,
+                    row.value,
+                    row.expected,
+                    row.expected_text,
+                    row.score,
+                    row.elapsed_s,
+                    row.answered_at,
+                ),
+            )
+
+    def estimates(self, topic: str | None = None, limit: int | None = None) -> list[EstimateRow]:
+        """Answered estimation questions, newest first (of `topic` only, if given)."""
+        query = (
+            "SELECT session, topic, seed, params, kind, answer, value, expected,"
+            " expected_text, score, elapsed_s, answered_at FROM estimates"
+        )
+        params: list[object] = []
+        if topic:
+            query += " WHERE topic = ?"
+            params.append(topic)
+        query += " ORDER BY answered_at DESC, id DESC"
+        if limit is not None:
+            query += " LIMIT ?"
+            params.append(limit)
+        with self._connect() as conn:
+            found = conn.execute(query, params).fetchall()
+        return [
+            EstimateRow(s, t, seed, json.loads(p), k, a, v, e, et, sc, el, at)
+            for s, t, seed, p, k, a, v, e, et, sc, el, at in found
+        ]
 
 
 EXPORT_COLUMNS = [f.name for f in fields(Row)]

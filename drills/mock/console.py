@@ -14,6 +14,7 @@ a lost connection cannot take it back.
 
 from __future__ import annotations
 
+import random
 from collections.abc import Callable
 from typing import ClassVar
 
@@ -24,6 +25,10 @@ from textual.containers import Horizontal, Vertical, VerticalScroll
 from textual.screen import ModalScreen
 from textual.widgets import Footer, Header, Input, Markdown, Static, TabbedContent, TabPane
 
+from drills.estimate import grading
+from drills.estimate.session import REVEAL, verdict_line
+from drills.estimate.topics import MAX_SEED, TOPIC_NAMES, Question, generate
+from drills.estimate.units import BARE, EXAMPLES, NOUN, AnswerError, parse
 from drills.mock import interview, store, timeline, views
 from drills.mock.interview import Mock
 from drills.mock.script import Dimension
@@ -149,6 +154,79 @@ class NoteInput(ModalScreen[str | None]):
         self.dismiss(None)
 
 
+class EstimateQuestion(ModalScreen[None]):
+    """A generated back-of-the-envelope question to read out (`drill estimate`'s topics).
+
+    The interviewer types what the candidate answered (or `?`); the grade and the worked
+    derivation appear, and the result is saved as a note for the report.
+    """
+
+    BINDINGS: ClassVar[list[BindingType]] = [Binding("escape", "close", "Close")]
+
+    def __init__(self, mock: Mock, question: Question) -> None:
+        super().__init__()
+        self.mock = mock
+        self.question = question
+
+    def compose(self) -> ComposeResult:
+        q = self.question
+        with VerticalScroll(id="dialog"):  # a derivation can be longer than the screen
+            yield Static(
+                as_text(
+                    [
+                        (f"Estimation question ({q.topic}, seed {q.seed}): read it out", "bold"),
+                        (q.text, ""),
+                        (
+                            f"They answer with {NOUN[q.kind]}, e.g. {EXAMPLES[q.kind]} (a bare "
+                            f"number is {BARE[q.kind]}).",
+                            "dim",
+                        ),
+                    ]
+                ),
+                id="estimate-question",
+            )
+            yield Input(
+                placeholder=f"their answer, then Enter ({REVEAL} shows the expected one)",
+                id="estimate-answer",
+            )
+            yield Static(id="estimate-result")
+        yield Footer()
+
+    def on_mount(self) -> None:
+        self.query_one("#estimate-answer", Input).focus()
+
+    def on_input_submitted(self, event: Input.Submitted) -> None:
+        q, text = self.question, event.value.strip()
+        result = self.query_one("#estimate-result", Static)
+        value: float | None = None
+        if text != REVEAL:
+            try:
+                value = parse(text, q.kind)
+            except AnswerError as exc:
+                result.update(Text(f"{exc}.", style="yellow"))
+                return
+        score = 0.0 if value is None else grading.score(value, q.expected)
+        answer = None if value is None else text
+        verdict = verdict_line(q, answer, value, score)
+        lines: list[views.Line] = [(verdict, "bold"), ("", ""), ("How it is worked out:", "dim")]
+        lines += [(f"  · {step}", "") for step in q.derivation]
+        lines += [("", ""), ("Esc closes; e asks another.", "dim")]
+        result.update(as_text(lines))
+        event.input.disabled = True
+        said = f"answered {text}" if answer else "not answered"
+        try:
+            interview.note(
+                self.mock,
+                f"estimate {q.topic} (seed {q.seed}): {said}; expected {q.expected_text()}; "
+                f"{grading.verdict(score)}",
+            )
+        except DrillError as exc:
+            self.app.notify(str(exc), title="estimate", severity="warning")
+
+    def action_close(self) -> None:
+        self.dismiss(None)
+
+
 class InterviewerConsole(App[None]):
     TITLE = "drill mock interviewer"
     ENABLE_COMMAND_PALETTE = False  # every action has its key; ^p would only take room
@@ -163,7 +241,7 @@ class InterviewerConsole(App[None]):
         width: 80%; max-width: 100; height: auto; max-height: 90%;
         border: thick $accent; background: $surface; padding: 1 2;
     }
-    ConfirmHint, ScoreRubric, NoteInput { align: center middle; }
+    ConfirmHint, ScoreRubric, NoteInput, EstimateQuestion { align: center middle; }
     """
     BINDINGS: ClassVar[list[BindingType]] = [
         Binding("h", "reveal_hint", "Hint"),
@@ -171,6 +249,7 @@ class InterviewerConsole(App[None]):
         Binding("f", "follow_up", "Follow-up"),
         Binding("s", "score", "Score"),
         Binding("o", "note", "Note"),
+        Binding("e", "estimate", "Estimate"),
         Binding("q", "quit", "Quit"),
         Binding("ctrl+c", "quit", "Quit", show=False, priority=True),
         *(
@@ -327,6 +406,11 @@ class InterviewerConsole(App[None]):
                 self.notify("note saved")
 
         self.push_screen(NoteInput(), saved)
+
+    def action_estimate(self) -> None:
+        rng = random.Random()
+        question = generate(rng.choice(TOPIC_NAMES), rng.randrange(MAX_SEED))
+        self.push_screen(EstimateQuestion(self.mock, question), lambda _: self.refresh_state(True))
 
 
 def run_console(mock: Mock) -> None:

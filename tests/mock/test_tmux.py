@@ -92,7 +92,7 @@ def test_the_console_in_a_terminal_reveals_scores_and_survives_ctrl_c(
     tmux.start(f"{drill} mock interviewer --dir {mock_ws}", mock_ws)
     screen = tmux.wait_for("q Quit")
     # every key is on screen, even in an 80x24 terminal
-    assert "h Hint  n Next phase  f Follow-up  s Score  o Note  q Quit" in screen
+    assert "h Hint  n Next phase  f Follow-up  s Score  o Note  e Estimate  q Quit" in screen
     assert "1 Prompt 2 Q&A 3 Hints 4 Follow 5 Rubric 6 Traps" in screen
     assert "Indices of the k largest values" in screen
 
@@ -135,9 +135,12 @@ def test_interactive_scoring_interrupted_keeps_every_score_given(tmux: Tmux, moc
 
 
 def test_the_candidate_interrupting_drill_test_leaves_the_timeline_whole(
-    tmux: Tmux, mock_ws: Path
+    tmux: Tmux, mock_ws: Path, request: pytest.FixtureRequest
 ) -> None:
-    started = mock_ws / "tests-started"
+    # The visible tests run sandboxed: they may write their own temporary folders and
+    # /dev/shm, not the workspace.
+    started = Path("/dev/shm") / f"drill-tests-started-{uuid.uuid4().hex}"
+    request.addfinalizer(lambda: started.unlink(missing_ok=True))
     (mock_ws / "solution.py").write_text(
         f"import pathlib, time\npathlib.Path({str(started)!r}).touch()\ntime.sleep(120)\n"
     )

@@ -1,0 +1,302 @@
+"""What an answer can be, read from what people type and worded back.
+
+An answer is a number with an optional unit: `14 GB`, `14GiB`, `1.4e10`, `3.2k tok/s`,
+`120 ms`, `2.5 TB/s`, `$1.20`, `1.5x`, `40%`, `7.2 billion`. GB, MB, kB, TB are powers
+of 1000 (1 GB = 1e9 bytes); GiB, MiB, KiB, TiB powers of 1024 (1 GiB = 2**30 bytes).
+A bare number is read in the base unit of what the question asks (bytes, seconds,
+tokens/s, bytes/s, dollars, a factor, a count). `B` after a number is bytes, except in
+a question that asks for a count, where `7B` is 7 billion.
+
+A unit of another kind than the question's (`12 ms` for a size) is an `AnswerError`
+whose message says what was asked; so is anything that is not a number.
+"""
+
+from __future__ import annotations
+
+import math
+import re
+from enum import StrEnum
+
+
+class Kind(StrEnum):
+    BYTES = "bytes"
+    TIME = "time"
+    RATE = "rate"
+    BANDWIDTH = "bandwidth"
+    MONEY = "money"
+    RATIO = "ratio"
+    COUNT = "count"
+
+
+NOUN: dict[Kind, str] = {
+    Kind.BYTES: "a size in bytes",
+    Kind.TIME: "a time",
+    Kind.RATE: "a rate in tokens/s",
+    Kind.BANDWIDTH: "a bandwidth in bytes/s",
+    Kind.MONEY: "an amount in dollars",
+    Kind.RATIO: "a factor or a percentage",
+    Kind.COUNT: "a plain number",
+}
+EXAMPLES: dict[Kind, str] = {
+    Kind.BYTES: "14 GB, 13 GiB, 1.4e10",
+    Kind.TIME: "120 ms, 2.5 s, 80 us",
+    Kind.RATE: "3.2k tok/s, 45 tok/s",
+    Kind.BANDWIDTH: "2.5 TB/s, 900 GB/s",
+    Kind.MONEY: "$1.20, 0.35",
+    Kind.RATIO: "1.5x, 40%, 0.4",
+    Kind.COUNT: "12, 3.5k, 7.2 billion",
+}
+BASE_UNIT: dict[Kind, str] = {
+    Kind.BYTES: "B",
+    Kind.TIME: "s",
+    Kind.RATE: "tok/s",
+    Kind.BANDWIDTH: "B/s",
+    Kind.MONEY: "$",
+    Kind.RATIO: "x",
+    Kind.COUNT: "",
+}
+BARE: dict[Kind, str] = {
+    Kind.BYTES: "bytes",
+    Kind.TIME: "seconds",
+    Kind.RATE: "tokens/s",
+    Kind.BANDWIDTH: "bytes/s",
+    Kind.MONEY: "dollars",
+    Kind.RATIO: "a factor (0.4 = 40%)",
+    Kind.COUNT: "a count",
+}
+
+
+class AnswerError(ValueError):
+    """An answer that cannot be graded; the message is one line for the person."""
+
+
+_BYTE_SCALES = {
+    "b": 1.0,
+    "byte": 1.0,
+    "bytes": 1.0,
+    "kb": 1e3,
+    "mb": 1e6,
+    "gb": 1e9,
+    "tb": 1e12,
+    "pb": 1e15,
+    "kib": 2.0**10,
+    "mib": 2.0**20,
+    "gib": 2.0**30,
+    "tib": 2.0**40,
+    "kilobytes": 1e3,
+    "megabytes": 1e6,
+    "gigabytes": 1e9,
+    "terabytes": 1e12,
+}
+_TIME_SCALES = {
+    "ns": 1e-9,
+    "us": 1e-6,
+    "µs": 1e-6,
+    "μs": 1e-6,
+    "ms": 1e-3,
+    "msec": 1e-3,
+    "millisecond": 1e-3,
+    "milliseconds": 1e-3,
+    "s": 1.0,
+    "sec": 1.0,
+    "secs": 1.0,
+    "second": 1.0,
+    "seconds": 1.0,
+    "min": 60.0,
+    "mins": 60.0,
+    "minute": 60.0,
+    "minutes": 60.0,
+    "h": 3600.0,
+    "hr": 3600.0,
+    "hrs": 3600.0,
+    "hour": 3600.0,
+    "hours": 3600.0,
+}
+_COUNT_NOUNS = (
+    "params",
+    "parameters",
+    "gpus",
+    "gpu",
+    "sequences",
+    "sequence",
+    "seqs",
+    "seq",
+    "requests",
+    "replicas",
+)
+UNITS: dict[str, tuple[Kind, float]] = {
+    **{u: (Kind.BYTES, s) for u, s in _BYTE_SCALES.items()},
+    **{f"{u}/s": (Kind.BANDWIDTH, s) for u, s in _BYTE_SCALES.items()},
+    **{u: (Kind.TIME, s) for u, s in _TIME_SCALES.items()},
+    "tok/s": (Kind.RATE, 1.0),
+    "t/s": (Kind.RATE, 1.0),
+    "tps": (Kind.RATE, 1.0),
+    "$": (Kind.MONEY, 1.0),
+    "usd": (Kind.MONEY, 1.0),
+    "dollar": (Kind.MONEY, 1.0),
+    "dollars": (Kind.MONEY, 1.0),
+    "cents": (Kind.MONEY, 0.01),
+    "cent": (Kind.MONEY, 0.01),
+    "¢": (Kind.MONEY, 0.01),
+    "x": (Kind.RATIO, 1.0),
+    "×": (Kind.RATIO, 1.0),
+    "times": (Kind.RATIO, 1.0),
+    "%": (Kind.RATIO, 0.01),
+    "percent": (Kind.RATIO, 0.01),
+    **{noun: (Kind.COUNT, 1.0) for noun in _COUNT_NOUNS},
+}
+MULTIPLIERS: dict[str, float] = {
+    "thousand": 1e3,
+    "million": 1e6,
+    "billion": 1e9,
+    "trillion": 1e12,
+    "bn": 1e9,
+    "k": 1e3,
+    "m": 1e6,
+    "b": 1e9,
+    "g": 1e9,
+    "t": 1e12,
+}
+# The kinds a multiplier may stand in front of: `3.2k tok/s`, `7B params`, `$1.2k`.
+_MULTIPLIED = (Kind.RATE, Kind.COUNT, Kind.MONEY)
+
+_HEDGES = re.compile(r"^(~|≈|about|approx\.?|approximately|roughly|around)\s*", re.IGNORECASE)
+_NUMBER = re.compile(
+    r"(?P<num>(?:\d{1,3}(?:,\d{3})+|\d+)(?:\.\d*)?|\.\d+)(?:[eE](?P<exp>[+-]?\d+))?"
+)
+_MULTIPLIER = re.compile(r"^(thousand|million|billion|trillion|bn|k|m|b|g|t)(.*)$")
+_PER_MILLION = re.compile(r"/1?(m|million)(tok)?$")
+
+
+def _normalise(rest: str) -> str:
+    s = re.sub(r"\bper\b", "/", rest.strip().lower())
+    s = re.sub(r"\s+", "", s)
+    s = re.sub(r"tokens?|toks", "tok", s)
+    return re.sub(r"/(sec|secs|second)$", "/s", s)
+
+
+def _candidates(unit: str, dollar: bool) -> list[tuple[Kind | None, float]]:
+    """Every reading of `unit`; kind None is a bare number (times a multiplier)."""
+    if dollar or (m := _PER_MILLION.search(unit)) is not None:
+        # `$1.20/M`, `1.2 usd per million tokens`: the question is already per million
+        stripped = _PER_MILLION.sub("", unit)
+        if dollar or UNITS.get(stripped, (None, 0.0))[0] is Kind.MONEY:
+            unit = stripped
+    found: list[tuple[Kind | None, float]] = []
+    if unit == "":
+        found.append((None, 1.0))
+    if unit in UNITS:
+        found.append(UNITS[unit])
+    if (m := _MULTIPLIER.match(unit)) is not None:
+        scale, tail = MULTIPLIERS[m.group(1)], m.group(2)
+        if tail == "":
+            found.append((None, scale))
+        elif tail in UNITS and UNITS[tail][0] in _MULTIPLIED:
+            kind, unit_scale = UNITS[tail]
+            found.append((kind, scale * unit_scale))
+    if dollar:
+        found = [(Kind.MONEY, s) for k, s in found if k in (None, Kind.MONEY)]
+        if not found:
+            raise AnswerError("a $ amount takes no other unit: write e.g. $1.20")
+    return found
+
+
+def parse(text: str, kind: Kind) -> float:
+    """The value of `text` in the base unit of `kind` (bytes, seconds...), or AnswerError."""
+    raw = text.strip()
+    if not raw:
+        raise AnswerError(f"no answer given: type {NOUN[kind]}, e.g. {EXAMPLES[kind]}")
+    s = _HEDGES.sub("", raw)
+    dollar = s.startswith("$")
+    if dollar:
+        s = s[1:].lstrip()
+    if s.startswith(("-", "−")):
+        raise AnswerError(f"'{raw}': every answer here is a positive quantity")
+    number = _NUMBER.match(s)
+    if number is None:
+        raise AnswerError(f"'{raw}' is not a number: type {NOUN[kind]}, e.g. {EXAMPLES[kind]}")
+    value = float(number.group("num").replace(",", ""))
+    if number.group("exp") is not None:
+        try:
+            value *= 10.0 ** int(number.group("exp"))
+        except OverflowError:
+            value = math.inf
+    unit = _normalise(s[number.end() :])
+    options = _candidates(unit, dollar)
+    if not options:
+        raise AnswerError(
+            f"'{raw}': '{s[number.end() :].strip()}' is not a unit drill knows; "
+            f"for {NOUN[kind]} write e.g. {EXAMPLES[kind]}"
+        )
+    chosen = next((o for o in options if o[0] in (None, kind)), None)
+    if chosen is None:
+        found = options[0][0]
+        assert found is not None
+        raise AnswerError(
+            f"'{raw}' is {NOUN[found]}, but this question asks for {NOUN[kind]} "
+            f"(e.g. {EXAMPLES[kind]})"
+        )
+    if chosen[0] is None and chosen[1] != 1.0 and kind is Kind.TIME:
+        raise AnswerError(f"'{raw}': give a time with its unit, e.g. {EXAMPLES[kind]}")
+    result = value * chosen[1]
+    if not math.isfinite(result):
+        raise AnswerError(f"'{raw}' is too large to be an estimate of anything here")
+    return result
+
+
+# --- wording values -------------------------------------------------------------------------
+
+
+def _g(x: float, digits: int = 4) -> str:
+    """`x` to `digits` significant figures, without trailing zeros."""
+    return f"{x:.{digits}g}"
+
+
+def _scaled(value: float, scales: tuple[tuple[float, str], ...], digits: int) -> str:
+    """In the first unit whose scale `value` reaches (the last one below them all)."""
+    scale, unit = next((s for s in scales if abs(value) >= s[0]), scales[-1])
+    return f"{_g(value / scale, digits)} {unit}"
+
+
+_SI_BYTES = ((1e12, "TB"), (1e9, "GB"), (1e6, "MB"), (1e3, "kB"), (1.0, "B"))
+_BIN_BYTES = ((2.0**40, "TiB"), (2.0**30, "GiB"), (2.0**20, "MiB"), (2.0**10, "KiB"), (1.0, "B"))
+_TIMES = ((3600.0, "h"), (60.0, "min"), (1.0, "s"), (1e-3, "ms"), (1e-6, "us"), (1e-9, "ns"))
+_RATES = ((1e6, "M tok/s"), (1e3, "k tok/s"), (1.0, "tok/s"))
+_BANDWIDTHS = ((1e12, "TB/s"), (1e9, "GB/s"), (1e6, "MB/s"), (1e3, "kB/s"), (1.0, "B/s"))
+_COUNTS = ((1e12, "trillion"), (1e9, "billion"), (1e6, "million"))
+
+
+def format_value(kind: Kind, value: float, *, percent: bool = False, digits: int = 4) -> str:
+    """`value` in words `parse` reads back (to `digits` significant figures)."""
+    if kind is Kind.BYTES:
+        return _scaled(value, _SI_BYTES, digits)
+    if kind is Kind.TIME:  # seconds up to 2 minutes, minutes up to 10 hours
+        scales = _TIMES if value >= 36000 else _TIMES[1:] if value >= 120 else _TIMES[2:]
+        return _scaled(value, scales, digits)
+    if kind is Kind.RATE:  # 3.2k tok/s, 1.5M tok/s, 45 tok/s
+        return _scaled(value, _RATES, digits).replace(" k ", "k ").replace(" M ", "M ")
+    if kind is Kind.BANDWIDTH:
+        return _scaled(value, _BANDWIDTHS, digits)
+    if kind is Kind.MONEY:
+        return f"${value:,.2f}" if value >= 100 else f"${_g(value, digits)}"
+    if kind is Kind.RATIO:
+        return f"{_g(value * 100, digits)}%" if percent else f"{_g(value, digits)}x"
+    if value >= 1e6:
+        return _scaled(value, _COUNTS, digits)
+    if float(value).is_integer():
+        return f"{int(value):,}"
+    return _g(value, digits)
+
+
+def show(kind: Kind, value: float, *, percent: bool = False) -> str:
+    """`value` for a person: exact bytes and counts with their rounder form beside them."""
+    if kind is Kind.BYTES:
+        if value < 1024:
+            return f"{_g(value, 4)} B"
+        binary = _scaled(value, _BIN_BYTES, 4)
+        if float(value).is_integer() and value < 1e7:
+            return f"{int(value):,} B ({binary})"
+        return f"{format_value(kind, value, digits=3)} ({binary})"
+    if kind is Kind.COUNT and float(value).is_integer() and value >= 1e6:
+        return f"{int(value):,} ({format_value(kind, value, digits=3)})"
+    return format_value(kind, value, percent=percent, digits=4 if kind is Kind.COUNT else 3)

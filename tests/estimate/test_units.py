@@ -1,0 +1,116 @@
+"""Answers as people write them: accepted forms, clear refusals, and round trips."""
+
+from __future__ import annotations
+
+import pytest
+from hypothesis import given
+from hypothesis import strategies as st
+
+from drills.estimate.units import AnswerError, Kind, format_value, parse
+
+B, T, R, BW, USD, X, N = (
+    Kind.BYTES,
+    Kind.TIME,
+    Kind.RATE,
+    Kind.BANDWIDTH,
+    Kind.MONEY,
+    Kind.RATIO,
+    Kind.COUNT,
+)
+
+
+@pytest.mark.parametrize(
+    ("text", "kind", "value"),
+    [
+        ("14 GB", B, 14e9),
+        ("14GiB", B, 14 * 2**30),
+        ("1.4e10", B, 1.4e10),
+        ("131,072", B, 131_072),
+        ("128 KiB", B, 131_072),
+        ("7B", B, 7),  # bytes in a question about bytes
+        ("~14 GB", B, 14e9),
+        ("about 2 MB", B, 2e6),
+        ("3.2k tok/s", R, 3200),
+        ("3.2 k tokens/s", R, 3200),
+        ("45 tokens per second", R, 45),
+        ("1.2M tok/s", R, 1.2e6),
+        ("3200", R, 3200),
+        ("120 ms", T, 0.12),
+        ("80us", T, 80e-6),
+        ("2 min", T, 120),
+        ("1.5 s", T, 1.5),
+        ("2.5 TB/s", BW, 2.5e12),
+        ("900 GB/s", BW, 900e9),
+        ("$1.20", USD, 1.2),
+        ("$1.20/M", USD, 1.2),
+        ("1.2 usd per million tokens", USD, 1.2),
+        ("55 cents", USD, 0.55),
+        ("0.35", USD, 0.35),
+        ("1.5x", X, 1.5),
+        ("40%", X, 0.4),
+        ("0.4", X, 0.4),
+        ("7.2 billion", N, 7.2e9),
+        ("7B", N, 7e9),  # billions in a question about a count
+        ("7.2bn params", N, 7.2e9),
+        ("3.5k", N, 3500),
+        ("12 GPUs", N, 12),
+        ("12,345", N, 12_345),
+    ],
+)
+def test_the_forms_people_write(text: str, kind: Kind, value: float) -> None:
+    assert parse(text, kind) == pytest.approx(value, rel=1e-12)
+
+
+@pytest.mark.parametrize(
+    ("text", "kind", "message"),
+    [
+        ("banana", B, "'banana' is not a number: type a size in bytes, e.g. 14 GB"),
+        ("", B, "no answer given: type a size in bytes"),
+        ("   ", T, "no answer given: type a time"),
+        ("12 ms", B, "'12 ms' is a time, but this question asks for a size in bytes"),
+        ("14 GB", T, "'14 GB' is a size in bytes, but this question asks for a time"),
+        ("40%", N, "'40%' is a factor or a percentage, but this question asks for a plain number"),
+        ("3 GB/s", R, "is a bandwidth in bytes/s, but this question asks for a rate in tokens/s"),
+        ("14 furlongs", B, "'furlongs' is not a unit drill knows; for a size in bytes write"),
+        ("-3 GB", B, "every answer here is a positive quantity"),
+        ("120m", T, "give a time with its unit"),
+        ("1e999", B, "too large"),
+        ("$3 GB", B, "a $ amount takes no other unit"),
+    ],
+)
+def test_refusals_are_one_clear_line(text: str, kind: Kind, message: str) -> None:
+    with pytest.raises(AnswerError) as caught:
+        parse(text, kind)
+    assert message in str(caught.value)
+    assert "\n" not in str(caught.value)
+
+
+@pytest.mark.parametrize(
+    ("kind", "value", "text"),
+    [
+        (B, 131_072, "131.1 kB"),
+        (B, 14.48e9, "14.48 GB"),
+        (T, 0.0575, "57.5 ms"),
+        (T, 300, "5 min"),
+        (R, 3210, "3.21k tok/s"),
+        (BW, 3.35e12, "3.35 TB/s"),
+        (USD, 0.5556, "$0.5556"),
+        (USD, 1234.5, "$1,234.50"),
+        (X, 1.834, "1.834x"),
+        (N, 7_241_732_096, "7.242 billion"),
+        (N, 112, "112"),
+    ],
+)
+def test_values_are_worded_as_people_write_them(kind: Kind, value: float, text: str) -> None:
+    assert format_value(kind, value) == text
+    assert format_value(X, 0.278, percent=True) == "27.8%"
+
+
+@given(
+    kind=st.sampled_from(list(Kind)),
+    value=st.floats(min_value=1e-3, max_value=1e14, allow_nan=False, allow_infinity=False),
+    percent=st.booleans(),
+)
+def test_the_parser_reads_back_what_it_writes(kind: Kind, value: float, percent: bool) -> None:
+    written = format_value(kind, value, percent=percent and kind is Kind.RATIO)
+    assert parse(written, kind) == pytest.approx(value, rel=1e-3), written
