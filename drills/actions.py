@@ -5,9 +5,11 @@ Errors a user can cause are `DrillError`s with one clear line; nothing here prin
 
 from __future__ import annotations
 
+import json
 import os
 from collections.abc import Callable
 from dataclasses import dataclass
+from datetime import datetime
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -22,13 +24,15 @@ from grader.kata import Kata, load_kata, read_yaml
 from grader.report import Report
 
 if TYPE_CHECKING:
-    from grader.sandbox import ZygoteProcess
-
-if TYPE_CHECKING:
+    from drills.estimate.session import TopicStats as EstimateStats
     from drills.plan import Plan
     from drills.review import Review
     from drills.schedule import Recommendation
     from drills.stats import KataStats, TopicStats
+    from grader.bench import BenchRun
+    from grader.sandbox import ZygoteProcess
+
+BENCH = Path(".drill") / "bench"  # `drill bench` runs, kept across attempts
 
 
 def start(
@@ -259,26 +263,46 @@ def validate(
     return findings
 
 
-def next_katas() -> tuple[list[Recommendation], Path | None]:
-    """Every kata in the order to practise them (drills/schedule.py), and where an
-    unreadable history store was moved aside, if it was."""
-    from drills.schedule import attempts_from, recommend, utcnow
+@dataclass(frozen=True)
+class NextUp:
+    katas: list[Recommendation]  # every kata, in the order to practise them
+    estimate: tuple[str, str]  # the estimation topic to drill next, and why
+    moved_aside: Path | None  # where an unreadable history store went, if it did
+
+
+def next_up() -> NextUp:
+    """What to practise now (drills/schedule.py): the katas in order, and a topic of
+    `drill estimate`."""
+    from drills.estimate.session import topic_stats as estimate_stats
+    from drills.estimate.topics import TOPIC_NAMES
+    from drills.schedule import attempts_from, estimation_topic, recommend, utcnow
     from grader.kata import all_katas
 
     store = History()
-    attempts = attempts_from(store.export())
-    return recommend(all_katas(), attempts, utcnow()), store.moved_aside
+    katas = recommend(all_katas(), attempts_from(store.export()), utcnow())
+    practised = {t.topic: (t.answered, t.recent) for t in estimate_stats(store.estimates())}
+    return NextUp(katas, estimation_topic(list(TOPIC_NAMES), practised), store.moved_aside)
 
 
-def stats() -> tuple[list[KataStats], list[TopicStats], Path | None]:
-    """Progress per kata and per topic from the history (drills/stats.py)."""
+@dataclass(frozen=True)
+class Progress:
+    katas: list[KataStats]
+    topics: list[TopicStats]
+    estimates: list[EstimateStats]  # per topic of `drill estimate`
+    moved_aside: Path | None
+
+
+def stats() -> Progress:
+    """Progress per kata, per topic and per estimation topic, from the history."""
+    from drills.estimate.session import topic_stats as estimate_stats
     from drills.schedule import attempts_from
     from drills.stats import kata_stats, topic_stats
     from grader.kata import all_katas
 
     store = History()
     per_kata = kata_stats(all_katas(), attempts_from(store.export()))
-    return per_kata, topic_stats(per_kata), store.moved_aside
+    estimates = estimate_stats(store.estimates())
+    return Progress(per_kata, topic_stats(per_kata), estimates, store.moved_aside)
 
 
 def review(directory: Path, *, give_up: bool) -> Review:
@@ -300,18 +324,68 @@ def plan(days: int | None, minutes_per_day: int) -> PlanView | None:
     """With `days`, lay out a new plan from today; else the saved plan, if any. Each
     with its items ticked from the history."""
     from drills import plan as plans
+    from drills.estimate.topics import TOPIC_NAMES
     from drills.schedule import attempts_from
     from grader.kata import all_katas
 
     replaced = False
     if days is not None:
         replaced = plans.load() is not None
-        current = plans.make_plan(all_katas(), plans.today(), days, minutes_per_day)
+        current = plans.make_plan(
+            all_katas(), plans.today(), days, minutes_per_day, tuple(TOPIC_NAMES)
+        )
         plans.save(current)
     else:
         loaded = plans.load()
         if loaded is None:
             return None
         current = loaded
-    done = plans.ticked(current, attempts_from(History().export()))
+    store = History()
+    done = plans.ticked(current, attempts_from(store.export()), estimation_drills(store))
     return PlanView(current, done, current.day_of(plans.today()), replaced)
+
+
+def estimation_drills(store: History) -> list[tuple[datetime, frozenset[str]]]:
+    """Each `drill estimate` session: when it began, and the topics it asked."""
+    sessions: dict[str, tuple[datetime, set[str]]] = {}
+    for row in reversed(store.estimates()):  # oldest first
+        at = datetime.fromisoformat(row.answered_at)
+        sessions.setdefault(row.session, (at, set()))[1].add(row.topic)
+    return [(at, frozenset(topics)) for at, topics in sessions.values()]
+
+
+@dataclass(frozen=True)
+class Benched:
+    attempt: str
+    run: BenchRun
+    saved: Path  # the run, with pytest-benchmark's own JSON, in the workspace
+    earlier: list[tuple[str, BenchRun]]  # (attempt, run) of every earlier run, oldest first
+
+
+def bench(directory: Path, *, device: str) -> Benched:
+    """Time the workspace's solution against the reference on the kata's speed case;
+    keep the run in .drill/bench/, beside the earlier ones."""
+    from grader.bench import bench as run_bench
+
+    ws, session, _ = _open(directory)
+    earlier = bench_runs(ws)
+    run, raw = run_bench(load_kata(session.kata), ws.solution, device)
+    saved = ws.root / BENCH / f"{len(earlier) + 1:03d}-{session.attempt}.json"
+    saved.parent.mkdir(parents=True, exist_ok=True)
+    body = {"attempt": session.attempt, "run": run.to_json(), "pytest_benchmark": raw}
+    workspace.write_atomic(saved, json.dumps(body, indent=2) + "\n")
+    return Benched(session.attempt, run, saved, earlier)
+
+
+def bench_runs(ws: Workspace) -> list[tuple[str, BenchRun]]:
+    """The runs kept in the workspace, oldest first, across its attempts."""
+    from grader.bench import BenchRun
+
+    runs = []
+    for path in sorted((ws.root / BENCH).glob("*.json")):
+        try:
+            data = json.loads(path.read_text(encoding="utf-8"))
+            runs.append((str(data["attempt"]), BenchRun.from_json(data["run"])))
+        except (OSError, ValueError, KeyError, TypeError):
+            continue  # a damaged file is skipped, not a reason to lose the others
+    return runs

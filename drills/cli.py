@@ -127,6 +127,14 @@ def test(directory: DirOption = Path(".")) -> None:
 
 
 @app.command()
+def watch(directory: DirOption = Path(".")) -> None:
+    """Re-run the visible tests on every save, with the clock and hints; keys h hint, g grade, q quit."""
+    from drills.watch import watch as run_watch
+
+    run_watch(directory)
+
+
+@app.command()
 def hint(
     directory: DirOption = Path("."),
     yes: Annotated[
@@ -254,6 +262,26 @@ def review(
     render.review(actions.review(directory, give_up=give_up))
 
 
+@app.command()
+def bench(
+    directory: DirOption = Path("."),
+    compare: Annotated[
+        bool, typer.Option("--compare", help="Only list the runs kept, across attempts.")
+    ] = False,
+    device: Annotated[Device, typer.Option("--device", help="auto, cpu or cuda.")] = Device.auto,
+) -> None:
+    """Time your solution against the reference on the kata's speed case (pytest-benchmark)."""
+    from drills import actions
+    from drills.workspace import find_workspace
+
+    if compare:
+        render.bench_runs(actions.bench_runs(find_workspace(directory)), None)
+        return
+    with err_console.status("benchmarking…", spinner="dots"):
+        done = actions.bench(directory, device=device.value)
+    render.benched(done)
+
+
 @app.command("next")
 def next_(
     every: Annotated[bool, typer.Option("--all", "-a", help="Every kata, in order.")] = False,
@@ -264,8 +292,7 @@ def next_(
     """Which kata to practise now and why: spaced repetition over your grades."""
     from drills import actions
 
-    recommendations, moved_aside = actions.next_katas()
-    render.next_up(recommendations, every, fmt.value, moved_aside)
+    render.next_up(actions.next_up(), every, fmt.value)
 
 
 @app.command()
@@ -280,12 +307,12 @@ def stats(
     """Progress per kata and per topic: attempts, best and last score, time to a pass."""
     from drills import actions
 
-    per_kata, per_topic, moved_aside = actions.stats()
-    render.stats(per_kata, per_topic, fmt.value, moved_aside)
+    progress = actions.stats()
+    render.stats(progress, fmt.value)
     if html is not None:
         from drills.stats_html import page
 
-        html.write_text(page(per_kata, per_topic), encoding="utf-8")
+        html.write_text(page(progress.katas, progress.topics), encoding="utf-8")
         err_console.print(f"Wrote the plots to {html}.")
 
 
@@ -382,6 +409,12 @@ def ci_init(
 from drills.mock.cli import mock_app  # noqa: E402
 
 app.add_typer(mock_app, name="mock")
+
+# `drill estimate`: back-of-the-envelope drills (drills/estimate). Its module imports Typer
+# and the topic table (standard library only); the session loads when the command runs.
+from drills.estimate.cli import estimate  # noqa: E402
+
+app.command("estimate")(estimate)
 
 
 __all__ = ["app", "console"]

@@ -13,8 +13,9 @@ attempt ticking the earliest open item of that kata: a kata done a day early cou
 from __future__ import annotations
 
 import json
+from collections.abc import Container, Sequence
 from dataclasses import asdict, dataclass
-from datetime import date
+from datetime import date, datetime
 from typing import TYPE_CHECKING, Any, Literal
 
 from grader.errors import BadInput
@@ -26,18 +27,21 @@ if TYPE_CHECKING:
     from drills.schedule import Attempt
     from grader.kata import Kata
 
-Kind = Literal["learn", "again", "mock"]
-KINDS: tuple[Kind, ...] = ("learn", "again", "mock")
+Kind = Literal["learn", "again", "mock", "estimate"]
+KINDS: tuple[Kind, ...] = ("learn", "again", "mock", "estimate")
 REPEAT_AFTER_DAYS = (2, 5)  # after the first attempt: re-do on these days
 MOCK_EXTRA_MIN = 15  # a mock interview's clarifications and follow-ups
 MOCK_SHARE = 0.25  # the last quarter of the plan
+ESTIMATE_EVERY_DAYS = 2  # a short estimation drill every other day, topics in turn
+ESTIMATE_MIN = 10
+ESTIMATE_COUNT = 5  # questions per drill
 
 
 @dataclass(frozen=True)
 class Item:
     day: int  # 0 is the plan's first day
     kind: Kind
-    kata: str
+    kata: str  # for an estimation drill: its topic
     minutes: int
 
     def label(self) -> str:
@@ -45,6 +49,7 @@ class Item:
             "learn": f"drill start {self.kata}",
             "again": f"drill start {self.kata} --again",
             "mock": f"drill mock start {self.kata}",
+            "estimate": f"drill estimate {self.kata} --count {ESTIMATE_COUNT}",
         }[self.kind]
 
 
@@ -79,7 +84,9 @@ class Plan:
         )
 
 
-def make_plan(katas: list[Kata], start: date, days: int, minutes_per_day: int) -> Plan:
+def make_plan(
+    katas: list[Kata], start: date, days: int, minutes_per_day: int, topics: tuple[str, ...] = ()
+) -> Plan:
     if days < 1:
         raise BadInput(f"a plan needs at least one day, not {days}")
     if minutes_per_day < min((k.minutes for k in katas), default=1):
@@ -99,6 +106,11 @@ def make_plan(katas: list[Kata], start: date, days: int, minutes_per_day: int) -
     for kata in hardest[: days - mock_from]:
         item = Item(mock_from, "mock", kata.id, kata.minutes + MOCK_EXTRA_MIN)
         wanted.append((2, mock_from, item))
+    # Estimation drills (`topics`) fill what room is left, every other day from the second.
+    for n, day in enumerate(range(1, days, ESTIMATE_EVERY_DAYS)):
+        if topics:
+            topic = topics[n % len(topics)]
+            wanted.append((4, day, Item(day, "estimate", topic, ESTIMATE_MIN)))
     return _fill(start, days, minutes_per_day, wanted)
 
 
@@ -119,18 +131,26 @@ def _fill(start: date, days: int, per_day: int, wanted: list[tuple[int, int, Ite
     return Plan(start, days, per_day, placed, left)
 
 
-def ticked(plan: Plan, attempts: list[Attempt]) -> set[int]:
+def ticked(
+    plan: Plan, attempts: list[Attempt], drills: Sequence[tuple[datetime, frozenset[str]]] = ()
+) -> set[int]:
     """Indexes into `plan.items` of the items done: each attempt since the plan began
-    ticks the earliest open item of its kata."""
+    ticks the earliest open item of its kata; each estimation drill (when, its topics)
+    the earliest open estimation item of a topic it covered."""
     done: set[int] = set()
+
+    def tick(estimate: bool, names: Container[str]) -> None:
+        for i, item in enumerate(plan.items):
+            if i not in done and (item.kind == "estimate") == estimate and item.kata in names:
+                done.add(i)
+                return
+
     for a in attempts:
-        if a.at.astimezone().date() < plan.start:
-            continue
-        open_items = [
-            i for i, item in enumerate(plan.items) if item.kata == a.kata and i not in done
-        ]
-        if open_items:
-            done.add(open_items[0])
+        if a.at.astimezone().date() >= plan.start:
+            tick(False, (a.kata,))
+    for at, topics in drills:
+        if at.astimezone().date() >= plan.start:
+            tick(True, topics)
     return done
 
 

@@ -12,13 +12,13 @@ from drills.console import console, err_console
 from grader.wording import minutes
 
 if TYPE_CHECKING:
-    from drills.actions import GradeOutcome, HintTaken, PlanView
+    from drills.actions import Benched, GradeOutcome, HintTaken, NextUp, PlanView, Progress
     from drills.batch import BatchResult
     from drills.history import Row
     from drills.review import Review
-    from drills.schedule import Recommendation
     from drills.stats import KataStats, TopicStats
     from drills.workspace import Session, Started, Workspace
+    from grader.bench import BenchRun
     from grader.kata import Kata
     from grader.report import Report
     from grader.validate import Finding
@@ -163,17 +163,24 @@ def report(r: Report, fmt: str, output: Path | None) -> None:
         sys.stdout.write(text)
 
 
-def next_up(recs: list[Recommendation], every: bool, fmt: str, moved_aside: Path | None) -> None:
+def next_up(up: NextUp, every: bool, fmt: str) -> None:
     from rich.table import Table
 
-    store_moved_aside(moved_aside)
+    store_moved_aside(up.moved_aside)
+    topic, why = up.estimate
     if fmt == "json":
-        sys.stdout.write(json.dumps([r.to_json() for r in recs], indent=2) + "\n")
+        data = {
+            "katas": [r.to_json() for r in up.katas],
+            "estimate": {"topic": topic, "reason": why},
+        }
+        sys.stdout.write(json.dumps(data, indent=2) + "\n")
         return
-    first = recs[0]
+    first = up.katas[0]
     console.print(f"Next: [bold cyan]{first.kata}[/] ({first.reason})")
     console.print(f"  drill start {first.kata}", style="dim")
-    shown = recs[1:] if every else recs[1:3]
+    console.print(f"Estimation: [bold cyan]{topic}[/] ({why})")
+    console.print(f"  drill estimate {topic}", style="dim")
+    shown = up.katas[1:] if every else up.katas[1:3]
     if not shown:
         return
     table = Table(title="then" if not every else "every kata, in order", title_justify="left")
@@ -200,22 +207,28 @@ def sparkline(scores: list[float]) -> str:
     return "".join(SPARKS[round(max(0.0, min(s, 100.0)) / 100 * top)] for s in scores)
 
 
-def stats(
-    per_kata: list[KataStats], per_topic: list[TopicStats], fmt: str, moved_aside: Path | None
-) -> None:
-    from rich.table import Table
-
-    store_moved_aside(moved_aside)
+def stats(progress: Progress, fmt: str) -> None:
+    per_kata, per_topic = progress.katas, progress.topics
+    store_moved_aside(progress.moved_aside)
     if fmt == "json":
         data = {
             "katas": [k.to_json() for k in per_kata],
             "topics": [t.to_json() for t in per_topic],
+            "estimates": [e.to_json() for e in progress.estimates],
         }
         sys.stdout.write(json.dumps(data, indent=2) + "\n")
         return
     if not per_kata:
         console.print("No grades yet: `drill next` says where to start.")
-        return
+    else:
+        kata_tables(per_kata, per_topic)
+    if progress.estimates:
+        estimates_table(progress)
+
+
+def kata_tables(per_kata: list[KataStats], per_topic: list[TopicStats]) -> None:
+    from rich.table import Table
+
     katas = Table(title="per kata", title_justify="left", header_style="bold")
     for name, justify in (("kata", "left"), ("attempts", "right"), ("passes", "right"),
                           ("best", "right"), ("last", "right"), ("scores", "left"),
@@ -234,6 +247,17 @@ def stats(
         mean = "-" if t.mean_last is None else f"{t.mean_last:5.1f} {_bar(t.mean_last)}"
         topics.add_row(t.topic, str(t.katas), str(t.attempts), str(t.passes), mean)
     console.print(topics)
+
+
+def estimates_table(progress: Progress) -> None:
+    from rich.table import Table
+
+    table = Table(title="estimation, per topic", title_justify="left", header_style="bold")
+    for name in ("topic", "answered", "mean", "recent"):
+        table.add_column(name, justify="left" if name == "topic" else "right")
+    for e in progress.estimates:
+        table.add_row(e.topic, str(e.answered), f"{e.mean:.0%}", f"{e.recent:.0%}")
+    console.print(table)
 
 
 def _bar(score: float, width: int = 20) -> str:
@@ -298,8 +322,13 @@ def plan(view: PlanView | None, every: bool, fmt: str) -> None:
         f"{p.minutes_per_day} min a day): {len(view.done)} of {len(p.items)} items done"
     )
     if p.left_out:
-        names = ", ".join(f"{i.kind} {i.kata}" for i in p.left_out)
-        console.print(f"Did not fit: {names} (more --days or --minutes make room).", style="dim")
+        names = [f"{i.kind} {i.kata}" for i in p.left_out if i.kind != "estimate"]
+        drills = sum(i.kind == "estimate" for i in p.left_out)
+        if drills:
+            names.append(f"{drills} estimation drill{'s' if drills > 1 else ''}")
+        console.print(
+            f"Did not fit: {', '.join(names)} (more --days or --minutes make room).", style="dim"
+        )
     if view.today >= p.days:
         console.print(f"The plan ended on {end:%a %d %b}; `drill plan --days N` makes a new one.")
     shown = [
@@ -323,6 +352,49 @@ def plan(view: PlanView | None, every: bool, fmt: str) -> None:
             else ("red" if item.day < view.today and n not in view.done else "")
         )
         table.add_row(when, mark, item.label(), str(item.minutes), style=style)
+    console.print(table)
+
+
+def benched(b: Benched) -> None:
+    from grader.wording import duration
+
+    r = b.run
+    console.print(
+        f"[bold]{r.kata}[/] on {r.device}: yours {duration(r.candidate.median_s)}, the "
+        f"reference {duration(r.reference.median_s)} per call (medians of "
+        f"{r.candidate.rounds} and {r.reference.rounds} rounds): [bold]{r.ratio:.2f}x[/] "
+        "the reference's time"
+    )
+    console.print(
+        f"Kept in {b.saved}. The grade's speed check measures differently (interleaved "
+        "rounds, a busy machine disturbs it less): compare runs with each other.",
+        style="dim",
+    )
+    if b.earlier:
+        bench_runs([*b.earlier, (b.attempt, r)], len(b.earlier))
+
+
+def bench_runs(runs: list[tuple[str, BenchRun]], newest: int | None) -> None:
+    """Every run kept in the workspace, oldest first; `newest`: the index of the run just made."""
+    from rich.table import Table
+
+    from grader.wording import duration
+
+    if not runs:
+        console.print("No runs kept yet: `drill bench` makes one.")
+        return
+    best = min(range(len(runs)), key=lambda i: runs[i][1].ratio)
+    table = Table(header_style="bold", title="runs in this workspace", title_justify="left")
+    for name in ("#", "attempt", "when", "device", "yours", "reference", "ratio"):
+        table.add_column(
+            name, justify="right" if name in ("#", "yours", "reference", "ratio") else "left"
+        )
+    for i, (attempt, r) in enumerate(runs):
+        when = datetime.fromisoformat(r.at).astimezone().strftime("%d %b %H:%M")
+        mark = " best" if i == best else ""
+        style = "bold" if i == newest else ""
+        table.add_row(str(i + 1), attempt, when, r.device, duration(r.candidate.median_s),
+                      duration(r.reference.median_s), f"{r.ratio:.2f}x{mark}", style=style)  # fmt: skip
     console.print(table)
 
 

@@ -190,3 +190,15 @@ def _ago(at: datetime, now: datetime) -> str:
 
 def utcnow() -> datetime:
     return datetime.now(UTC)
+
+
+def estimation_topic(topics: list[str], practised: dict[str, tuple[int, float]]) -> tuple[str, str]:
+    """The estimation topic to drill next, and why: one never practised (in the order
+    given), else the one whose recent answers score lowest. `practised`: topic ->
+    (answers, mean score of the recent ones, 0 to 1)."""
+    for topic in topics:
+        if topic not in practised:
+            return topic, "never practised"
+    topic = min(practised, key=lambda t: (practised[t][1], t))
+    answers, recent = practised[topic]
+    return topic, f"recent answers score {recent:.0%} ({answers} answered)"

@@ -21,7 +21,14 @@ from grader.errors import BadInput
 from grader.kata import Kata
 from grader.paths import off_limits
 from grader.report import Check, Report, TestOutcome
-from grader.sandbox import ChildResult, start_zygote, stop_all
+from grader.sandbox import (
+    ChildResult,
+    Stopped,
+    ZygoteProcess,
+    start_zygote,
+    stop_all,
+    stopping,
+)
 from grader.score import score
 from grader.stages.integration import check_integration
 from grader.stages.measure import measured_device, run_measurements
@@ -44,7 +51,7 @@ def _wanted(kata: Kata, only: set[str] | None) -> list[str]:
     return [c for c in present if c in only]
 
 
-def _private_copy(solution: Path, workdir: Path) -> Path:
+def private_copy(solution: Path, workdir: Path) -> Path:
     if not solution.is_file():
         raise BadInput(f"{solution} does not exist: the workspace needs its solution.py")
     solution_dir = workdir / "solution"
@@ -63,20 +70,29 @@ def grade(
     limit_s: float | None = None,
     hints_taken: int = 0,
     strict_time: bool = False,
+    zygote: ZygoteProcess | None = None,
 ) -> Report:
+    """Grade `solution`. The grade's workers fork from `zygote` when one is given, already
+    running under the same rules (`drill watch` keeps one warm); else from a zygote of
+    the grade's own."""
     wanted = _wanted(kata, only)
     if device == "cuda":
         _require_cuda()
     with tempfile.TemporaryDirectory(prefix="drill-grade-") as tmp:
         workdir = Path(tmp)
-        solution_dir = _private_copy(solution, workdir)
-        forbidden = [*off_limits(), solution.resolve().parent]
-        zygote = start_zygote(workdir, list(kata.preload), forbidden)
+        solution_dir = private_copy(solution, workdir)
+        own = zygote is None
+        if zygote is None:
+            forbidden = [*off_limits(), solution.resolve().parent]
+            zygote = start_zygote(workdir, list(kata.preload), forbidden)
         try:
             ctx = GradeContext(kata, workdir, solution_dir, device, zygote)
             checks, outcomes, used_device = _run_stages(ctx, wanted)
+            if stopping():  # stopped from another thread (quitting `drill watch`): no grade
+                raise Stopped
         finally:
-            zygote.stop()
+            if own:
+                zygote.stop()
     total, penalty, passed = score(kata, checks, hints_taken)
     present = [c for c in NAMES if c in kata.weights]
     partial = wanted if wanted != present else None

@@ -141,6 +141,11 @@ def stop_all() -> None:
         _kill_group(pid)
 
 
+def stopping() -> bool:
+    """Whether `stop_all` has run: what a child reported since may describe its killing."""
+    return _stopping.is_set()
+
+
 def _register(pid: int) -> None:
     """Track a started child; if a stop began meanwhile, kill it at once."""
     with _running_lock:

@@ -13,6 +13,16 @@ from grader.kata import Kata, load_kata_from
 FIXTURE_KATAS = Path(__file__).resolve().parent / "fixtures" / "katas"
 
 
+@pytest.fixture(autouse=True, scope="session")
+def multiprocessing_temp_outside_the_tests() -> None:
+    """multiprocessing makes its temporary folder once per process, inside the temporary
+    folder of the moment; made first, it is not inside a test's, which goes with the test
+    (and its removal at exit would fail)."""
+    import multiprocessing.util
+
+    multiprocessing.util.get_temp_dir()
+
+
 @pytest.fixture(autouse=True)
 def isolated_home(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[Path]:
     """Every test gets its own history store and temporary folder (a grade a test kills

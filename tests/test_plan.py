@@ -108,3 +108,14 @@ def test_an_unreadable_plan_is_named_with_the_way_out(isolated_home: Path) -> No
     plan_path().write_text("{not json")
     with pytest.raises(BadInput, match=r"plan.json is not a plan drill can read .* --days N"):
         load()
+
+
+def test_estimation_drills_fill_every_other_day_and_are_ticked_by_a_session() -> None:
+    plan = make_plan(KATAS, START, 14, 120, ("kv-cache", "decode"))
+    drills = [(n, i) for n, i in enumerate(plan.items) if i.kind == "estimate"]
+    assert [i.kata for _, i in drills[:2]] == ["kv-cache", "decode"]
+    assert all(i.day % 2 == 1 and i.minutes == 10 for _, i in drills)
+    assert drills[0][1].label() == "drill estimate kv-cache --count 5"
+    session = datetime(2026, 12, 8, 9, tzinfo=UTC)
+    done = ticked(plan, [], [(session, frozenset({"decode", "weights"}))])
+    assert done == {drills[1][0]}  # the first drill of a topic the session asked

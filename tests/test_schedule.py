@@ -13,7 +13,7 @@ from typing import Any
 import pytest
 from fsrs import Rating
 
-from drills.schedule import Attempt, attempts_from, rating, recommend
+from drills.schedule import Attempt, attempts_from, estimation_topic, rating, recommend
 from grader.kata import all_katas
 from grader.paths import BUILTIN_KATAS
 
@@ -146,7 +146,19 @@ def test_drill_next_reads_the_history_store(isolated_home: Path) -> None:
         [sys.executable, "-m", "drills", "next", "--format", "json"],
         env=env, capture_output=True, text=True, check=True,
     )  # fmt: skip
-    recs = json.loads(done.stdout)
+    up = json.loads(done.stdout)
+    recs = up["katas"]
     assert recs[0]["kata"] == "kv-cache" and recs[0]["attempts"] == 1
     assert recs[0]["reason"] == "failed 'slot wraps' once, last tried 3 days ago"
     assert len(recs) == len(all_katas(BUILTIN_KATAS))
+    assert up["estimate"] == {"topic": "weights", "reason": "never practised"}
+
+
+def test_the_estimation_topic_is_one_never_practised_else_the_weakest() -> None:
+    topics = ["weights", "kv-cache", "decode"]
+    assert estimation_topic(topics, {"weights": (5, 1.0)}) == ("kv-cache", "never practised")
+    practised = {"weights": (5, 1.0), "kv-cache": (12, 0.45), "decode": (3, 0.5)}
+    assert estimation_topic(topics, practised) == (
+        "kv-cache",
+        "recent answers score 45% (12 answered)",
+    )

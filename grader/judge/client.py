@@ -52,6 +52,9 @@ class WorkerSpec:
     network: bool = False
     nice: int = 10
     env: dict[str, str] = field(default_factory=dict)
+    # Instead of serving `module`: run pytest on a candidate's visible tests, with
+    # {"argv", "cwd"} (`grader.worker.visible`); the channel stays unused.
+    pytest: dict[str, Any] | None = None
 
 
 class ZygoteClient:
@@ -84,6 +87,8 @@ class ZygoteClient:
             "nice": spec.nice,
             "env": env,
         }
+        if spec.pytest is not None:
+            request.update(entry="pytest", **spec.pytest)
         ours, theirs = socket.socketpair()
         for end in (ours, theirs):  # a 4 MB tensor in a few system calls, not hundreds
             end.setsockopt(socket.SOL_SOCKET, socket.SO_SNDBUF, CHANNEL_BUFFER_BYTES)

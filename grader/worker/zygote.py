@@ -9,6 +9,10 @@ exists, and each fork starts with torch already loaded. It holds nothing of ours
 this loop and the worker's (no reference, no kata, no judge), since a fork inherits
 everything it has.
 
+`drill test` and `drill watch` start one too, with pytest preloaded as well: their
+workers run pytest on the candidate's visible tests (`grader.worker.visible`) rather
+than serve a judge, under the same sandbox (drills/visible.py).
+
 Clients (the judge's processes) talk to it over SOCK_SEQPACKET sockets they were
 given at start: a request is one JSON message, with the worker's end of a fresh
 socket pair attached (SCM_RIGHTS); the reply is {"pid": N}. When a worker exits, its
@@ -38,7 +42,7 @@ import traceback
 from pathlib import Path
 from typing import Any
 
-from grader.worker import landlock
+from grader.worker import landlock, visible
 from grader.worker import serve as serve_module
 from grader.worker.serve import serve
 from grader.worker.signals import kill_tree
@@ -156,13 +160,13 @@ class Zygote:
         try:
             sock = self._become_worker(request, fd, readable)
             serve_module.OUTPUT_CAP_MB = int(request["limits"]["file_mb"])
-            serve(sock, request["module"])
+            code = _work(request, sock)
         except BaseException:
             with contextlib.suppress(BaseException):
                 traceback.print_exc()
                 sys.stderr.flush()
             os._exit(70)
-        os._exit(0)
+        os._exit(code)
 
     def _become_worker(
         self, request: dict[str, Any], fd: int, readable: list[Path]
@@ -194,6 +198,16 @@ class Zygote:
         landlock.restrict(readable, [folder], network=bool(request.get("network")))
         sys.dont_write_bytecode = True
         return socket.socket(fileno=keep)
+
+
+def _work(request: dict[str, Any], sock: socket.socket) -> int:
+    """What the sandboxed worker does: serve a judge's calls into one module (a grade),
+    or run pytest on the candidate's visible tests and exit with its status."""
+    if request.get("entry") == "pytest":
+        sock.close()  # the parent reads the run's junit file once the worker has exited
+        return visible.run(request)
+    serve(sock, request["module"])
+    return 0
 
 
 def _limit(limits: dict[str, int]) -> None:

@@ -163,7 +163,7 @@ def test_a_conftest_in_the_solution_folder_is_never_loaded(
         shutil.copytree(solution.parent, workdir / "solution")
         return workdir / "solution"
 
-    monkeypatch.setattr(pipeline, "_private_copy", copy_folder)
+    monkeypatch.setattr(pipeline, "private_copy", copy_folder)
     marker = tmp_path / "conftest-ran"
     workspace = tmp_path / "ws"
     workspace.mkdir()
