@@ -4,11 +4,13 @@ from __future__ import annotations
 
 import os
 from dataclasses import dataclass
+from functools import cached_property
 from pathlib import Path
 from typing import Any
 
 from grader.kata import Kata
 from grader.sandbox import PASS_ENV, Limits, ZygoteProcess
+from grader.stages.static import SourceFacts, inspect_source
 
 # What a worker's environment holds besides PASS_ENV (HOME and TMPDIR are its own).
 WORKER_ENV = {
@@ -33,6 +35,12 @@ class GradeContext:
     @property
     def solution(self) -> Path:
         return self.solution_dir / "solution.py"
+
+    @cached_property
+    def facts(self) -> SourceFacts:
+        """What the source shows without running it: read once a grade, asked by each stage
+        (the private copy does not change during a grade)."""
+        return inspect_source(self.solution)
 
     def stage_dir(self, name: str) -> Path:
         path = self.workdir / name

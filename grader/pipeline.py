@@ -34,7 +34,6 @@ from grader.stages.integration import check_integration
 from grader.stages.measure import measured_device, run_measurements
 from grader.stages.memory import check_memory
 from grader.stages.speed import check_speed
-from grader.stages.static import inspect_source
 from grader.stages.tests import check_tests
 from grader.stages.types import check_types
 
@@ -133,7 +132,7 @@ def _require_cuda() -> None:
 def _run_stages(
     ctx: GradeContext, wanted: list[str]
 ) -> tuple[dict[str, Check], list[TestOutcome], str]:
-    facts = inspect_source(ctx.solution)
+    facts = ctx.facts
     runnable = not facts.syntax_error and not facts.forbidden_imports
     measure = [c for c in MEASURED if c in wanted]
     pool = ThreadPoolExecutor(max_workers=3)

@@ -65,10 +65,9 @@ Group = dist.ProcessGroup | None
 
 # A chunk travels in segments of about this size: a rank adds (or forwards) segment
 # j while segment j + 1 is still arriving, instead of idling through each whole
-# transfer. Measured with 4 ranks on 2 cores, 16 MB: on an idle machine segments and
-# whole chunks time the same (about gloo's all_reduce); with the cores busy with
-# other work, whole chunks ran 1.5x gloo and segments 1.0x in paired runs, since a
-# descheduled neighbour then stalls one segment rather than the whole step.
+# transfer. On an idle machine segments and whole chunks time the same; on busy cores
+# segments hold up better, since a descheduled neighbour then stalls one segment
+# rather than the whole step.
 SEGMENT_BYTES = 1 << 20
 MAX_SEGMENTS = 8
 

@@ -16,7 +16,6 @@ from grader.context import GradeContext
 from grader.expected_ids import expected_ids
 from grader.report import Check, TestOutcome
 from grader.sandbox import ChildResult, run_child
-from grader.stages.static import inspect_source
 
 REASON_CHARS = 400
 # pytest-timeout stops a test in the judge (a signal candidate code cannot reach); past
@@ -180,7 +179,7 @@ def _outcomes(
 
 def check_tests(ctx: GradeContext) -> tuple[Check, list[TestOutcome]]:
     ids = expected_ids(ctx.kata)
-    facts = inspect_source(ctx.solution)
+    facts = ctx.facts
     if facts.syntax_error:
         reason = f"solution does not parse: {facts.syntax_error}"
         return _error(ids, reason)

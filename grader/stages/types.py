@@ -24,7 +24,6 @@ from grader.context import GradeContext
 from grader.paths import cache_dir
 from grader.report import Check
 from grader.sandbox import child_env, run_tracked
-from grader.stages.static import inspect_source
 
 CONFIG = Path(__file__).resolve().parent / "mypy.ini"
 SUPPRESSING = re.compile(r"#\s*(type\s*:\s*ignore|mypy\s*:)", re.IGNORECASE)
@@ -108,7 +107,7 @@ def run_mypy(file: Path, workdir: Path) -> list[dict[str, object]]:
 def check_types(ctx: GradeContext) -> Check:
     # Types are checked on what the kata asks for: a file that does not parse, or that
     # defines none of it, has nothing for mypy to vouch for (an empty file is not typed).
-    facts = inspect_source(ctx.solution)
+    facts = ctx.facts
     if facts.syntax_error:
         return Check("types", "error", reason=f"solution does not parse: {facts.syntax_error}")
     missing = facts.missing(ctx.kata.entrypoints)
