@@ -7,53 +7,36 @@ loop (recount every pair for each merge) and against hand-worked examples.
 from __future__ import annotations
 
 import base64
-import inspect
-import json
-from collections import Counter
-from itertools import pairwise
+import importlib.util
 from pathlib import Path
-from pydoc_data.topics import topics
+from types import ModuleType
 
 import pytest
-import regex
 import tiktoken
 import tiktoken.load
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from reference.tokenizer import GPT4_PATTERN, BPETokenizer, train_merges
+from grader.paths import BUILTIN_KATAS
+from reference.tokenizer import BPETokenizer, train_merges
 
-CORPUS = "\n".join(topics.values())
-EOT, FIM = "<|endoftext|>", "<|fim_prefix|>"
-FRENCH = "Où est la bibliothèque ? À côté de l'église, près du château. Ça coûte 12,50 €."
-EMOJI = "ok 👍🏽 family 👨‍👩‍👧‍👦 flags 🇫🇷🇯🇵 and ✨🎉🎉 — done"
-CODE = inspect.getsource(json.decoder)
 
+def load_oracle() -> ModuleType:
+    path = BUILTIN_KATAS / "bpe-tokenizer" / "hidden" / "oracle.py"
+    spec = importlib.util.spec_from_file_location("bpe_tokenizer_oracle", path)
+    assert spec is not None and spec.loader is not None
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+# The texts and the obvious trainer are the kata's hidden oracle: one truth for the
+# reference and for the candidates it grades.
+ORACLE = load_oracle()
+CORPUS, EOT, FIM = ORACLE.CORPUS, ORACLE.EOT, ORACLE.FIM
+FRENCH, EMOJI, CODE = ORACLE.FRENCH, ORACLE.EMOJI, ORACLE.CODE
+slow_merges = ORACLE.slow_merges
 Pair = tuple[int, int]
-
-
-def slow_merges(text: str, vocab_size: int) -> dict[Pair, int]:
-    """The obvious trainer: recount every pair of every chunk occurrence per merge."""
-    words = [list(c.encode("utf-8")) for c in regex.findall(GPT4_PATTERN, text)]
-    merges: dict[Pair, int] = {}
-    for new_id in range(256, vocab_size):
-        counts = Counter(p for w in words for p in pairwise(w))
-        if not counts:
-            break
-        top = max(counts.values())
-        pair = min(p for p, c in counts.items() if c == top)
-        merges[pair] = new_id
-        for i, w in enumerate(words):
-            out, j = [], 0
-            while j < len(w):
-                if j + 1 < len(w) and (w[j], w[j + 1]) == pair:
-                    out.append(new_id)
-                    j += 2
-                else:
-                    out.append(w[j])
-                    j += 1
-            words[i] = out
-    return merges
 
 
 def as_tiktoken(tok: BPETokenizer) -> tiktoken.Encoding:
