@@ -47,7 +47,7 @@ def start(
 ) -> Started:
     kata = load_kata(kata_id)
     limit_s = parse_duration(timed) if timed else kata.minutes * 60
-    target = directory if directory is not None else Path(kata.id)
+    target = directory if directory is not None else _default_target(kata, again)
     started = workspace.start(
         kata, target, limit_s, force=force, resume=resume, again=again, mode=mode
     )
@@ -56,6 +56,18 @@ def start(
 
         spawn(kata.id)
     return started
+
+
+def _default_target(kata: Kata, again: bool) -> Path:
+    """./KATA; for `--again`, the workspace we stand in when it is one of this kata."""
+    if again:
+        try:
+            here = find_workspace(Path.cwd())
+            if here.load().kata == kata.id:
+                return here.root
+        except BadInput:
+            pass
+    return Path(kata.id)
 
 
 def _open(directory: Path) -> tuple[Workspace, Session, SessionHooks]:

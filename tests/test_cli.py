@@ -232,3 +232,15 @@ def test_a_hint_is_not_spent_without_a_yes(toy_katas_dir: Path, tmp_path: Path) 
 def test_shell_completion_is_offered() -> None:
     result = drill("--show-completion", "bash")
     assert result.returncode == 0 and "_DRILL_COMPLETE" in result.stdout
+
+
+def test_again_inside_a_workspace_restarts_that_workspace(
+    toy_katas_dir: Path, tmp_path: Path
+) -> None:
+    ws = tmp_path / "mine"
+    assert drill("start", "top-k-indices", "--dir", str(ws)).returncode == 0
+    (ws / "notes").mkdir()
+    again = drill("start", "top-k-indices", "--again", cwd=ws / "notes")
+    assert again.returncode == 0, again.stderr
+    assert len(list((ws / ".drill" / "attempts").iterdir())) == 1
+    assert not (ws / "notes" / "top-k-indices").exists()
