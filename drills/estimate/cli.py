@@ -1,7 +1,7 @@
 """`drill estimate`: parse the options, run the session (or a JSON form), render.
 
-Imported by `drill --help`: at module level only Typer and the topic table (standard
-library only); Rich and the history store load when the command runs.
+Imported by every `drill` start (the command's options are registered then): at module
+level only Typer; the topics, Rich and the history store load when the command runs.
 """
 
 from __future__ import annotations
@@ -14,7 +14,6 @@ from typing import TYPE_CHECKING, Annotated
 
 import typer
 
-from drills.estimate.topics import TOPIC_NAMES, TOPICS
 from drills.options import TimedOption
 from grader.errors import BadInput, DrillError
 
@@ -38,6 +37,8 @@ class SessionInterrupted(DrillError):
 
 
 def _topic(name: str | None) -> str | None:
+    from drills.estimate.topics import TOPIC_NAMES, TOPICS
+
     if name is None or name in TOPICS:
         return name
     import difflib
@@ -68,9 +69,7 @@ def _answer_lines(path: Path) -> list[str]:
 def estimate(
     topic: Annotated[
         str | None,
-        typer.Argument(
-            help=f"One of: {', '.join(TOPIC_NAMES)} (default: a mix).", show_default=False
-        ),
+        typer.Argument(help="A topic (--topics lists them; default: a mix).", show_default=False),
     ] = None,
     count: Annotated[
         int | None,
@@ -149,6 +148,8 @@ def estimate(
 
 
 def _list_topics(fmt: EstimateFormat) -> None:
+    from drills.estimate.topics import TOPIC_NAMES, TOPICS
+
     if fmt is EstimateFormat.json:
         sys.stdout.write(json.dumps({t.name: t.asks for t in TOPICS.values()}, indent=2) + "\n")
         return
