@@ -285,8 +285,8 @@ class NextUp:
 def next_up() -> NextUp:
     """What to practise now (drills/schedule.py): the katas in order, and a topic of
     `drill estimate`."""
+    from drills.estimate.names import TOPIC_NAMES
     from drills.estimate.session import topic_stats as estimate_stats
-    from drills.estimate.topics import TOPIC_NAMES
     from drills.schedule import attempts_from, estimation_topic, recommend, utcnow
     from grader.kata import all_katas
 
@@ -336,7 +336,7 @@ def plan(days: int | None, minutes_per_day: int) -> PlanView | None:
     """With `days`, lay out a new plan from today; else the saved plan, if any. Each
     with its items ticked from the history."""
     from drills import plan as plans
-    from drills.estimate.topics import TOPIC_NAMES
+    from drills.estimate.names import TOPIC_NAMES
     from drills.schedule import attempts_from
     from grader.kata import all_katas
 

@@ -1,7 +1,8 @@
 """`drill estimate`: parse the options, run the session (or a JSON form), render.
 
 Imported by every `drill` start (the command's options are registered then): at module
-level only Typer; the topics, Rich and the history store load when the command runs.
+level only Typer and the topics' names; the generators, Rich and the history store load
+when the command runs.
 """
 
 from __future__ import annotations
@@ -14,6 +15,7 @@ from typing import TYPE_CHECKING, Annotated
 
 import typer
 
+from drills.estimate.names import TOPIC_NAMES
 from drills.options import TimedOption
 from grader.errors import BadInput, DrillError
 
@@ -37,7 +39,7 @@ class SessionInterrupted(DrillError):
 
 
 def _topic(name: str | None) -> str | None:
-    from drills.estimate.topics import TOPIC_NAMES, TOPICS
+    from drills.estimate.topics import TOPICS
 
     if name is None or name in TOPICS:
         return name
@@ -69,7 +71,9 @@ def _answer_lines(path: Path) -> list[str]:
 def estimate(
     topic: Annotated[
         str | None,
-        typer.Argument(help="A topic (--topics lists them; default: a mix).", show_default=False),
+        typer.Argument(
+            help=f"One of: {', '.join(TOPIC_NAMES)} (default: a mix).", show_default=False
+        ),
     ] = None,
     count: Annotated[
         int | None,
@@ -148,7 +152,7 @@ def estimate(
 
 
 def _list_topics(fmt: EstimateFormat) -> None:
-    from drills.estimate.topics import TOPIC_NAMES, TOPICS
+    from drills.estimate.topics import TOPICS
 
     if fmt is EstimateFormat.json:
         sys.stdout.write(json.dumps({t.name: t.asks for t in TOPICS.values()}, indent=2) + "\n")

@@ -13,6 +13,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from drills.estimate import formulas as f
+from drills.estimate.names import TOPIC_NAMES
 from drills.estimate.specs import (
     ACCELERATORS,
     DTYPE_BYTES,
@@ -833,7 +834,10 @@ TOPICS: dict[str, Topic] = {
         Topic("speculative", "speculative decoding's expected speed-up", speculative),
     )
 }
-TOPIC_NAMES = tuple(TOPICS)
+if tuple(TOPICS) != TOPIC_NAMES:  # the help lists drills/estimate/names.py
+    raise ImportError(
+        f"drills/estimate/names.py lists {TOPIC_NAMES}, the generators {tuple(TOPICS)}"
+    )
 
 
 def generate(topic: str, seed: int) -> Question:

@@ -26,8 +26,9 @@ from textual.screen import ModalScreen
 from textual.widgets import Footer, Header, Input, Markdown, Static, TabbedContent, TabPane
 
 from drills.estimate import grading
+from drills.estimate.names import TOPIC_NAMES
 from drills.estimate.session import REVEAL, verdict_line
-from drills.estimate.topics import MAX_SEED, TOPIC_NAMES, Question, generate
+from drills.estimate.topics import MAX_SEED, Question, generate
 from drills.estimate.units import BARE, EXAMPLES, NOUN, AnswerError, parse
 from drills.mock import interview, store, timeline, views
 from drills.mock.interview import Mock

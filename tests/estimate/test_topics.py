@@ -8,8 +8,9 @@ import math
 import pytest
 
 from drills.estimate import formulas as f
+from drills.estimate.names import TOPIC_NAMES
 from drills.estimate.specs import ACCELERATORS, DTYPE_BYTES, MODELS
-from drills.estimate.topics import TOPIC_NAMES, Question, generate, session_questions
+from drills.estimate.topics import Question, generate, session_questions
 from drills.estimate.units import parse
 
 SEEDS = range(60)
