@@ -13,9 +13,10 @@ from typing import Protocol
 import torch
 from torch import Tensor
 
+from reference.attention import attention
 from reference.kv_cache import KVCache, RollingKVCache
 from reference.masks import sliding_window_mask
-from reference.model import MoeFn
+from reference.model import AttentionFn, MoeFn
 from reference.moe import moe_forward
 from reference.paged import BlockAllocator
 from reference.sampling import sample
@@ -99,3 +100,4 @@ class Components:
     rolling_kv_cache: CacheFactory = RollingKVCache
     moe_forward: MoeFn = moe_forward
     block_allocator: Callable[[int, int], AllocatorLike] = BlockAllocator
+    attention: AttentionFn = attention

@@ -17,12 +17,12 @@ from torch import Tensor
 
 from reference.components import Components
 from reference.kv_layout import CacheKind, StaticDecodeView, make_store
-from reference.model import MoeFn, Transformer
+from reference.model import AttentionFn, MoeFn, Transformer
 from reference.sampling import check_parameters, greedy_tokens, sample
 
 __all__ = ["Engine", "Request", "Session", "generate"]
 
-# (model, tokens [B, 1], view, moe_forward) -> (logits [B, 1, V], greedy tokens [B])
+# (model, tokens [B, 1], view, moe_forward, attend) -> (logits [B, 1, V], greedy tokens [B])
 DecodeFn = Callable[..., tuple[Tensor, Tensor]]
 
 
@@ -223,11 +223,11 @@ class Engine:
         start = [r.fed if r else 0 for r in lanes]
         view = self.store.view([r.id if r else None for r in lanes], start, feed, fresh)
         tokens = _right_pad(feed, self.model.device)
-        moe_forward = self.components.moe_forward
+        moe_forward, attend = self.components.moe_forward, self.components.attention
         if self.compiled is not None and isinstance(view, StaticDecodeView):
-            return self.compiled(self.model, tokens, view, moe_forward)
+            return self.compiled(self.model, tokens, view, moe_forward, attend)
         last = _last_real(counts, self.model.device)
-        return self.model(tokens, view, last=last, moe_forward=moe_forward), None
+        return self.model(tokens, view, last=last, moe_forward=moe_forward, attend=attend), None
 
     # -- choosing tokens -----------------------------------------------------------
 
@@ -317,7 +317,11 @@ def _sampling_args(
 
 
 def _decode_step(
-    model: Transformer, tokens: Tensor, view: StaticDecodeView, moe_forward: MoeFn
+    model: Transformer,
+    tokens: Tensor,
+    view: StaticDecodeView,
+    moe_forward: MoeFn,
+    attend: AttentionFn,
 ) -> tuple[Tensor, Tensor]:
     """A one-token step as `Engine(compile=True)` compiles it: logits `[B, 1, V]`, and
     each lane's greedy token `[B]` (`reference.sampling.greedy_tokens`: -1 where the
@@ -326,7 +330,7 @@ def _decode_step(
     Taken inside the graph, the greedy tokens save the few separate small kernels that
     sampling would launch after it, each slowed by caches the step's weights evicted.
     """
-    logits = model(tokens, view, last=-1, moe_forward=moe_forward)
+    logits = model(tokens, view, last=-1, moe_forward=moe_forward, attend=attend)
     return logits, greedy_tokens(logits[:, 0])
 
 
@@ -387,7 +391,10 @@ class Session:
                 if not self.store.admit(i, feed[i], self.max_seq_len - t + 1):
                     raise ValueError(f"no room for sequence {i} in the KV cache")
         view = self.store.view(ids, [self.length] * b, feed, fresh=self.length == 0)
-        logits: Tensor = self.model(tokens, view, moe_forward=self.components.moe_forward)
+        parts = self.components
+        logits: Tensor = self.model(
+            tokens, view, moe_forward=parts.moe_forward, attend=parts.attention
+        )
         self.length += t
         return logits
 

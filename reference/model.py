@@ -43,12 +43,28 @@ from reference.loading import (
 )
 from reference.masks import sliding_window_mask
 from reference.moe import moe_forward as reference_moe_forward
+from reference.quantized import project
 from reference.rope import rope_cos_sin
 
-__all__ = ["KVView", "ModelArgs", "MoeFn", "Transformer", "from_state_dict", "load"]
+__all__ = ["AttentionFn", "KVView", "ModelArgs", "MoeFn", "Transformer", "from_state_dict", "load"]
 
 # `reference.moe.moe_forward`'s signature: (x, router_weight, w1, w2, w3, k) -> (out, logits)
 MoeFn = Callable[[Tensor, Tensor, Tensor, Tensor, Tensor, int], tuple[Tensor, Tensor]]
+
+
+class AttentionFn(Protocol):
+    """`reference.attention.attention`: q `[B, T, nh, hd]`, k, v `[B, L, n_kv, hd]`, a
+    boolean mask broadcastable to `[B, 1, T, L]` (or None) -> `[B, T, nh, hd]`."""
+
+    def __call__(
+        self,
+        q: Tensor,
+        k: Tensor,
+        v: Tensor,
+        mask: Tensor | None = None,
+        *,
+        scale: float | None = None,
+    ) -> Tensor: ...
 
 
 class KVView(Protocol):
@@ -87,12 +103,18 @@ class Attention(nn.Module):
         self.wo = nn.Parameter(torch.empty(q_size, args.dim))
 
     def forward(
-        self, x: Tensor, cos: Tensor, sin: Tensor, mask: Tensor | None, cache: KVView | None
+        self,
+        x: Tensor,
+        cos: Tensor,
+        sin: Tensor,
+        mask: Tensor | None,
+        cache: KVView | None,
+        attend: AttentionFn,
     ) -> Tensor:
         """x `[B, T, dim]`; cos, signed sin `[B or 1, T, 1, hd]` broadcast over heads."""
         b, t, _ = x.shape
         nh = self.n_heads
-        qkv = (x @ self.wqkv).view(b, t, -1, self.head_dim)  # [B, T, nh + 2 n_kv, hd]
+        qkv = project(x, self.wqkv).view(b, t, -1, self.head_dim)  # [B, T, nh + 2 n_kv, hd]
         # RoPE on q and k heads at once (they sit side by side), as `x * cos +
         # rotate_half(x) * sin` with rotate_half(x) = roll(x, hd/2) * [-1.. +1..]: the
         # sign is folded into `sin` (see `Transformer.rope_table`), 4 kernels per layer.
@@ -102,8 +124,8 @@ class Attention(nn.Module):
         v = qkv[:, :, nh + self.n_kv_heads :]  # [B, T, n_kv, hd]; keys are cached rotated
         if cache is not None:
             k, v, mask = cache.update(self.layer, k, v)  # [B, L, n_kv, hd]
-        out = attention(q, k, v, mask)  # [B, T, nh, hd]
-        return out.reshape(b, t, -1) @ self.wo
+        out = attend(q, k, v, mask)  # [B, T, nh, hd]
+        return project(out.reshape(b, t, -1), self.wo)
 
 
 class FeedForward(nn.Module):
@@ -115,8 +137,8 @@ class FeedForward(nn.Module):
         self.w2 = nn.Parameter(torch.empty(args.hidden_dim, args.dim))
 
     def forward(self, x: Tensor, moe_forward: MoeFn) -> Tensor:
-        gate, up = (x @ self.w13).chunk(2, dim=-1)  # [B, T, I] each
-        return F.silu(gate, inplace=True).mul_(up) @ self.w2  # in place: fewer buffers
+        gate, up = project(x, self.w13).chunk(2, dim=-1)  # [B, T, I] each
+        return project(F.silu(gate, inplace=True).mul_(up), self.w2)  # in place: fewer buffers
 
 
 class MoE(nn.Module):
@@ -154,8 +176,10 @@ class TransformerBlock(nn.Module):
         mask: Tensor | None,
         cache: KVView | None,
         moe_forward: MoeFn,
+        attend: AttentionFn,
     ) -> Tensor:
-        x = x + self.attention(rms_norm(x, self.attention_norm, self.eps), cos, sin, mask, cache)
+        a = rms_norm(x, self.attention_norm, self.eps)
+        x = x + self.attention(a, cos, sin, mask, cache, attend)
         out: Tensor = x + self.feed_forward(rms_norm(x, self.ffn_norm, self.eps), moe_forward)
         return out
 
@@ -187,13 +211,15 @@ class Transformer(nn.Module):
         *,
         last: int | Tensor | None = None,
         moe_forward: MoeFn = reference_moe_forward,
+        attend: AttentionFn = attention,
     ) -> Tensor:
         """Logits `[B, T, V]` for token ids `[B, T]`, or `[B, 1, V]` at index `last` only.
 
         Without a cache the tokens sit at positions 0..T-1 and attend causally within
         the window; with one, at `cache.positions`, attending what the cache returns.
         `last`: an index into T (e.g. -1), or one per row (int64 `[B]`) when rows end at
-        different places. `moe_forward` replaces the MoE kernel (the reference's signature).
+        different places. `moe_forward` and `attend` replace the MoE and attention kernels
+        (with the reference's signatures).
         """
         b, t = tokens.shape
         mask: Tensor | None = None
@@ -206,12 +232,12 @@ class Transformer(nn.Module):
             cos, sin = cos[cache.positions, None], sin[cache.positions, None]  # [B, T, 1, hd]
         h = F.embedding(tokens, self.tok_embeddings)  # [B, T, dim]
         for layer in self.layers:
-            h = layer(h, cos, sin, mask, cache, moe_forward)
+            h = layer(h, cos, sin, mask, cache, moe_forward, attend)
         if isinstance(last, int):
             h = h[:, last, None]  # [B, 1, dim]
         elif last is not None:
             h = h[torch.arange(b, device=h.device), last, None]  # [B, 1, dim]
-        out: Tensor = rms_norm(h, self.norm, self.args.norm_eps) @ self.output
+        out: Tensor = project(rms_norm(h, self.norm, self.args.norm_eps), self.output)
         return out
 
     def rope_table(self, n_positions: int) -> tuple[Tensor, Tensor]:

@@ -93,11 +93,15 @@ def dequantize(
     q: Tensor, scale: Tensor, zero_point: Tensor, group_size: int | None = None
 ) -> Tensor:
     """float32 `(q - zero_point) * scale`, each element with its group's parameters."""
-    cols = q.shape[-1]
-    size = cols if group_size is None else group_size
-    per_col = torch.arange(cols, device=q.device) // max(size, 1)  # group of each column
-    shifted = q.to(torch.int32) - zero_point[:, per_col]
-    return shifted.to(torch.float32) * scale[:, per_col]
+    rows, cols = q.shape
+    size = cols if group_size is None else max(group_size, 1)
+    # Stored values are small integers, exact in float32: subtracting there is exact.
+    shifted = q.to(torch.float32)
+    if cols % size == 0:  # whole groups: broadcast each group's parameters over it
+        groups = shifted.view(rows, cols // size, size)
+        return ((groups - zero_point[..., None]) * scale[..., None]).view(rows, cols)
+    per_col = torch.arange(cols, device=q.device) // size  # group of each column
+    return (shifted - zero_point[:, per_col]) * scale[:, per_col]
 
 
 def quant_matmul(
@@ -113,9 +117,21 @@ def quant_matmul(
     out = torch.empty(*x.shape[:-1], rows, dtype=torch.float32, device=x.device)
     for start in range(0, rows, MATMUL_BLOCK):
         end = min(start + MATMUL_BLOCK, rows)
-        block = dequantize(q[start:end], scale[start:end], zero_point[start:end], group_size)
-        out[..., start:end] = x @ block.T
+        block = q[start:end], scale[start:end], zero_point[start:end]
+        out[..., start:end] = _times_dequantized(x, *block, group_size)
     return out
+
+
+def _times_dequantized(
+    x: Tensor, q: Tensor, scale: Tensor, zero_point: Tensor, group_size: int | None
+) -> Tensor:
+    """`x @ dequantize(q, scale, zero_point, group_size).T` for one block of rows."""
+    if group_size is None or group_size >= q.shape[1]:
+        # One scale per row: x @ ((q - z) s).T = (x @ q.T - sum(x) z) s, which saves two
+        # passes over the block (subtracting and scaling every weight).
+        product = x @ q.to(torch.float32).T - x.sum(-1, keepdim=True) * zero_point[:, 0]
+        return product * scale[:, 0]
+    return x @ dequantize(q, scale, zero_point, group_size).T
 
 
 def sqnr_db(w: Tensor, w_hat: Tensor) -> float:

@@ -343,6 +343,25 @@ def loop_moe(
     return out, logits
 
 
+def explicit_attention(
+    q: torch.Tensor,
+    k: torch.Tensor,
+    v: torch.Tensor,
+    mask: torch.Tensor | None = None,
+    *,
+    scale: float | None = None,
+) -> torch.Tensor:
+    """Scores, mask, softmax, weighted sum, with the kv heads repeated: no fused kernel."""
+    group = q.shape[2] // k.shape[2]
+    q, k, v = q.transpose(1, 2), k.transpose(1, 2), v.transpose(1, 2)  # [B, heads, len, hd]
+    k, v = k.repeat_interleave(group, dim=1), v.repeat_interleave(group, dim=1)
+    scores = (q.float() @ k.float().transpose(-1, -2)) * (scale or q.shape[-1] ** -0.5)
+    if mask is not None:
+        scores = scores.masked_fill(~(mask if mask.dim() != 3 else mask[:, None]), -torch.inf)
+    out = scores.softmax(-1) @ v.float()
+    return out.to(v.dtype).transpose(1, 2)
+
+
 class DictCache:
     """Contiguous cache contract, stored as {position: (k, v)} per layer and sequence."""
 
@@ -442,6 +461,8 @@ class StackAllocator:
         ("kv_cache", "contiguous"),
         ("rolling_kv_cache", "rolling"),
         ("block_allocator", "paged"),
+        ("attention", "rolling"),
+        ("attention", "paged"),
     ],
 )
 def test_a_swapped_component_gives_the_reference_tokens(part: str, cache: CacheKind) -> None:
@@ -454,6 +475,7 @@ def test_a_swapped_component_gives_the_reference_tokens(part: str, cache: CacheK
         "kv_cache": DictCache,
         "rolling_kv_cache": ListRollingCache,
         "block_allocator": StackAllocator,
+        "attention": explicit_attention,
     }[part]
     counted = Counted(stand_in)
     batch = prompts([2, 9, 6], seed=12)
