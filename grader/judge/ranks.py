@@ -8,26 +8,35 @@
 Every rank is a sandboxed worker (loopback TCP allowed) that has joined a gloo group
 of `world_size`; a call runs on every rank at once, one thread each here, and waits
 for all of them. A rank that does not answer within the timeout (a deadlock) stops
-every rank: the call raises `Deadlock` naming the ranks that had not returned.
+every rank: the call raises `Deadlock` naming the ranks that had not returned. When
+one rank raises while others are still inside the call, they are waiting in a
+collective that rank never joined: they get `RAISED_GRACE_S` to return, then the
+launch stops with a `Deadlock` that names the rank that raised and what it raised.
 How much each rank sent over TCP is read from the kernel (`grader.judge.traffic`).
+
+Groups allow point-to-point calls only unless `point_to_point_only=False` (a kata
+whose point is the collectives themselves).
 """
 
 from __future__ import annotations
 
+import queue
 import socket
 import threading
+import time
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from typing import Any
 
 from grader.judge import workers
-from grader.judge.remote import RemoteObject
+from grader.judge.remote import RemoteObject, WorkerDied
 from grader.judge.traffic import tcp_bytes_sent
 
 INIT_TIMEOUT_S = 30.0
 # gloo's own timeout is longer than the judge's: a deadlock is always the judge's
 # verdict ("did not finish within ..."), never a race with gloo's error message.
 GLOO_GRACE_S = 30.0
+RAISED_GRACE_S = 2.0  # after one rank raised, how long the others get to return
 
 
 class Deadlock(Exception):
@@ -35,7 +44,9 @@ class Deadlock(Exception):
 
 
 class Ranks:
-    def __init__(self, world_size: int, timeout_s: float) -> None:
+    def __init__(
+        self, world_size: int, timeout_s: float, *, point_to_point_only: bool = True
+    ) -> None:
         self.world_size = world_size
         self.timeout_s = timeout_s
         self.sessions = [workers.new_candidate(f"rank{r}") for r in range(world_size)]
@@ -45,7 +56,8 @@ class Ranks:
             "joining the process group",
             [
                 {"op": "dist_init", "rank": r, "world_size": world_size, "port": port,
-                 "timeout_s": timeout_s + GLOO_GRACE_S, "point_to_point_only": True}
+                 "timeout_s": timeout_s + GLOO_GRACE_S,
+                 "point_to_point_only": point_to_point_only}
                 for r in range(world_size)
             ],
             INIT_TIMEOUT_S,
@@ -65,6 +77,17 @@ class Ranks:
             for args, kw in zip(per_rank, kws, strict=True)
         ]
         return self._all(name, messages, self.timeout_s)
+
+    def call_each(
+        self, name: str, per_rank: Sequence[tuple[Any, ...] | None]
+    ) -> list[Any | BaseException]:
+        """Like `call`, but each rank's exception comes back in its place, not raised."""
+        messages: list[dict[str, Any] | None] = [
+            None if args is None else {"op": "call", "name": name, "args": args, "kwargs": {}}
+            for args in per_rank
+        ]
+        results, errors = self._run(name, messages, self.timeout_s)
+        return [e if e is not None else r for r, e in zip(results, errors, strict=True)]
 
     def call_twice(
         self, name: str, first: Sequence[Any], second: Sequence[Any]
@@ -94,15 +117,24 @@ class Ranks:
     def _all(
         self, what: str, messages: Sequence[dict[str, Any] | None], timeout_s: float
     ) -> list[Any]:
+        results, errors = self._run(what, messages, timeout_s)
+        for r, error in enumerate(errors):
+            if error is not None:
+                error.add_note(f"on rank {r} of {self.world_size}")
+                raise error
+        return results
+
+    def _run(
+        self, what: str, messages: Sequence[dict[str, Any] | None], timeout_s: float
+    ) -> tuple[list[Any], list[BaseException | None]]:
+        """Send every rank its message at once; each rank's result and exception."""
         if self.broken:
             raise Deadlock(f"not run: {self.broken}")
         results: list[Any] = [None] * self.world_size
         errors: list[BaseException | None] = [None] * self.world_size
+        finished: queue.Queue[int] = queue.Queue()
 
-        def run(r: int) -> None:
-            message = messages[r]
-            if message is None:
-                return
+        def run(r: int, message: dict[str, Any]) -> None:
             try:
                 session = self.sessions[r]
                 if message["op"] == "call":
@@ -113,27 +145,61 @@ class Ranks:
                     results[r] = session.request(dict(message))["ok"]
             except BaseException as exc:
                 errors[r] = exc
+            finally:
+                finished.put(r)
 
-        threads = [
-            threading.Thread(target=run, args=(r,), daemon=True) for r in range(self.world_size)
-        ]
-        for thread in threads:
-            thread.start()
-        for thread in threads:
-            thread.join(timeout_s)
-        stuck = [r for r, t in enumerate(threads) if t.is_alive()]
-        if stuck:
-            self.broken = (
-                f"{self.world_size} ranks did not finish {what} within {timeout_s:g} s; "
-                f"still inside it: rank{'s' if len(stuck) > 1 else ''} {', '.join(map(str, stuck))}"
-            )
+        waiting = set()
+        for r, message in enumerate(messages):
+            if message is not None:
+                waiting.add(r)
+                threading.Thread(target=run, args=(r, message), daemon=True).start()
+        deadline = time.monotonic() + timeout_s
+        raised: int | None = None
+        while waiting:
+            try:
+                r = finished.get(timeout=max(deadline - time.monotonic(), 0.0))
+            except queue.Empty:
+                break
+            waiting.discard(r)
+            if errors[r] is not None and raised is None:
+                raised = r
+                deadline = min(deadline, time.monotonic() + RAISED_GRACE_S)
+        if waiting:
+            self.broken = self._stuck(what, sorted(waiting), errors, raised, timeout_s)
             self.close()
             raise Deadlock(self.broken)
-        for r, error in enumerate(errors):
-            if error is not None:
-                error.add_note(f"on rank {r} of {self.world_size}")
-                raise error
-        return results
+        return results, errors
+
+    def _stuck(
+        self,
+        what: str,
+        stuck: list[int],
+        errors: list[BaseException | None],
+        raised: int | None,
+        timeout_s: float,
+    ) -> str:
+        ranks = f"rank{'s' if len(stuck) > 1 else ''} {', '.join(map(str, stuck))}"
+        died = [r for r, e in enumerate(errors) if isinstance(e, WorkerDied)]
+        if died:  # its peers' errors (a connection reset) only follow from it
+            raised = died[0]
+        if raised is None:
+            return (
+                f"{self.world_size} ranks did not finish {what} within {timeout_s:g} s; "
+                f"still inside it: {ranks}"
+            )
+        return (
+            f"rank {raised} raised {one_line(errors[raised])} while {ranks} "
+            f"waited inside {what} (a collective that rank {raised} never joined?)"
+        )
+
+
+def one_line(exc: BaseException | None, limit: int = 300) -> str:
+    """An exception as `Type: message` on one line, cut at `limit` characters."""
+    if exc is None:
+        return "nothing"
+    line = f"{type(exc).__name__}: {exc}" if str(exc) else type(exc).__name__
+    line = " ".join(line.split())
+    return line if len(line) <= limit else line[: limit - 3] + "..."
 
 
 def _free_port() -> int:
@@ -143,12 +209,14 @@ def _free_port() -> int:
 
 
 @contextmanager
-def launch(world_size: int, timeout_s: float = 12.0) -> Iterator[Ranks]:
-    ranks = Ranks(world_size, timeout_s)
+def launch(
+    world_size: int, timeout_s: float = 12.0, *, point_to_point_only: bool = True
+) -> Iterator[Ranks]:
+    ranks = Ranks(world_size, timeout_s, point_to_point_only=point_to_point_only)
     try:
         yield ranks
     finally:
         ranks.close()
 
 
-__all__ = ["Deadlock", "Ranks", "launch"]
+__all__ = ["Deadlock", "Ranks", "launch", "one_line"]
