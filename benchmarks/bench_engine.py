@@ -27,7 +27,7 @@ from typing import Any
 
 import torch
 
-from benchmarks.common import Section, fmt_ratio
+from benchmarks.common import Section, fmt_ratio, single_threaded
 from grader.judge.timing import compare
 from reference.engine import Engine, generate
 from reference.kv_layout import CacheKind
@@ -165,18 +165,7 @@ def _sync(device: str) -> Callable[[], None]:
 
 
 def run(device: str) -> Section:
-    threads = torch.get_num_threads()
-    if device == "cpu":
-        # A batch-1 decode step is a few hundred tiny kernels: one thread runs them
-        # fastest, and on a shared 2-core machine a second thread mostly waits.
-        torch.set_num_threads(1)
-    try:
-        section = _run(device)
-    finally:
-        torch.set_num_threads(threads)
-    if device == "cpu":
-        section.torch_threads = 1
-    return section
+    return single_threaded(device, _run)
 
 
 def _run(device: str) -> Section:

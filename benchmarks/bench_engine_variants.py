@@ -22,7 +22,7 @@ import torch
 from torch import nn
 
 from benchmarks.bench_engine import LARGER, PROMPT_LEN, _models, _prompt, _sync
-from benchmarks.common import Section, fmt_ratio
+from benchmarks.common import Section, fmt_ratio, single_threaded
 from grader.judge.timing import compare
 from reference.engine import generate
 from reference.model import Transformer
@@ -56,16 +56,7 @@ def _generator(model: Transformer, prompt: list[int]) -> Callable[[], list[int]]
 
 
 def run(device: str) -> Section:
-    threads = torch.get_num_threads()
-    if device == "cpu":
-        torch.set_num_threads(1)  # as bench_engine: batch-1 decoding on a shared machine
-    try:
-        section = _run(device)
-    finally:
-        torch.set_num_threads(threads)
-    if device == "cpu":
-        section.torch_threads = 1
-    return section
+    return single_threaded(device, _run)
 
 
 def _run(device: str) -> Section:

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import os
 import platform
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 
 
@@ -70,3 +70,23 @@ def fmt_s(x: float) -> str:
     if x < 1:
         return f"{x * 1e3:.2f} ms"
     return f"{x:.2f} s"
+
+
+def single_threaded(device: str, body: Callable[[str], Section]) -> Section:
+    """`body(device)`, with one torch thread on the CPU (recorded in the section).
+
+    Small-kernel work (batch-1 decoding, per-call overheads) runs fastest on one thread,
+    and on a shared 2-core machine a second thread mostly waits.
+    """
+    import torch
+
+    if device != "cpu":
+        return body(device)
+    threads = torch.get_num_threads()
+    torch.set_num_threads(1)
+    try:
+        section = body(device)
+    finally:
+        torch.set_num_threads(threads)
+    section.torch_threads = 1
+    return section
