@@ -72,11 +72,12 @@ def verify(
     """
     b, k = draft.shape
     n = _lengths(draft, lengths)
-    p, q = p.double(), q.double()  # ratios of small probabilities: no float32 underflow
     rows = torch.arange(b, device=draft.device)
     idx = draft.clamp(min=0)[..., None]  # padding (-1) reads a real column, then is ignored
-    p_x = p[:, :k].gather(-1, idx).squeeze(-1)  # [B, k]
-    q_x = q.gather(-1, idx).squeeze(-1)
+    # The test u * q < p in float64, on the drafted tokens' probabilities only: the
+    # product of a small u and q must not round to p's side.
+    p_x = p[:, :k].gather(-1, idx).squeeze(-1).double()  # [B, k]
+    q_x = q.gather(-1, idx).squeeze(-1).double()
     u = torch.rand(b, k, generator=generator, dtype=torch.float64, device=draft.device)
     # Accept when u * q(x) < p(x): min(1, p/q) without dividing by a zero q.
     rejected = (u * q_x >= p_x) | (torch.arange(k, device=draft.device) >= n[:, None])
@@ -87,7 +88,7 @@ def verify(
     was_rejected = n_accepted < n
     residual = (target - q[rows, n_accepted.clamp(max=k - 1)]).clamp(min=0) if k else target
     weights = torch.where(was_rejected[:, None], residual, target)
-    last = torch.multinomial(weights, 1, generator=generator).squeeze(1)
+    last = torch.multinomial(weights.float(), 1, generator=generator).squeeze(1)
     return _emit(draft, n_accepted, last), n_accepted
 
 
