@@ -67,6 +67,8 @@ MIGRATIONS: tuple[tuple[str, ...], ...] = (
         )""",
         "CREATE INDEX estimates_topic ON estimates (topic, answered_at)",
     ),
+    # 3: `drill review` looks up one attempt's grades.
+    ("CREATE INDEX grades_attempt ON grades (attempt, graded_at)",),
 )
 VERSION = len(MIGRATIONS)
 
@@ -203,6 +205,15 @@ class History:
             {**asdict(Row(a, k, w, g, s, bool(p), e, lim, h)), "report": json.loads(r)}
             for a, k, w, g, s, p, e, lim, h, r in found
         ]
+
+    def last_report(self, attempt: str) -> dict[str, Any] | None:
+        """The report of the attempt's latest grade, or None if it has none."""
+        query = (
+            "SELECT report FROM grades WHERE attempt = ? ORDER BY graded_at DESC, id DESC LIMIT 1"
+        )
+        with self._connect() as conn:
+            found = conn.execute(query, (attempt,)).fetchone()
+        return None if found is None else dict(json.loads(found[0]))
 
     def rows(self, kata: str | None = None, limit: int = 50) -> list[Row]:
         query = "SELECT attempt, kata, workspace, graded_at, score, passed, elapsed_s, limit_s, hints FROM grades"

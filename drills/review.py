@@ -93,10 +93,10 @@ def reference_sources(kata: Kata) -> list[tuple[str, str]]:
 
 def _failures(attempt: str) -> list[tuple[str, str]]:
     """The checks the attempt's last grade did not pass, with the grader's reason."""
-    grades = [g for g in History().export() if g["attempt"] == attempt]
-    if not grades:
+    report = History().last_report(attempt)
+    if report is None:
         return []
-    checks: dict[str, dict[str, Any]] = grades[-1]["report"].get("checks", {})
+    checks: dict[str, dict[str, Any]] = report.get("checks", {})
     return [
         (name, str(c.get("reason", "")))
         for name, c in checks.items()

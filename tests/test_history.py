@@ -46,6 +46,16 @@ def test_rows_filter_by_kata() -> None:
     assert [r.kata for r in store.rows("kv-cache")] == ["kv-cache"]
 
 
+def test_last_report_is_the_attempts_latest_grade() -> None:
+    store = History()
+    store.record("a1", Path("/w"), make_report(50, at="2026-11-23T08:00:00+00:00"))
+    store.record("a1", Path("/w"), make_report(90, at="2026-11-23T09:00:00+00:00"))
+    store.record("a2", Path("/w"), make_report(70, at="2026-11-23T10:00:00+00:00"))
+    report = store.last_report("a1")
+    assert report is not None and report["score"] == 90
+    assert store.last_report("never-graded") is None
+
+
 def test_a_corrupt_store_is_moved_aside_not_emptied(isolated_home: Path) -> None:
     path = store_path()
     path.parent.mkdir(parents=True)
