@@ -6,9 +6,9 @@ When and how the engine calls each part: docs/engine.md, "Swapping components".
 
 from __future__ import annotations
 
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass
-from typing import Protocol
+from typing import Any, Protocol
 
 import torch
 from torch import Tensor
@@ -20,8 +20,17 @@ from reference.model import AttentionFn, MoeFn
 from reference.moe import moe_forward
 from reference.paged import BlockAllocator
 from reference.sampling import sample
+from reference.scheduler import Scheduler
 
-__all__ = ["AllocatorLike", "CacheFactory", "CacheLike", "Components", "MaskFn", "SampleFn"]
+__all__ = [
+    "AllocatorLike",
+    "CacheFactory",
+    "CacheLike",
+    "Components",
+    "MaskFn",
+    "SampleFn",
+    "SchedulerLike",
+]
 
 
 class SampleFn(Protocol):
@@ -90,6 +99,32 @@ class AllocatorLike(Protocol):
     def num_free_blocks(self) -> int: ...
 
 
+class PlannedStep(Protocol):
+    """`reference.scheduler.ScheduledStep`: what one step computes."""
+
+    @property
+    def scheduled(self) -> Mapping[int, int]: ...  # request id -> tokens, in batch order
+    @property
+    def preempted(self) -> Sequence[int]: ...
+
+
+class SchedulerLike(Protocol):
+    """`reference.scheduler.Scheduler`, as the engine drives its paged cache with it."""
+
+    @property
+    def has_work(self) -> bool: ...
+    def add_request(self, request_id: int, prompt_len: int, max_new_tokens: int) -> None: ...
+    def schedule(self) -> PlannedStep: ...
+    # `step` is what this scheduler's own `schedule` returned.
+    def update(self, step: Any, stopped: Iterable[int] = ()) -> list[int]: ...
+
+
+class SchedulerFactory(Protocol):
+    def __call__(
+        self, *, token_budget: int, num_blocks: int, block_size: int, max_running: int
+    ) -> SchedulerLike: ...
+
+
 @dataclass(frozen=True)
 class Components:
     """The implementations the engine runs; the reference ones by default."""
@@ -101,3 +136,4 @@ class Components:
     moe_forward: MoeFn = moe_forward
     block_allocator: Callable[[int, int], AllocatorLike] = BlockAllocator
     attention: AttentionFn = attention
+    scheduler: SchedulerFactory = Scheduler

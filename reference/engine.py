@@ -15,8 +15,8 @@ from dataclasses import dataclass, field
 import torch
 from torch import Tensor
 
-from reference.components import Components
-from reference.kv_layout import CacheKind, StaticDecodeView, make_store
+from reference.components import Components, SchedulerLike
+from reference.kv_layout import CacheKind, PagedStore, StaticDecodeView, make_store
 from reference.model import AttentionFn, MoeFn, Transformer
 from reference.sampling import check_parameters, greedy_tokens, sample
 
@@ -47,14 +47,16 @@ class Request:
     done: bool = False
 
     @property
-    def prompt_left(self) -> int:
-        return max(len(self.prompt) - self.fed, 0)
+    def pending(self) -> int:
+        """Known tokens not yet in the cache: the rest of the prompt, or the last token
+        generated (after a preemption, everything known, to be recomputed)."""
+        return len(self.prompt) + len(self.output) - self.fed
 
     def next_tokens(self, t: int) -> list[int]:
-        """The next t tokens to feed: the rest of the prompt, then the last token generated."""
-        if self.fed < len(self.prompt):
-            return self.prompt[self.fed : self.fed + t]
-        return self.output[-1:]
+        """The next t known tokens to feed (prompt, then output), from `fed` on."""
+        start, n_prompt = self.fed, len(self.prompt)
+        tokens = self.prompt[start : start + t]
+        return tokens + self.output[max(start - n_prompt, 0) : start + t - n_prompt]
 
     @property
     def sampling(self) -> tuple[float, int, float, float]:
@@ -90,14 +92,16 @@ class Engine:
         block_size: int = 16,
         num_blocks: int | None = None,
         prefill_chunk: int = 512,
+        token_budget: int | None = None,
         components: Components | None = None,
         generator: torch.Generator | None = None,
         compile: bool = False,
     ) -> None:
-        if min(max_batch, max_seq_len, prefill_chunk) < 1:
+        token_budget = max_batch * prefill_chunk if token_budget is None else token_budget
+        if min(max_batch, max_seq_len, prefill_chunk, token_budget) < 1:
             raise ValueError(
-                f"max_batch, max_seq_len and prefill_chunk must be >= 1, got "
-                f"{max_batch}, {max_seq_len}, {prefill_chunk}"
+                f"max_batch, max_seq_len, prefill_chunk and token_budget must be >= 1, got "
+                f"{max_batch}, {max_seq_len}, {prefill_chunk}, {token_budget}"
             )
         self.model = model
         self.components = components or Components()
@@ -113,6 +117,16 @@ class Engine:
         self.lanes: list[Request | None] = [None] * max_batch
         self.waiting: deque[Request] = deque()
         self.requests: dict[int, Request] = {}
+        # The paged cache is scheduled as vLLM's v1 scheduler does (docs/engine.md,
+        # "Scheduling"): a token budget, blocks taken as tokens are computed, preemption.
+        self.scheduler: SchedulerLike | None = None
+        if isinstance(self.store, PagedStore):
+            self.scheduler = self.components.scheduler(
+                token_budget=token_budget,
+                num_blocks=self.store.num_blocks,
+                block_size=block_size,
+                max_running=max_batch,
+            )
 
     def add_request(
         self,
@@ -145,12 +159,16 @@ class Engine:
         self.requests[request.id] = request
         if max_new_tokens == 0:
             request.done = True
+        elif self.scheduler is not None:
+            self.scheduler.add_request(request.id, len(request.prompt), max_new_tokens)
         else:
             self.waiting.append(request)
         return request.id
 
     @property
     def has_work(self) -> bool:
+        if self.scheduler is not None:
+            return self.scheduler.has_work
         return bool(self.waiting) or any(r is not None for r in self.lanes)
 
     def output(self, request_id: int) -> list[int]:
@@ -166,6 +184,9 @@ class Engine:
     @torch.inference_mode()
     def step(self) -> list[tuple[int, int]]:
         """One forward pass over the batch; the (request id, token) pairs it produced."""
+        if self.scheduler is not None:
+            assert isinstance(self.store, PagedStore)
+            return self._scheduled_step(self.scheduler, self.store)
         self._admit()
         if all(r is None for r in self.lanes):
             return []
@@ -180,6 +201,31 @@ class Engine:
 
     # -- scheduling ----------------------------------------------------------------
 
+    def _scheduled_step(self, scheduler: SchedulerLike, store: PagedStore) -> list[tuple[int, int]]:
+        """A step of the paged cache: the scheduler says who computes how many tokens."""
+        plan = scheduler.schedule()
+        for request_id in plan.preempted:  # recomputed from its first token when it returns
+            store.release(request_id)
+            self.requests[request_id].fed = 0
+        if not plan.scheduled:
+            return []
+        lanes: list[Request | None] = [self.requests[i] for i in plan.scheduled]
+        counts = list(plan.scheduled.values())
+        for request, n in zip(lanes, counts, strict=True):
+            assert request is not None
+            if request.fed == 0:
+                store.start(request.id, request.next_tokens(n))
+        logits, greedy = self._forward(lanes, counts, fresh=False)
+        emit = _advance(lanes, counts)
+        events = []
+        if emit:  # else every request fed a prefill chunk that ends inside its prompt
+            events = self._deliver(emit, self._next_tokens(logits, greedy, emit, len(lanes)))
+        ended = [r.id for _, r in emit if r.done]
+        finished = scheduler.update(plan, ended)
+        if sorted(finished) != sorted(ended):
+            raise RuntimeError(f"the scheduler finished requests {finished}, the engine {ended}")
+        return events
+
     def _admit(self) -> None:
         """Move waiting requests into free lanes, first come first served."""
         for i, lane in enumerate(self.lanes):
@@ -192,16 +238,13 @@ class Engine:
                 self.lanes[i] = self.waiting.popleft()
 
     def _batch(self) -> list[Request | None]:
-        """The lanes this step computes, None for a free one: a compact store computes
-        running requests only; the others have one row per lane, used or not."""
-        if self.store.compact:
-            return [r for r in self.lanes if r is not None]
+        """The lanes this step computes, None for a free one (one row per lane)."""
         return list(self.lanes)
 
     def _counts(self, lanes: list[Request | None], fresh: bool) -> list[int]:
         """How many tokens each lane feeds this step."""
         if self.store.ragged:  # padding is never read, so each lane feeds what it has
-            return [min(r.prompt_left, self.prefill_chunk) or 1 if r else 1 for r in lanes]
+            return [min(r.pending, self.prefill_chunk) if r else 1 for r in lanes]
         # Padding would overwrite a rolling buffer's live slots, so every lane feeds the
         # same T: a first chunk together, then one token each (prompts teacher-forced).
         t = min(len(r.prompt) for r in lanes if r is not None) if fresh else 1
@@ -210,7 +253,7 @@ class Engine:
     def _finish(self, request: Request) -> None:
         request.done = True
         self.lanes = [None if r is request else r for r in self.lanes]
-        self.store.release(request.id)
+        self.store.release(request.id)  # (a scheduler frees its own count in `update`)
 
     # -- the forward pass ----------------------------------------------------------
 
@@ -290,12 +333,12 @@ def _last_real(counts: list[int], device: torch.device) -> int | Tensor:
 
 
 def _advance(lanes: list[Request | None], counts: list[int]) -> list[tuple[int, Request]]:
-    """Count the fed tokens in; (lane, request) for each request whose prompt is now all
-    in the cache: its last logits predict a new token."""
+    """Count the fed tokens in; (lane, request) for each request whose known tokens are
+    now all in the cache: its last logits predict a new token."""
     for r, n in zip(lanes, counts, strict=True):
         if r is not None:
             r.fed += n
-    return [(b, r) for b, r in enumerate(lanes) if r is not None and r.fed >= len(r.prompt)]
+    return [(b, r) for b, r in enumerate(lanes) if r is not None and r.pending == 0]
 
 
 def _sampling_args(

@@ -133,7 +133,6 @@ class KVStore(ABC):
     """What the engine needs from a KV layout: room for requests, and a view per step."""
 
     ragged = False  # True: lanes may feed different numbers of tokens in one step
-    compact = False  # True: a step computes running sequences only, not free lanes
 
     def __init__(
         self,
@@ -286,12 +285,14 @@ class PagedStore(KVStore):
     """Blocks from a `BlockAllocator` over a `PagedKVCache`; running sequences only,
     each feeding its own number of tokens.
 
-    A request is admitted only when the free blocks cover what every running request
-    may still need plus its own worst case (prompt + max_new_tokens - 1 tokens), so
-    an append never runs out of blocks and nothing has to be preempted.
+    Under the engine's scheduler (`reference.scheduler`), which counts blocks itself, a
+    sequence gets blocks for its first chunk (`start`) and more as it is fed. A
+    `Session` has no scheduler: `admit` takes a sequence only when the free blocks cover
+    what every admitted one may still need plus its own worst case (prompt +
+    max_new_tokens - 1 tokens), so an append never runs out of blocks.
     """
 
-    ragged = compact = True
+    ragged = True
 
     def __init__(
         self,
@@ -334,9 +335,16 @@ class PagedStore(KVStore):
         self.known[seq_id] = len(prompt)
         return True
 
+    def start(self, seq_id: int, tokens: list[int]) -> None:
+        """Blocks for a sequence's first chunk only, under a scheduler that counts the
+        blocks itself (`reference.scheduler`): later chunks are appended as they are fed."""
+        self.allocator.allocate(seq_id, tokens)
+        self.known[seq_id] = len(tokens)
+
     def release(self, seq_id: int) -> None:
         self.allocator.free(seq_id)
-        del self.budget[seq_id], self.known[seq_id]
+        self.budget.pop(seq_id, None)  # absent for a sequence a scheduler started
+        del self.known[seq_id]
 
     def view(
         self, ids: Sequence[int | None], start: list[int], feed: list[list[int]], fresh: bool

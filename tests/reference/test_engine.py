@@ -21,6 +21,7 @@ from reference.engine import Engine, generate
 from reference.kv_layout import CacheKind
 from reference.model import Transformer, from_state_dict
 from reference.sampling import sample
+from reference.scheduler import ScheduledStep, Scheduler
 
 VOCAB = 97
 BASE: dict[str, Any] = {
@@ -228,11 +229,48 @@ def test_paged_engine_waits_for_free_blocks_and_stays_exact() -> None:
     engine = Engine(model, max_batch=4, max_seq_len=32, cache="paged", block_size=4, num_blocks=10)
     waited = False
     ids = [engine.add_request(p, n) for p, n in zip(batch, budgets, strict=True)]
+    scheduler = engine.scheduler
+    assert isinstance(scheduler, Scheduler)
     while engine.has_work:
         engine.step()
-        waited |= bool(engine.waiting) and None in engine.lanes
-    assert waited, "expected a request to wait for blocks while a lane was free"
+        waited |= bool(scheduler.waiting) and len(scheduler.running) < 4
+    assert waited, "expected a request to wait for blocks while fewer than 4 ran"
     want = [generate(model, [p], n)[0] for p, n in zip(batch, budgets, strict=True)]
+    assert [engine.output(i) for i in ids] == want
+
+
+class RecordingScheduler(Scheduler):
+    """The reference scheduler, keeping every step's plan: proof of what it decided."""
+
+    def __init__(self, **config: int) -> None:
+        super().__init__(**config)
+        self.plans: list[ScheduledStep] = []
+
+    def schedule(self) -> ScheduledStep:
+        self.plans.append(super().schedule())
+        return self.plans[-1]
+
+
+@pytest.mark.parametrize("token_budget", [64, 5])
+def test_paged_engine_preempts_the_newest_request_and_recomputes_it_exactly(
+    token_budget: int,
+) -> None:
+    """8 blocks of 4 slots for three requests that grow to 5 blocks each: some must be
+    preempted, and a preempted request's tokens are those it makes alone."""
+    _, model = models("mistral-window5")
+    batch = prompts([9, 7, 5], seed=21)
+    engine = Engine(
+        model, max_batch=3, max_seq_len=32, cache="paged", block_size=4, num_blocks=8,
+        token_budget=token_budget, components=Components(scheduler=RecordingScheduler),
+    )  # fmt: skip
+    ids = [engine.add_request(p, 12, stop_ids=()) for p in batch]
+    engine.run()
+    scheduler = engine.scheduler
+    assert isinstance(scheduler, RecordingScheduler)
+    assert any(plan.preempted for plan in scheduler.plans)
+    if token_budget == 5:  # a 9-token prompt in chunks of at most 5
+        assert all(sum(plan.scheduled.values()) <= 5 for plan in scheduler.plans)
+    want = [generate(model, [p], 12, stop_ids=())[0] for p in batch]
     assert [engine.output(i) for i in ids] == want
 
 
