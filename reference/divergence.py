@@ -17,6 +17,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
+from typing import TypedDict
 
 import torch
 from torch import Tensor
@@ -60,6 +61,14 @@ def tiny_model(
     return model.to(device).requires_grad_(False).eval()
 
 
+class Pool(TypedDict, total=False):
+    """The paged cache's sizes, as `generate` takes them."""
+
+    block_size: int
+    num_blocks: int
+    token_budget: int
+
+
 @dataclass
 class Trace:
     tokens: list[list[int]]
@@ -74,6 +83,7 @@ def trace(
     components: Components,
     cache: CacheKind = "auto",
     sampling: Mapping[str, float] | None = None,
+    pool: Pool | None = None,
 ) -> Trace:
     """Generate (greedily unless `sampling` says otherwise) and keep every block's output."""
     out = Trace(tokens=[])
@@ -103,6 +113,7 @@ def trace(
             components=components,
             cache=cache,
             stop_ids=(),
+            **(pool or {}),
         )
     finally:
         for hook in hooks:
@@ -120,15 +131,17 @@ def first_divergence(
     atol: float = 1e-4,
     rtol: float = 1e-4,
     sampling: Mapping[str, float] | None = None,
+    pool: Pool | None = None,
 ) -> str | None:
     """None when `components` reproduces the reference engine; else where it first differs.
 
     `sampling` (temperature, top_k, top_p, min_p) must leave one candidate token per step
     (e.g. top_k=1) for the comparison to mean anything: two correct samplers may draw
-    differently from the same seed.
+    differently from the same seed. `pool` sizes the paged cache (`block_size`,
+    `num_blocks`, `token_budget`), e.g. small enough that its scheduler must preempt.
     """
-    expected = trace(model, prompts, max_new_tokens, Components(), cache, sampling)
-    got = trace(model, prompts, max_new_tokens, components, cache, sampling)
+    expected = trace(model, prompts, max_new_tokens, Components(), cache, sampling, pool)
+    got = trace(model, prompts, max_new_tokens, components, cache, sampling, pool)
     for step, (want_layers, got_layers) in enumerate(zip(expected.steps, got.steps, strict=False)):
         fed, want_fed = got.inputs[step], expected.inputs[step]
         if fed.shape != want_fed.shape or not torch.equal(fed, want_fed):

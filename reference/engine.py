@@ -456,6 +456,8 @@ def generate(
     generator: torch.Generator | None = None,
     cache: CacheKind = "auto",
     block_size: int = 16,
+    num_blocks: int | None = None,
+    token_budget: int | None = None,
     components: Components | None = None,
     compile: bool = False,
 ) -> list[list[int]]:
@@ -464,7 +466,7 @@ def generate(
     Generation stops after `max_new_tokens` or at a stop token (kept in the output);
     `stop_ids` defaults to the model's eos ids, `()` disables it. With temperature > 0
     draws come from `generator`, else from a new one seeded with `seed`, else from
-    torch's global generator. `compile`: see `Engine`.
+    torch's global generator. `compile`, `num_blocks`, `token_budget`: see `Engine`.
     """
     if not prompts:
         return []
@@ -476,6 +478,8 @@ def generate(
         max_seq_len=max(len(p) for p in prompts) + max_new_tokens,
         cache=cache,
         block_size=block_size,
+        num_blocks=num_blocks,
+        token_budget=token_budget,
         components=components,
         generator=generator,
         compile=compile,
