@@ -4,7 +4,9 @@ The plan is laid out once (`drill plan --days 14`) and kept in the data folder. 
 is learnt once, easiest first, then re-done two and five days later (expanding gaps:
 what is recalled after a pause is what stays); the last quarter of the plan holds mock
 interviews of the hardest katas. Each day holds at most `minutes_per_day` of work; what
-does not fit is left out, and the plan says so.
+does not fit is left out, and the plan says so. When not everything fits, learning comes
+first, then the mocks, then a short estimation drill every other day, then the re-dos:
+with many katas and few days, re-doing is what gives.
 
 An item is ticked by an attempt at its kata (its last grade in the history), each
 attempt ticking the earliest open item of that kata: a kata done a day early counts.
@@ -93,24 +95,24 @@ def make_plan(
         raise BadInput(f"{minutes_per_day} minutes a day fits no kata: give --minutes more")
     order = sorted(katas, key=lambda k: (k.difficulty, k.minutes, k.id))
     mock_from = days - max(1, round(days * MOCK_SHARE)) if days > 3 else days
-    # (priority, earliest day, item): learning every kata comes first, then the first
-    # re-do of each, then the mocks, then the second re-dos.
+    # (priority, earliest day, item): learning every kata comes first, then the mocks,
+    # then the estimation drills, then the first re-do of each, then the second re-dos.
     wanted: list[tuple[int, int, Item]] = []
     for n, kata in enumerate(order):
         first = min(n * mock_from // len(order), max(mock_from - 1, 0))  # spread, in order
         wanted.append((0, first, Item(first, "learn", kata.id, kata.minutes)))
         for rank, gap in enumerate(REPEAT_AFTER_DAYS):
             day = first + gap
-            wanted.append((1 if rank == 0 else 3, day, Item(day, "again", kata.id, kata.minutes)))
+            wanted.append((3 if rank == 0 else 4, day, Item(day, "again", kata.id, kata.minutes)))
     hardest = sorted(order, key=lambda k: (-k.difficulty, -k.minutes, k.id))
     for kata in hardest[: days - mock_from]:
         item = Item(mock_from, "mock", kata.id, kata.minutes + MOCK_EXTRA_MIN)
-        wanted.append((2, mock_from, item))
-    # Estimation drills (`topics`) fill what room is left, every other day from the second.
+        wanted.append((1, mock_from, item))
+    # Estimation drills (`topics`): every other day from the second, topics in turn.
     for n, day in enumerate(range(1, days, ESTIMATE_EVERY_DAYS)):
         if topics:
             topic = topics[n % len(topics)]
-            wanted.append((4, day, Item(day, "estimate", topic, ESTIMATE_MIN)))
+            wanted.append((2, day, Item(day, "estimate", topic, ESTIMATE_MIN)))
     return _fill(start, days, minutes_per_day, wanted)
 
 
