@@ -85,11 +85,13 @@ def status(directory: Path) -> tuple[Workspace, Session, Kata]:
     return ws, session, load_kata(session.kata)
 
 
-def run_tests(directory: Path, runner: VisibleRunner | None = None) -> VisibleResult:
+def run_tests(
+    directory: Path, runner: VisibleRunner | None = None, profile: bool = False
+) -> VisibleResult:
     """The visible tests: in `runner`'s warm zygote (`drill watch`), else in one of their
-    own, their output on this terminal (`drill test`)."""
+    own, their output on this terminal (`drill test`, under cProfile with `profile`)."""
     ws, session, hooks = _open(directory)
-    result = run_visible(ws.root) if runner is None else runner.run()
+    result = run_visible(ws.root, profile) if runner is None else runner.run()
     last_test = {
         "at": now().isoformat(timespec="seconds"),
         "elapsed_s": round(session.elapsed_s(), 1),

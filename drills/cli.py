@@ -117,11 +117,17 @@ def status(directory: DirOption = Path(".")) -> None:
 
 
 @app.command()
-def test(directory: DirOption = Path(".")) -> None:
+def test(
+    directory: DirOption = Path("."),
+    profile: Annotated[
+        bool,
+        typer.Option("--profile", help="Run them under cProfile and show where the time went."),
+    ] = False,
+) -> None:
     """Run the workspace's visible tests (fast; the hidden suite runs in `drill grade`)."""
     from drills import actions
 
-    result = actions.run_tests(directory)
+    result = actions.run_tests(directory, profile=profile)
     render.new_hints(actions.new_hints(directory))
     raise typer.Exit(0 if result.ok else 1)
 

@@ -79,10 +79,11 @@ class VisibleResult:
         return self.returncode == 0
 
 
-def run_visible(root: Path) -> VisibleResult:
-    """`drill test`: one run, its output on this terminal as it comes."""
+def run_visible(root: Path, profile: bool = False) -> VisibleResult:
+    """`drill test`: one run, its output on this terminal as it comes (with `profile`,
+    under cProfile, ending with where the time went)."""
     with VisibleRunner(root, load_kata(Workspace(root).load().kata)) as runner:
-        return runner.run(echo=True)
+        return runner.run(echo=True, profile=profile)
 
 
 class VisibleRunner:
@@ -149,9 +150,10 @@ class VisibleRunner:
 
     # -- a run -------------------------------------------------------------------------
 
-    def run(self, *, echo: bool = False) -> VisibleResult:
+    def run(self, *, echo: bool = False, profile: bool = False) -> VisibleResult:
         """Run the visible tests in a fresh worker. With `echo`, pytest's output goes to
-        this process's stdout as it comes. One run at a time per runner."""
+        this process's stdout as it comes; with `profile`, under cProfile. One run at a
+        time per runner."""
         from grader.judge.client import WorkerSpec
 
         files = _test_files(self.root)
@@ -173,7 +175,7 @@ class VisibleRunner:
             network=self.kata.network,
             nice=0,  # the candidate is waiting for it
             env=self._env(echo),
-            pytest=self._pytest(files, folder, echo),
+            pytest={**self._pytest(files, folder, echo), "profile": profile},
         )
         with self._lock:
             self._running, self._cancelled = True, False

@@ -6,6 +6,7 @@ fraction of a second.
 
 from __future__ import annotations
 
+import re
 import threading
 from collections.abc import Iterator
 from pathlib import Path
@@ -181,3 +182,15 @@ def test_tests_may_start_processes_with_spawn(ws: Path, runner: VisibleRunner) -
     )
     result = runner.run()
     assert (result.passed, result.failed) == (2, 0), result.first_failure
+
+
+def test_a_profiled_run_ends_with_the_solutions_functions_by_time(
+    ws: Path, runner: VisibleRunner, capfd: pytest.CaptureFixture[str]
+) -> None:
+    (ws / "solution.py").write_text(MODEL)
+    assert runner.run(echo=True).ok
+    assert "Where the time went" not in capfd.readouterr().out
+    assert runner.run(echo=True, profile=True).ok
+    out = capfd.readouterr().out
+    mine = out.split("solution.py, by cumulative time")[1].split("every function")[0]
+    assert re.search(r"\d+\s+top_k_indices \(solution\.py:\d+\)", mine), out
