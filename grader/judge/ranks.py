@@ -16,6 +16,10 @@ How much each rank sent over TCP is read from the kernel (`grader.judge.traffic`
 
 Groups allow point-to-point calls only unless `point_to_point_only=False` (a kata
 whose point is the collectives themselves).
+
+A hidden suite runs its checks with `run_checks`: every check of one world size on one
+launch, in order, each check's failure recorded, and after a deadlock or a broken group
+the checks that follow reported as not run, naming the one the ranks were stuck in.
 """
 
 from __future__ import annotations
@@ -24,8 +28,10 @@ import queue
 import socket
 import threading
 import time
-from collections.abc import Iterator, Sequence
+import traceback
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
+from dataclasses import dataclass
 from typing import Any
 
 from grader.judge import workers
@@ -219,4 +225,87 @@ def launch(
         ranks.close()
 
 
-__all__ = ["Deadlock", "Ranks", "launch", "one_line"]
+# -- running a suite's checks on one launch ---------------------------------------------
+
+Groups = dict[str, list[RemoteObject]]  # a handle per rank for each subgroup
+Check = Callable[[Ranks, Groups], None]  # raises AssertionError (or anything) to fail
+
+
+@dataclass(frozen=True)
+class Outcome:
+    """One launch: how it ended and, per check, None (passed on every rank) or why not."""
+
+    world_size: int
+    launch_error: str | None
+    errors: dict[str, str | None]
+
+    def error(self, check: str) -> str | None:
+        if check not in self.errors:
+            raise KeyError(f"no check {check!r} for {self.world_size} ranks")
+        return self.errors[check]
+
+
+def run_checks(
+    world_size: int,
+    checks: Mapping[str, Check],
+    *,
+    subgroups: Mapping[str, list[int]],
+    timeout_s: float,
+    point_to_point_only: bool = True,
+    abort_hint: str = "",
+) -> Outcome:
+    """Every check on one launch of `world_size` ranks, in order; after a deadlock or a
+    broken group the rest are not run. `abort_hint` is added when a rank was aborted."""
+    errors: dict[str, str | None] = {}
+    launch_error: str | None = None
+    try:
+        with launch(world_size, timeout_s, point_to_point_only=point_to_point_only) as ranks:
+            # new_group is collective: every rank creates every group, members or not.
+            groups = {n: ranks.new_group(g) for n, g in subgroups.items()}
+            for name, check in checks.items():
+                try:
+                    check(ranks, groups)
+                    errors[name] = None
+                except Deadlock as exc:
+                    launch_error = f"{exc} (in check {name})"
+                    break
+                except AssertionError as exc:
+                    errors[name] = str(exc)
+                except Exception as exc:
+                    errors[name] = _failure(exc)
+                    if _broken(exc):
+                        launch_error = f"the process group broke in check {name}"
+                        break
+    except Deadlock as exc:  # before the first check: joining the group
+        launch_error = str(exc)
+    except Exception as exc:
+        launch_error = f"{world_size} ranks could not start: {_failure(exc)}"
+        traceback.print_exc()
+    if launch_error is not None:
+        if "SIGABRT" in launch_error and abort_hint:
+            launch_error += f" [{abort_hint}]"
+        for name in checks:
+            errors.setdefault(name, f"not run: {launch_error}")
+    return Outcome(world_size, launch_error, errors)
+
+
+def _failure(exc: BaseException) -> str:
+    """The exception in one line, with its rank and where in solution.py it came from."""
+    if isinstance(exc, AssertionError):
+        return str(exc)
+    notes = " ".join(getattr(exc, "__notes__", []))
+    return f"{one_line(exc)} ({notes})" if notes else one_line(exc)
+
+
+def _broken(exc: BaseException) -> bool:
+    """After gloo itself failed on a rank (a lost peer, a size mismatch) or a rank died,
+    the group cannot run another collective: later checks would only wait for it."""
+    # gloo's transport errors name its source files (".../gloo/transport/..."); an
+    # argument it refuses before sending ("ProcessGroupGloo::allgather: invalid tensor
+    # size") leaves the group usable.
+    return isinstance(exc, WorkerDied) or "gloo" in str(exc)
+
+
+__all__ = [
+    "Check", "Deadlock", "Groups", "Outcome", "Ranks", "launch", "one_line", "run_checks",
+]  # fmt: skip

@@ -17,19 +17,14 @@ below the table.
 
 from __future__ import annotations
 
-import traceback
-from collections.abc import Callable, Iterator
-from contextlib import contextmanager
-from dataclasses import dataclass
+from collections.abc import Callable
 from typing import Any
 
 import oracle
 import torch
 from torch import Tensor
 
-from grader.judge.ranks import Deadlock, Ranks, one_line
-from grader.judge.ranks import launch as ranks_launch
-from grader.judge.remote import RemoteObject, WorkerDied
+from grader.judge.ranks import Check, Groups, Outcome, Ranks, one_line, run_checks
 
 CALL_TIMEOUT_S = 12.0  # a correct call takes milliseconds even on a loaded 2-core machine
 GROUPS = {"2-of-4": [1, 3], "3-of-4": [0, 1, 2]}  # only with 4 ranks
@@ -37,13 +32,6 @@ DIM = 6  # embedding width of the small vocabulary-split cases
 VOCAB = 11  # vocabulary of the small column-split cases
 # The "no table" cases: a 1 MiB float32 table, an output of 8 KiB.
 BIG_VOCAB, BIG_DIM, BIG_IDS = 8192, 32, (4, 16)
-
-
-@contextmanager
-def launch(world_size: int, timeout_s: float = CALL_TIMEOUT_S) -> Iterator[Ranks]:
-    """The ranks of one launch, with collectives allowed (they are the point here)."""
-    with ranks_launch(world_size, timeout_s, point_to_point_only=False) as ranks:
-        yield ranks
 
 
 # --------------------------------------------------------------------------- comparing
@@ -111,9 +99,6 @@ def explain_grad(start: int) -> Callable[[tuple[int, ...]], str]:
 
 
 # --------------------------------------------------------------------------- checks
-
-Groups = dict[str, list[RemoteObject]]  # a handle per rank for each subgroup
-Check = Callable[[Ranks, Groups], None]
 
 
 def _members(ranks: Ranks, group: str | None) -> list[int]:
@@ -396,71 +381,16 @@ def checks(world_size: int) -> dict[str, Check]:
 # --------------------------------------------------------------------------- a launch
 
 
-@dataclass(frozen=True)
-class Outcome:
-    """One launch: how it ended and, per check, None (passed on every rank) or why not."""
-
-    world_size: int
-    launch_error: str | None
-    errors: dict[str, str | None]
-
-    def error(self, check: str) -> str | None:
-        if check not in self.errors:
-            raise KeyError(f"no check {check!r} for {self.world_size} ranks")
-        return self.errors[check]
-
-
-def _failure(exc: BaseException) -> str:
-    """The exception in one line, with its rank and where in solution.py it came from."""
-    if isinstance(exc, AssertionError):
-        return str(exc)
-    notes = " ".join(getattr(exc, "__notes__", []))
-    return f"{one_line(exc)} ({notes})" if notes else one_line(exc)
-
-
-def _broken(exc: BaseException) -> bool:
-    """After gloo itself failed on a rank (a lost peer, a size mismatch) or a rank died,
-    the group cannot run another collective: later checks would only wait for it."""
-    # gloo's transport errors name its source files (".../gloo/transport/..."); an
-    # argument it refuses before sending ("ProcessGroupGloo::allgather: invalid tensor
-    # size") leaves the group usable.
-    return isinstance(exc, WorkerDied) or "gloo" in str(exc)
-
-
 def run_world(world_size: int) -> Outcome:
     """Every check on `world_size` ranks, in order; after a deadlock the rest are not run."""
-    errors: dict[str, str | None] = {}
-    launch_error: str | None = None
-    todo = checks(world_size)
-    try:
-        with launch(world_size) as ranks:
-            # new_group is collective: every rank creates every group, members or not.
-            groups = {n: ranks.new_group(g) for n, g in GROUPS.items()} if world_size == 4 else {}
-            for name, check in todo.items():
-                try:
-                    check(ranks, groups)
-                    errors[name] = None
-                except Deadlock as exc:
-                    launch_error = f"{exc} (in check {name})"
-                    break
-                except AssertionError as exc:
-                    errors[name] = str(exc)
-                except Exception as exc:
-                    errors[name] = _failure(exc)
-                    if _broken(exc):
-                        launch_error = f"the process group broke in check {name}"
-                        break
-    except Deadlock as exc:  # before the first check: joining the group
-        launch_error = str(exc)
-    except Exception as exc:
-        launch_error = f"{world_size} ranks could not start: {_failure(exc)}"
-        traceback.print_exc()
-    if launch_error is not None:
-        if "SIGABRT" in launch_error:
-            launch_error += (
-                " [gloo aborts a rank that receives a message of another size than it "
-                "expects: does every rank pass blocks of the same shape to all_gather?]"
-            )
-        for name in todo:
-            errors.setdefault(name, f"not run: {launch_error}")
-    return Outcome(world_size, launch_error, errors)
+    return run_checks(
+        world_size,
+        checks(world_size),
+        subgroups=GROUPS if world_size == 4 else {},
+        timeout_s=CALL_TIMEOUT_S,
+        point_to_point_only=False,  # collectives are the point here
+        abort_hint=(
+            "gloo aborts a rank that receives a message of another size than it expects: "
+            "does every rank pass blocks of the same shape to all_gather?"
+        ),
+    )

@@ -16,15 +16,11 @@ anything the rank reports.
 from __future__ import annotations
 
 import ast
-import traceback
-from collections.abc import Callable
-from dataclasses import dataclass
 from typing import Any
 
 import torch
 
-from grader.judge.ranks import Deadlock, Ranks, launch
-from grader.judge.remote import RemoteObject
+from grader.judge.ranks import Check, Groups, Outcome, Ranks, run_checks
 from grader.judge.workers import solution_source
 
 LARGE = 100_003  # not divisible by 2, 3, 4 or 8
@@ -100,11 +96,9 @@ def expect_equal(rank: int, out: Any, expected: torch.Tensor, what: str) -> None
 
 # --------------------------------------------------------------------------- checks
 
-Check = Callable[[Ranks, dict[str, list[RemoteObject]]], None]
-
 
 def sum_check(n: int, dtype: torch.dtype) -> Check:
-    def check(ranks: Ranks, _groups: dict[str, list[RemoteObject]]) -> None:
+    def check(ranks: Ranks, _groups: Groups) -> None:
         xs = [ints(r, (n,), dtype, salt=n) for r in range(ranks.world_size)]
         expected = total(xs)
         for r, out in enumerate(reduce_all(ranks, xs)):
@@ -113,7 +107,7 @@ def sum_check(n: int, dtype: torch.dtype) -> Check:
     return check
 
 
-def random_float32(ranks: Ranks, _groups: dict[str, list[RemoteObject]]) -> None:
+def random_float32(ranks: Ranks, _groups: Groups) -> None:
     xs = [
         torch.randn(65_537, generator=torch.Generator().manual_seed(r))
         for r in range(ranks.world_size)
@@ -127,7 +121,7 @@ def random_float32(ranks: Ranks, _groups: dict[str, list[RemoteObject]]) -> None
             raise AssertionError(f"rank {r}: random floats differ from the exact sum by {err:g}")
 
 
-def in_place(ranks: Ranks, _groups: dict[str, list[RemoteObject]]) -> None:
+def in_place(ranks: Ranks, _groups: Groups) -> None:
     n = ranks.world_size
     xs = [ints(r, (1000 + n,), torch.float32, salt=1) for r in range(n)]
     expected = total(xs)
@@ -142,14 +136,14 @@ def in_place(ranks: Ranks, _groups: dict[str, list[RemoteObject]]) -> None:
             raise AssertionError(f"rank {r}: the input tensor does not hold the sum afterwards")
 
 
-def shape_3d(ranks: Ranks, _groups: dict[str, list[RemoteObject]]) -> None:
+def shape_3d(ranks: Ranks, _groups: Groups) -> None:
     xs = [ints(r, (3, 5, 7), torch.float32, salt=2) for r in range(ranks.world_size)]
     expected = total(xs)
     for r, out in enumerate(reduce_all(ranks, xs)):
         expect_equal(r, out, expected, "a [3, 5, 7] tensor")
 
 
-def back_to_back(ranks: Ranks, _groups: dict[str, list[RemoteObject]]) -> None:
+def back_to_back(ranks: Ranks, _groups: Groups) -> None:
     """Two calls that each rank makes one after the other, with nothing between them:
     a rank that finishes the first early starts sending for the second while its
     neighbours may still be receiving for the first."""
@@ -178,7 +172,7 @@ def _collectives_called() -> list[str]:
     return sorted(found)
 
 
-def no_collectives(ranks: Ranks, _groups: dict[str, list[RemoteObject]]) -> None:
+def no_collectives(ranks: Ranks, _groups: Groups) -> None:
     n = ranks.world_size
     called = _collectives_called()
     if called:
@@ -201,7 +195,7 @@ def no_collectives(ranks: Ranks, _groups: dict[str, list[RemoteObject]]) -> None
         expect_equal(r, out, expected, "1000 elements")
 
 
-def sent_bytes(ranks: Ranks, _groups: dict[str, list[RemoteObject]]) -> None:
+def sent_bytes(ranks: Ranks, _groups: Groups) -> None:
     n = ranks.world_size
     xs = [ints(r, (BYTES_NUMEL,), torch.float32, salt=6) for r in range(n)]
     expected = total(xs)
@@ -224,7 +218,7 @@ def sent_bytes(ranks: Ranks, _groups: dict[str, list[RemoteObject]]) -> None:
 
 
 def subgroup(name: str, members: list[int], salt: int) -> Check:
-    def check(ranks: Ranks, groups: dict[str, list[RemoteObject]]) -> None:
+    def check(ranks: Ranks, groups: Groups) -> None:
         n = ranks.world_size
         xs = [ints(r, (10,), torch.int64, salt=salt) for r in range(n)]
         expected = total([xs[r] for r in members])
@@ -260,73 +254,15 @@ def checks(world_size: int) -> dict[str, Check]:
 # --------------------------------------------------------------------------- a launch
 
 
-@dataclass(frozen=True)
-class Outcome:
-    """One launch: how it ended and, per check, None (passed on every rank) or why not."""
-
-    world_size: int
-    launch_error: str | None
-    errors: dict[str, str | None]
-
-    def error(self, check: str) -> str | None:
-        if check not in self.errors:
-            raise KeyError(f"no check {check!r} for {self.world_size} ranks")
-        return self.errors[check]
-
-
-def _failure(exc: BaseException) -> str:
-    """The exception in one line, with its rank and where in solution.py it came from."""
-    if isinstance(exc, AssertionError):
-        return str(exc)
-    what = f"{type(exc).__name__}: {exc}" if str(exc) else type(exc).__name__
-    notes = " ".join(getattr(exc, "__notes__", []))
-    return f"{what} ({notes})" if notes else what
-
-
-def _broken(exc: BaseException) -> bool:
-    """After gloo itself failed on a rank (a lost peer, a size mismatch) or a rank died,
-    the group cannot run another collective: later checks would only wait for it."""
-    from grader.judge.remote import WorkerDied
-
-    return isinstance(exc, WorkerDied) or "gloo" in str(exc)
-
-
 def run_world(world_size: int) -> Outcome:
     """Every check on `world_size` ranks, in order; after a deadlock the rest are not run."""
-    errors: dict[str, str | None] = {}
-    launch_error: str | None = None
-    todo = checks(world_size)
-    try:
-        with launch(world_size, CALL_TIMEOUT_S) as ranks:
-            # new_group is collective: every rank creates every group, members or not.
-            groups = (
-                {n: ranks.new_group(g) for n, g in SUBGROUPS.items()} if world_size == 4 else {}
-            )
-            for name, check in todo.items():
-                try:
-                    check(ranks, groups)
-                    errors[name] = None
-                except Deadlock as exc:
-                    launch_error = f"{exc} (in check {name})"
-                    break
-                except AssertionError as exc:
-                    errors[name] = str(exc)
-                except Exception as exc:
-                    errors[name] = _failure(exc)
-                    if _broken(exc):
-                        launch_error = f"the process group broke in check {name}"
-                        break
-    except Deadlock as exc:  # before the first check: joining the group
-        launch_error = str(exc)
-    except Exception as exc:
-        launch_error = f"{world_size} ranks could not start: {_failure(exc)}"
-        traceback.print_exc()
-    if launch_error is not None:
-        if "SIGABRT" in launch_error:
-            launch_error += (
-                " [gloo aborts a rank whose receive does not match the size of the "
-                "message sent to it: do both ends agree on every chunk's size?]"
-            )
-        for name in todo:
-            errors.setdefault(name, f"not run: {launch_error}")
-    return Outcome(world_size, launch_error, errors)
+    return run_checks(
+        world_size,
+        checks(world_size),
+        subgroups=SUBGROUPS if world_size == 4 else {},
+        timeout_s=CALL_TIMEOUT_S,
+        abort_hint=(
+            "gloo aborts a rank whose receive does not match the size of the message sent "
+            "to it: do both ends agree on every chunk's size?"
+        ),
+    )
