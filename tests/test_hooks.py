@@ -35,7 +35,7 @@ from drills.visible import VisibleResult
 from tests.test_history import make_report
 
 ws = Path(sys.argv[1])
-actions.run_visible = lambda root: VisibleResult(0, 2, 0)
+actions.run_visible = lambda root, profile=False: VisibleResult(0, 2, 0)
 grader.pipeline.grade = lambda kata, solution, **kw: make_report(90, "top-k-indices")
 actions.status(ws)
 actions.run_tests(ws)

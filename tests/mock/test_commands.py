@@ -54,7 +54,7 @@ def quick_tests(monkeypatch: pytest.MonkeyPatch) -> list[VisibleResult]:
     """`drill test` without pytest's start-up: the results to report, in order (real runs
     are in test_two_people and test_tmux)."""
     results: list[VisibleResult] = []
-    monkeypatch.setattr(actions, "run_visible", lambda root: results.pop(0))
+    monkeypatch.setattr(actions, "run_visible", lambda root, profile=False: results.pop(0))
     return results
 
 
@@ -104,7 +104,7 @@ def test_a_hint_revealed_while_the_tests_run_is_not_overwritten(
 ) -> None:
     """The interviewer reveals a hint in the seconds `drill test` spends in pytest."""
 
-    def slow_tests(root: Path) -> VisibleResult:
+    def slow_tests(root: Path, profile: bool = False) -> VisibleResult:
         interview.reveal_next_hint(mock)  # the other process, meanwhile
         return VisibleResult(1, 0, 1)
 

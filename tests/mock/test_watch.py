@@ -52,7 +52,7 @@ def test_a_change_already_recorded_by_a_test_run_is_not_recorded_again(
     mock: Mock, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     solution = mock.root / "solution.py"
-    monkeypatch.setattr(actions, "run_visible", lambda root: VisibleResult(1, 0, 1))
+    monkeypatch.setattr(actions, "run_visible", lambda root, profile=False: VisibleResult(1, 0, 1))
 
     def edit_and_test() -> None:
         solution.write_text("def top_k_indices(xs, k):\n    return []\n")
