@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import json
 import os
+import random
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime
@@ -21,6 +22,7 @@ from drills.visible import VisibleResult, VisibleRunner, run_visible
 from drills.workspace import Hint, Mode, Session, Started, Workspace, find_workspace, now
 from grader.errors import BadInput
 from grader.kata import Kata, load_kata, read_yaml
+from grader.mutants import load_mutants
 from grader.report import Report
 
 if TYPE_CHECKING:
@@ -44,18 +46,53 @@ def start(
     resume: bool,
     mode: Mode,
     again: bool = False,
+    bug: str | None = None,
 ) -> Started:
-    kata = load_kata(kata_id)
+    """A new (or resumed) workspace. A bug hunt's new attempt draws a planted bug this
+    candidate has not been given (or `bug`, by name) and the history records the draw;
+    `bug-hunt` stands for the family with the most bugs left to see."""
+    from drills import hunt
+
+    store = History()  # opened only by a bug hunt
+    kata = _pick_hunt(store) if kata_id == hunt.ALIAS else load_kata(kata_id)
+    if bug is not None and not kata.is_bug_hunt:
+        raise BadInput(f"--bug: {kata.id} is not a bug hunt")
+    if bug is not None and resume:
+        raise BadInput("--bug and --resume contradict each other: a resumed hunt keeps its bug")
+    planted = None
+    if kata.is_bug_hunt and not resume:
+        bugs = load_mutants(kata)
+        planted = (
+            hunt.named(bugs, bug, kata)
+            if bug is not None
+            else hunt.draw(bugs, store.draws(kata.id), random.Random())
+        )
     limit_s = parse_duration(timed) if timed else kata.minutes * 60
     target = directory if directory is not None else _default_target(kata, again)
     started = workspace.start(
-        kata, target, limit_s, force=force, resume=resume, again=again, mode=mode
+        kata, target, limit_s, force=force, resume=resume, again=again, mode=mode, bug=planted
     )
+    if planted is not None:
+        session = started.session
+        store.record_draw(kata.id, planted.name, session.attempt, session.started_at)
     if not started.resumed and not os.environ.get("DRILL_NO_WARM"):
         from grader.warm import spawn
 
         spawn(kata.id)
     return started
+
+
+def _pick_hunt(store: History) -> Kata:
+    """The bug hunt with the most planted bugs this candidate has not been given."""
+    from drills import hunt
+    from grader.kata import all_katas
+
+    families = []
+    for kata in (k for k in all_katas() if k.is_bug_hunt):
+        drawn = store.draws(kata.id)
+        unseen = sum(1 for b in load_mutants(kata) if b.name not in drawn)
+        families.append((kata, unseen, len(drawn)))
+    return hunt.pick_family(families)
 
 
 def _default_target(kata: Kata, again: bool) -> Path:
@@ -127,7 +164,12 @@ class HintTaken:
     session: Session
 
 
-def hints_of(kata: Kata) -> list[str]:
+def hints_of(kata: Kata, variant: str | None = None) -> list[str]:
+    """The hint ladder: the interview script's, or a bug hunt's own planted bug's."""
+    if kata.is_bug_hunt and variant is not None:
+        from grader.mutants import mutant_named
+
+        return list(mutant_named(kata, variant).hints)
     data: Any = read_yaml(kata.interview_path)
     hints = data.get("hints", []) if isinstance(data, dict) else []
     return [str(h) for h in hints]
@@ -138,7 +180,7 @@ def next_hint(directory: Path) -> tuple[int, int, float]:
     _, session, hooks = _open(directory)
     kata = load_kata(session.kata)
     hooks.check_hint()
-    hints = hints_of(kata)
+    hints = hints_of(kata, session.variant)
     _refuse_when_none_left(len(session.hints), len(hints))
     return len(session.hints) + 1, len(hints), kata.hint_cost
 
@@ -156,7 +198,7 @@ def take_hint(directory: Path) -> HintTaken:
     with ws.lock():
         session = ws.load()
         kata = load_kata(session.kata)
-        hints = hints_of(kata)
+        hints = hints_of(kata, session.variant)
         index = len(session.hints)
         _refuse_when_none_left(index, len(hints))
         at, elapsed = now().isoformat(timespec="seconds"), round(session.elapsed_s(), 1)
@@ -221,6 +263,7 @@ def grade(
         hints_taken=len(session.hints),
         strict_time=strict_time,
         zygote=zygote,
+        variant=session.variant,
     )
     if report.partial:  # not a grade of the kata: neither history nor the session keep it
         hooks.on_grade(session, report, only)
@@ -262,6 +305,7 @@ def grade_batch(
 def validate(
     kata_id: str | None, *, every: bool, quick: bool, on_finding: Callable[[Any], None]
 ) -> list[Any]:
+    from drills.visible import failing_tests
     from grader.kata import kata_ids
     from grader.paths import katas_dir
     from grader.validate import validate as run_validate
@@ -273,7 +317,9 @@ def validate(
     ids = kata_ids() if every else [str(kata_id)]
     findings = []
     for kid in ids:
-        findings += run_validate(katas_dir() / kid, grades=not quick, on_finding=on_finding)
+        findings += run_validate(
+            katas_dir() / kid, grades=not quick, on_finding=on_finding, visible=failing_tests
+        )
     return findings
 
 

@@ -95,6 +95,7 @@ def grade_one(root: Path, device: str, only: set[str] | None, kata: str | None) 
             elapsed_s=session.elapsed_s(),
             limit_s=session.limit_s,
             hints_taken=len(session.hints),
+            variant=session.variant,
         )
         return BatchResult(root, report)
     except DrillError as exc:

@@ -17,6 +17,7 @@ import typer
 from drills import render
 from drills.console import console, err_console
 from drills.options import (
+    BugOption,
     DirOption,
     ForceOption,
     KataArgument,
@@ -97,13 +98,17 @@ def start(
             help="Archive this workspace's attempt under .drill/attempts/ and start afresh.",
         ),
     ] = False,
+    bug: BugOption = None,
 ) -> None:
-    """Create a workspace with solution.py, test_visible.py and PROMPT.md, and start the clock."""
+    """Create a workspace with solution.py, test_visible.py and PROMPT.md, and start the clock.
+
+    A bug hunt's solution.py is a working file with one planted bug this candidate has not
+    been given before; PROMPT.md ends with the user's report of it."""
     from drills import actions
     from drills.workspace import Mode
 
     started = actions.start(
-        kata, directory, timed, force=force, resume=resume, again=again, mode=Mode.PRACTICE
+        kata, directory, timed, force=force, resume=resume, again=again, mode=Mode.PRACTICE, bug=bug
     )
     render.started(started)
 

@@ -1,6 +1,6 @@
 """The history store: every grade, in SQLite, in the user data directory (or `$DRILL_HOME`).
 
-One row per grade. Each write is one transaction, so a grade killed halfway leaves
+One row per grade (and per estimation question, and per planted bug handed out). Each write is one transaction, so a grade killed halfway leaves
 the earlier rows intact and no partial row. A file that is not a readable database is
 moved aside (never emptied) and a new store is started, with a message that says where
 the old one went.
@@ -69,6 +69,18 @@ MIGRATIONS: tuple[tuple[str, ...], ...] = (
     ),
     # 3: `drill review` looks up one attempt's grades.
     ("CREATE INDEX grades_attempt ON grades (attempt, graded_at)",),
+    # 4: one row per planted bug a bug hunt handed out (drills/hunt.py), so that a new
+    # attempt draws one this candidate has not seen.
+    (
+        """CREATE TABLE draws (
+            id INTEGER PRIMARY KEY AUTOINCREMENT,
+            kata TEXT NOT NULL,
+            variant TEXT NOT NULL,
+            attempt TEXT NOT NULL,
+            drawn_at TEXT NOT NULL
+        )""",
+        "CREATE INDEX draws_kata ON draws (kata, drawn_at)",
+    ),
 )
 VERSION = len(MIGRATIONS)
 
@@ -225,6 +237,20 @@ class History:
         with self._connect() as conn:
             found = conn.execute(query, (*params, limit)).fetchall()
         return [Row(a, k, w, g, s, bool(p), e, lim, h) for a, k, w, g, s, p, e, lim, h in found]
+
+    def record_draw(self, kata: str, variant: str, attempt: str, drawn_at: str) -> None:
+        """A bug hunt handed out `variant` to `attempt`."""
+        with self._connect() as conn, conn:
+            conn.execute(
+                "INSERT INTO draws (kata, variant, attempt, drawn_at) VALUES (?, ?, ?, ?)",
+                (kata, variant, attempt, drawn_at),
+            )
+
+    def draws(self, kata: str) -> list[str]:
+        """The planted bugs `kata` has handed out, oldest first."""
+        query = "SELECT variant FROM draws WHERE kata = ? ORDER BY drawn_at, id"
+        with self._connect() as conn:
+            return [str(v) for (v,) in conn.execute(query, (kata,)).fetchall()]
 
     def record_estimate(self, row: EstimateRow) -> None:
         with self._connect() as conn, conn:

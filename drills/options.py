@@ -11,7 +11,10 @@ DirOption = Annotated[
     Path,
     typer.Option("--dir", "-d", help="The workspace (default: this folder or the nearest parent)."),
 ]
-KataArgument = Annotated[str, typer.Argument(help="Kata id, e.g. kv-cache.")]
+KataArgument = Annotated[
+    str,
+    typer.Argument(help="Kata id, e.g. kv-cache; bug-hunt: the bug hunt with most left to see."),
+]
 NewDirOption = Annotated[
     Path | None, typer.Option("--dir", "-d", help="Workspace folder (default ./KATA).")
 ]
@@ -22,3 +25,11 @@ ForceOption = Annotated[
     bool, typer.Option("--force", help="Move an existing folder aside to a backup first.")
 ]
 ResumeOption = Annotated[bool, typer.Option("--resume", help="Carry on in an existing workspace.")]
+BugOption = Annotated[
+    str | None,
+    typer.Option(
+        "--bug",
+        help="Bug hunts: plant this bug (a name from the kata's mutants.yaml) instead of "
+        "drawing one not seen yet; for interviewers and course setups.",
+    ),
+]

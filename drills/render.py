@@ -125,7 +125,7 @@ def status(ws: Workspace, session: Session, kata: Kata) -> None:
     if session.hints:
         from drills.actions import hints_of
 
-        texts = hints_of(kata)
+        texts = hints_of(kata, session.variant)
         for h in session.hints:
             console.print(
                 f"  hint {h.index + 1} at {minutes(h.elapsed_s)}: {texts[h.index]}", style="dim"
@@ -265,6 +265,7 @@ def _bar(score: float, width: int = 20) -> str:
 
 
 def review(r: Review) -> None:
+    from rich.markup import escape
     from rich.rule import Rule
     from rich.syntax import Syntax
 
@@ -278,6 +279,18 @@ def review(r: Review) -> None:
         section("What the last grade failed on")
         for check, reason in r.failures:
             console.print(f"[bold]{check}[/]: {reason or 'did not pass'}", highlight=False)
+    if r.bug is not None:
+        section("The planted bug")
+        console.print(f"[bold]{escape(r.bug.name)}[/]: {escape(r.bug.bug)}", highlight=False)
+        said = escape(r.diagnosis) if r.diagnosis else "[dim]none written in diagnosis.txt[/]"
+        console.print(f"Your diagnosis: {said}", highlight=False)
+        console.print(f"Why it is subtle: {escape(r.bug.subtle)}", highlight=False)
+        console.print("The planted change (- correct, + planted):")
+        console.print(
+            Syntax(
+                r.bug.patch, "diff", theme="ansi_dark", background_color="default", word_wrap=True
+            )
+        )
     section("From your solution.py to the model answer")
     if r.diff:
         console.print(

@@ -3,7 +3,8 @@
 What it gathers: the diff from the candidate's solution.py to the model answer, the
 reference stack's definition of each entrypoint (read from its source file, nothing
 imported), the kata's follow-up questions and common mistakes, and what the attempt's
-last grade failed on, in the grader's own words.
+last grade failed on, in the grader's own words. A bug hunt adds the planted bug, why
+it was subtle, and the candidate's diagnosis beside it.
 """
 
 from __future__ import annotations
@@ -16,7 +17,8 @@ from pathlib import Path
 from typing import Any
 
 from drills.history import History
-from drills.mock.script import load_script
+from drills.hunt import read_diagnosis
+from drills.mock.script import PlantedBug, load_script
 from drills.workspace import Mode, Session, Workspace, now
 from grader.errors import BadInput
 from grader.kata import Kata
@@ -31,6 +33,8 @@ class Review:
     common_mistakes: tuple[str, ...]
     failures: list[tuple[str, str]]  # (check, the grader's reason) of the last grade
     gave_up: bool
+    bug: PlantedBug | None = None  # a bug hunt's planted bug, with why it was subtle
+    diagnosis: str | None = None  # what the candidate wrote in diagnosis.txt
 
 
 def review(ws: Workspace, kata: Kata, *, give_up: bool) -> Review:
@@ -53,7 +57,7 @@ def review(ws: Workspace, kata: Kata, *, give_up: bool) -> Review:
             return True
 
         session = ws.update(record)
-    script = load_script(kata)
+    script = load_script(kata, session.variant)
     return Review(
         kata=kata,
         diff=_diff(ws.solution, kata.model_answer),
@@ -62,6 +66,8 @@ def review(ws: Workspace, kata: Kata, *, give_up: bool) -> Review:
         common_mistakes=script.common_mistakes,
         failures=_failures(session.attempt) if session.last_grade else [],
         gave_up=session.gave_up_at is not None,
+        bug=script.bug,
+        diagnosis=read_diagnosis(ws.root) if script.bug is not None else None,
     )
 
 

@@ -30,6 +30,7 @@ import tempfile
 import threading
 import time
 import xml.etree.ElementTree as ET
+from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from types import TracebackType
@@ -73,6 +74,7 @@ class VisibleResult:
     failed: int
     first_failure: str = ""  # "test_name: message", one line; "" when none failed
     stopped: str = ""  # why the run was stopped before it finished (its deadline), if it was
+    failures: tuple[str, ...] = ()  # the names of the tests that failed or errored
 
     @property
     def ok(self) -> bool:
@@ -84,6 +86,18 @@ def run_visible(root: Path, profile: bool = False) -> VisibleResult:
     under cProfile, ending with where the time went)."""
     with VisibleRunner(root, load_kata(Workspace(root).load().kata)) as runner:
         return runner.run(echo=True, profile=profile)
+
+
+def failing_tests(kata: Kata, folder: Path, sources: Sequence[str]) -> list[tuple[str, ...]]:
+    """The visible tests in `folder` run once per solution source (each written to
+    `folder/solution.py` in turn, one zygote for all): the tests that failed, per source.
+    `drill validate` checks a bug hunt's symptoms with it."""
+    found = []
+    with VisibleRunner(folder, kata) as runner:
+        for source in sources:
+            (folder / "solution.py").write_text(source, encoding="utf-8")
+            found.append(runner.run().failures)
+    return found
 
 
 class VisibleRunner:
@@ -289,9 +303,10 @@ def _result(junit: Path, status: int | None, stopped: str, echo: bool) -> Visibl
     """What the run's junit file says; where pytest did not finish, how the run ended."""
     from grader.worker.signals import death
 
-    passed, failed, first = _read_junit(junit)
+    passed, failed, first, names = _read_junit(junit)
     if status is not None and status >= 0 and junit.exists() and not stopped:
-        return VisibleResult(status, passed, failed, first or PYTEST_EXITS.get(status, ""))
+        why = first or PYTEST_EXITS.get(status, "")
+        return VisibleResult(status, passed, failed, why, failures=names)
     if stopped:
         why = stopped
     elif status is not None and status < 0:
@@ -301,27 +316,30 @@ def _result(junit: Path, status: int | None, stopped: str, echo: bool) -> Visibl
     if echo:
         sys.stderr.write(f"drill: {why}\n")
     code = status if status is not None and status > 0 else 1
-    return VisibleResult(code, passed, failed, first or why, stopped)
+    return VisibleResult(code, passed, failed, first or why, stopped, names)
 
 
-def _read_junit(junit: Path) -> tuple[int, int, str]:
-    """(passed, failed, the first failure in one line) from pytest's junit file."""
+def _read_junit(junit: Path) -> tuple[int, int, str, tuple[str, ...]]:
+    """(passed, failed, the first failure in one line, the failing tests' names) from
+    pytest's junit file."""
     if not junit.exists():
-        return 0, 0, ""
+        return 0, 0, "", ()
     try:
         root = ET.parse(junit).getroot()
     except ET.ParseError:
-        return 0, 0, ""
+        return 0, 0, "", ()
     passed = failed = 0
     for suite in root.iter("testsuite"):
         total = int(suite.get("tests", 0))
         bad = sum(int(suite.get(k, 0)) for k in ("failures", "errors"))
         failed += bad
         passed += total - bad - int(suite.get("skipped", 0))
+    first, names = "", []
     for case in root.iter("testcase"):
         for problem in (*case.iter("failure"), *case.iter("error")):
-            return passed, failed, f"{case.get('name', '?')}: {_message(problem)}"
-    return passed, failed, ""
+            first = first or f"{case.get('name', '?')}: {_message(problem)}"
+            names.append(case.get("name", "?").split("[")[0])
+    return passed, failed, first, tuple(dict.fromkeys(names))
 
 
 def _message(problem: ET.Element) -> str:

@@ -1,8 +1,8 @@
 """Workspaces: the folder a candidate works in, and its session file.
 
 A workspace is any folder holding `.drill/session.json`. The session records the
-kata, its mode, when the clock started, the time limit, the hints taken and the last
-grade. Writes are atomic (write a temporary file, then rename), so a crash or Ctrl-C
+kata, its mode, when the clock started, the time limit, the hints taken, the last
+grade, and for a bug hunt the planted bug it was given. Writes are atomic (write a temporary file, then rename), so a crash or Ctrl-C
 never leaves half a session behind; a candidate's files are never overwritten. A change
 made after the command's long part (a grade, a test run) re-reads the session under
 `.drill/session.lock` first, so two processes never undo each other's change.
@@ -28,6 +28,7 @@ from typing import Any
 
 from grader.errors import BadInput
 from grader.kata import Kata
+from grader.mutants import Mutant, planted_source
 
 SESSION_FILE = Path(".drill") / "session.json"
 SESSION_LOCK = Path(".drill") / "session.lock"
@@ -112,6 +113,7 @@ class Session:
     last_grade: dict[str, Any] | None = None
     last_test: dict[str, Any] | None = None
     gave_up_at: str | None = None  # when `drill review --give-up` showed the model answer
+    variant: str | None = None  # a bug hunt's planted bug (its name in mutants.yaml)
     schema: int = SESSION_SCHEMA
 
     def elapsed_s(self, at: datetime | None = None) -> float:
@@ -137,7 +139,9 @@ class Session:
         fields = {k: data[k] for k in ("kata", "started_at", "limit_s")}
         datetime.fromisoformat(fields["started_at"])  # validates the timestamp
         optional = {
-            k: data[k] for k in ("attempt", "last_grade", "last_test", "gave_up_at") if k in data
+            k: data[k]
+            for k in ("attempt", "last_grade", "last_test", "gave_up_at", "variant")
+            if k in data
         }
         mode = Mode(data.get("mode", Mode.PRACTICE))  # an unknown mode is a corrupt file
         return cls(**fields, **optional, mode=mode, hints=hints)
@@ -225,9 +229,10 @@ def start(
     resume: bool,
     again: bool = False,
     mode: Mode = Mode.PRACTICE,
+    bug: Mutant | None = None,
 ) -> Started:
     """Create (or resume, or restart) a workspace for `kata` in `target`; never overwrite
-    a file that is not kept somewhere first."""
+    a file that is not kept somewhere first. `bug`: the planted bug a bug hunt hands out."""
     if sum((force, resume, again)) > 1:
         raise BadInput("--force, --resume and --again contradict each other: choose one")
     if resume:
@@ -237,7 +242,7 @@ def start(
             raise BadInput(f"{target} holds a '{session.kata}' session, not '{kata.id}'")
         return Started(ws, session, resumed=True)
     if again:
-        return _again(kata, Workspace(target), limit_s, mode)
+        return _again(kata, Workspace(target), limit_s, mode, bug)
     backup = None
     if target.exists() and (not target.is_dir() or any(target.iterdir())):
         if not force:
@@ -252,23 +257,36 @@ def start(
             )
         backup = _backup(target)
     target.mkdir(parents=True, exist_ok=True)
-    _copy_starter(kata, target)
-    session = Session(
-        kata=kata.id, started_at=now().isoformat(timespec="seconds"), limit_s=limit_s, mode=mode
-    )
+    _copy_starter(kata, target, bug)
+    session = _new_session(kata, limit_s, mode, bug)
     ws = Workspace(target)
     ws.save(session)
     return Started(ws, session, backup=backup)
 
 
-def _copy_starter(kata: Kata, target: Path) -> None:
+def _new_session(kata: Kata, limit_s: float, mode: Mode, bug: Mutant | None) -> Session:
+    started_at = now().isoformat(timespec="seconds")
+    variant = bug.name if bug is not None else None
+    return Session(kata=kata.id, started_at=started_at, limit_s=limit_s, mode=mode, variant=variant)
+
+
+def _copy_starter(kata: Kata, target: Path, bug: Mutant | None) -> None:
+    """The starter files and PROMPT.md; for a bug hunt, the model answer with `bug`
+    planted in it as solution.py, the bug's report in PROMPT.md, and diagnosis.txt."""
+    from drills import hunt
+
+    if kata.is_bug_hunt and bug is None:
+        raise BadInput(f"{kata.id} is a bug hunt: a planted bug must be drawn for it")
     for item in sorted(kata.starter_dir.iterdir()):
         if item.is_file() and not item.name.startswith("."):
             shutil.copyfile(item, target / item.name)
-    shutil.copyfile(kata.prompt_path, target / "PROMPT.md")
+    if bug is not None:
+        (target / "solution.py").write_text(planted_source(kata, bug), encoding="utf-8")
+        (target / hunt.DIAGNOSIS).write_text(hunt.DIAGNOSIS_TEMPLATE, encoding="utf-8")
+    (target / "PROMPT.md").write_text(hunt.prompt_text(kata, bug), encoding="utf-8")
 
 
-def _again(kata: Kata, ws: Workspace, limit_s: float, mode: Mode) -> Started:
+def _again(kata: Kata, ws: Workspace, limit_s: float, mode: Mode, bug: Mutant | None) -> Started:
     """Archive the attempt in `ws` (every file, and its session) under .drill/attempts/,
     then put the starter back and start a new attempt with a fresh clock."""
     with ws.lock():
@@ -280,10 +298,8 @@ def _again(kata: Kata, ws: Workspace, limit_s: float, mode: Mode) -> Started:
         archive = ws.root / ATTEMPTS / f"{len(attempts(ws)) + 1:02d}-{old.attempt}"
         shutil.copytree(ws.root, archive, ignore=shutil.ignore_patterns(".drill"))
         shutil.copyfile(ws.session_path, archive / "session.json")
-        _copy_starter(kata, ws.root)
-        session = Session(
-            kata=kata.id, started_at=now().isoformat(timespec="seconds"), limit_s=limit_s, mode=mode
-        )
+        _copy_starter(kata, ws.root, bug)
+        session = _new_session(kata, limit_s, mode, bug)
         ws.save(session)
     return Started(ws, session, archived=archive)
 

@@ -17,7 +17,7 @@ from functools import cache
 from pathlib import Path
 from typing import Any
 
-from grader.checks import MEASURED
+from grader.checks import SECTIONED
 from grader.errors import BadInput, KataError
 from grader.paths import cache_dir, katas_dir
 
@@ -49,6 +49,12 @@ class IntegrationSpec:
 
 
 @dataclass(frozen=True)
+class DiffSpec:
+    max_lines: int  # changed lines against the given file that still count as a fix
+    advice: str = ""
+
+
+@dataclass(frozen=True)
 class Kata:
     id: str
     title: str
@@ -66,11 +72,17 @@ class Kata:
     memory: MemorySpec | None
     speed: SpeedSpec | None
     integration: IntegrationSpec | None
+    diff: DiffSpec | None
     memory_limit_mb: int
     process_limit: int
     network: bool
     preload: tuple[str, ...]  # what workers have imported before the solution (torch)
     folder: Path = field(compare=False)
+    format: str = "write"  # "write": from a starter; "bug-hunt": fix a planted bug
+
+    @property
+    def is_bug_hunt(self) -> bool:
+        return self.format == "bug-hunt"
 
     @property
     def prompt_path(self) -> Path:
@@ -181,12 +193,18 @@ def _check_weights(path: Path, data: dict[str, Any]) -> None:
     total = sum(weights.values())
     if abs(total - 100) > 1e-6:
         raise KataError(f"{path}: field `weights`: expected weights summing to 100, got {total:g}")
-    for check in MEASURED:
+    for check in SECTIONED:
         if (check in weights) != (check in data):
             raise KataError(
                 f"{path}: field `weights.{check}`: a weight is required exactly when "
                 f"the `{check}` section is present"
             )
+    hunt = data.get("format") == "bug-hunt"
+    if hunt != ("diff" in data):
+        raise KataError(
+            f"{path}: field `diff`: a bug hunt (format: bug-hunt) needs a `diff` budget, "
+            "and only a bug hunt has one"
+        )
 
 
 def load_kata_from(folder: Path) -> Kata:
@@ -236,11 +254,15 @@ def load_kata_from(folder: Path) -> Kata:
         if spd
         else None,
         integration=IntegrationSpec(integ["case"], integ.get("advice", "")) if integ else None,
+        diff=DiffSpec(int(data["diff"]["max_lines"]), data["diff"].get("advice", ""))
+        if "diff" in data
+        else None,
         memory_limit_mb=int(limits.get("memory_mb", 4096)),
         process_limit=int(limits.get("processes", 16)),
         network=bool(limits.get("network", False)),
         preload=tuple(data.get("preload", ["torch"])),
         folder=folder,
+        format=data.get("format", "write"),
     )
 
 

@@ -12,6 +12,7 @@ code the kata no longer has (docs/authoring.md).
 from __future__ import annotations
 
 import ast
+import difflib
 from dataclasses import dataclass
 from itertools import pairwise
 from pathlib import Path
@@ -34,6 +35,11 @@ class Mutant:
     bug: str
     caught_by: tuple[str, ...]  # checks that must fail, in the order of grader.checks
     edits: tuple[Edit, ...]  # one per hunk of its patch
+    # A bug hunt's planted bug also carries what the candidate and the reviewer read:
+    symptom: str = ""  # the failure as a user would report it
+    subtle: str = ""  # why it survives a first reading (shown by `drill review`)
+    shows_in: tuple[str, ...] = ()  # visible tests that fail with this bug
+    hints: tuple[str, ...] = ()  # the hint ladder for this bug, nudge first
 
 
 class StaleMutant(KataError):
@@ -66,6 +72,10 @@ def _mutant(entry: dict[str, Any]) -> Mutant:
         bug=str(entry["bug"]),
         caught_by=tuple(c for c in NAMES if c in entry["caught_by"]),
         edits=parse_patch(name, str(entry["patch"])),
+        symptom=str(entry.get("symptom", "")),
+        subtle=str(entry.get("subtle", "")),
+        shows_in=tuple(entry.get("shows_in", ())),
+        hints=tuple(entry.get("hints", ())),
     )
 
 
@@ -133,8 +143,33 @@ def apply(mutant: Mutant, source: str) -> str:
     return "".join([*pieces, source[cursor:]])
 
 
+def patch_of(mutant: Mutant) -> str:
+    """The mutant's edits as a reader's diff: what the correct code had (-), what the
+    planted code has (+), hunk by hunk."""
+    hunks = []
+    for edit in mutant.edits:
+        removed = edit.find.splitlines()
+        added = edit.replace.splitlines()
+        matcher = difflib.SequenceMatcher(None, removed, added, autojunk=False)
+        lines = ["@@"]
+        for tag, i1, i2, j1, j2 in matcher.get_opcodes():
+            if tag == "equal":
+                lines += [f" {line}" for line in removed[i1:i2]]
+            else:
+                lines += [f"-{line}" for line in removed[i1:i2]]
+                lines += [f"+{line}" for line in added[j1:j2]]
+        hunks.append("\n".join(lines))
+    return "\n".join(hunks) + "\n"
+
+
 def mutated_source(kata: Kata, mutant: Mutant) -> str:
-    """The mutant as a solution file, checked to parse and to differ from the answer."""
+    """The mutant as a solution file, its first line naming the bug."""
+    return f"# BUG: {mutant.bug}\n{planted_source(kata, mutant)}"
+
+
+def planted_source(kata: Kata, mutant: Mutant) -> str:
+    """The model answer with the mutant's bug in it, checked to parse and to differ from
+    the answer: a bug hunt hands exactly this file to the candidate."""
     model = kata.model_answer.read_text(encoding="utf-8")
     source = apply(mutant, model)
     if source == model:
@@ -145,7 +180,7 @@ def mutated_source(kata: Kata, mutant: Mutant) -> str:
         raise StaleMutant(
             f"mutant {mutant.name}: the edited answer does not parse (line {exc.lineno}: {exc.msg})"
         ) from exc
-    return f"# BUG: {mutant.bug}\n{source}"
+    return source
 
 
 def write_mutant(kata: Kata, mutant: Mutant, folder: Path) -> Path:

@@ -30,6 +30,7 @@ from grader.sandbox import (
     stopping,
 )
 from grader.score import score
+from grader.stages.diff import check_diff
 from grader.stages.integration import check_integration
 from grader.stages.measure import measured_device, run_measurements
 from grader.stages.memory import check_memory
@@ -70,10 +71,11 @@ def grade(
     hints_taken: int = 0,
     strict_time: bool = False,
     zygote: ZygoteProcess | None = None,
+    variant: str | None = None,
 ) -> Report:
     """Grade `solution`. The grade's workers fork from `zygote` when one is given, already
     running under the same rules (`drill watch` keeps one warm); else from a zygote of
-    the grade's own."""
+    the grade's own. `variant`: the planted bug a bug hunt's session was given."""
     wanted = _wanted(kata, only)
     if device == "cuda":
         _require_cuda()
@@ -86,7 +88,7 @@ def grade(
             zygote = start_zygote(workdir, list(kata.preload), forbidden)
         try:
             ctx = GradeContext(kata, workdir, solution_dir, device, zygote)
-            checks, outcomes, used_device = _run_stages(ctx, wanted)
+            checks, outcomes, used_device = _run_stages(ctx, wanted, variant)
             if stopping():  # stopped from another thread (quitting `drill watch`): no grade
                 raise Stopped
         finally:
@@ -115,6 +117,7 @@ def grade(
         graded_at=datetime.now(UTC).isoformat(timespec="seconds"),
         partial=partial,
         strict_time=strict_time,
+        variant=variant if kata.is_bug_hunt else None,
     )
 
 
@@ -130,7 +133,7 @@ def _require_cuda() -> None:
 
 
 def _run_stages(
-    ctx: GradeContext, wanted: list[str]
+    ctx: GradeContext, wanted: list[str], variant: str | None
 ) -> tuple[dict[str, Check], list[TestOutcome], str]:
     facts = ctx.facts
     runnable = not facts.syntax_error and not facts.forbidden_imports
@@ -170,6 +173,8 @@ def _run_stages(
         checks["tests"], outcomes = tests.result()
     if types is not None:
         checks["types"] = types.result()
+    if "diff" in wanted:
+        checks["diff"] = check_diff(ctx, variant)
     stage: dict[str, Callable[..., Check]] = {
         "memory": check_memory,
         "speed": check_speed,

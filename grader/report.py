@@ -66,6 +66,7 @@ class Report:
     # `passed` then speak of those checks alone, and the grade is not a full one.
     partial: list[str] | None = None
     strict_time: bool = False  # overtime fails the grade (`drill grade --strict-time`)
+    variant: str | None = None  # a bug hunt's planted bug, when the session named it
 
     @property
     def overtime_s(self) -> float | None:
@@ -90,6 +91,7 @@ class Report:
             **({"partial": self.partial} if self.partial else {}),
             **({"overtime_s": round(self.overtime_s, 1)} if self.overtime_s else {}),
             "strict_time": self.strict_time,
+            **({"variant": self.variant} if self.variant else {}),
             "checks": {name: check.to_json() for name, check in self.checks.items()},
             "tests": [dataclasses.asdict(t) for t in self.tests],
         }

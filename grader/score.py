@@ -1,18 +1,17 @@
 """Stage 5, score: weights from kata.yaml over the checks that ran; hints cost points.
 
-Memory and speed (and integration) count only once every hidden test passes: a fast
-wrong answer is not worth points, and an interviewer would not look at its speed.
+Memory, speed, integration and the size of a bug hunt's fix count only once every
+hidden test passes: a fast wrong answer is not worth points, an interviewer would not
+look at its speed, and an untouched file is not a small fix.
 Partial credit is linear: tests by the share that pass; types lose a tenth per
-error; memory and speed lose everything between 1x and 2x their budget.
+error; memory, speed and a fix's size lose everything between 1x and 2x their budget.
 """
 
 from __future__ import annotations
 
-from grader.checks import MEASURED
+from grader.checks import GATED
 from grader.kata import Kata
 from grader.report import Check
-
-GATED = MEASURED
 
 
 def _fraction(check: Check) -> float:
@@ -34,6 +33,8 @@ def _fraction(check: Check) -> float:
         if d.get("setup_budget_bytes"):
             over = max(over, float(d["setup_bytes"]) / float(d["setup_budget_bytes"]))
         return max(0.0, 2.0 - over)
+    if check.name == "diff" and d.get("budget_lines"):
+        return max(0.0, 2.0 - float(d["changed_lines"]) / float(d["budget_lines"]))
     if (
         check.name == "speed"
         and "ratio" in d

@@ -8,18 +8,28 @@ model answer and is caught by the checks it names.
 
 from __future__ import annotations
 
+import ast
 import re
+import shutil
 import tempfile
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
 from grader.checks import MEASURED
 from grader.errors import KataError
 from grader.kata import Kata, load_kata_from, read_yaml, validate_schema
-from grader.mutants import Mutant, load_mutants, mutants_path, mutated_source, write_mutant
+from grader.mutants import (
+    Mutant,
+    load_mutants,
+    mutants_path,
+    mutated_source,
+    planted_source,
+    write_mutant,
+)
 from grader.pipeline import grade
 from grader.report import Report
+from grader.stages.diff import changed_lines
 from grader.stages.static import inspect_source
 
 PARTS = (
@@ -29,7 +39,12 @@ PARTS = (
     "interview.yaml",
     "model_answer.py",
 )
+HUNT_PARTS = tuple(p for p in PARTS if p != "starter/solution.py")  # the bug is the starter
 MIN_MUTANTS = 5
+# Runs a folder's visible tests (test_*.py beside solution.py) once per solution source,
+# in the candidate's sandbox; the names of the tests that failed, per source. The caller
+# gives it (drill's visible runner) so that the grader does not depend on the CLI.
+VisibleFailures = Callable[[Kata, Path, Sequence[str]], list[tuple[str, ...]]]
 
 
 @dataclass(frozen=True)
@@ -63,7 +78,7 @@ def missing_follow_ups(follow_ups: list[str]) -> list[str]:
 
 
 def check_structure(kata: Kata) -> Iterator[Finding]:
-    for part in PARTS:
+    for part in HUNT_PARTS if kata.is_bug_hunt else PARTS:
         present = (kata.folder / part).is_file()
         yield Finding(kata.id, part, present, "present" if present else "missing")
     if kata.interview_path.is_file():
@@ -94,6 +109,71 @@ def check_structure(kata: Kata) -> Iterator[Finding]:
                 f"missing {', '.join(missing)}" if missing else "all defined",
             )
     yield from check_mutants(kata)
+    if kata.is_bug_hunt:
+        yield from check_planted(kata)
+
+
+def visible_test_names(kata: Kata) -> set[str]:
+    names: set[str] = set()
+    for path in sorted(kata.starter_dir.glob("test_*.py")):
+        tree = ast.parse(path.read_text(encoding="utf-8"))
+        names |= {n.name for n in tree.body if isinstance(n, ast.FunctionDef)}
+    return names
+
+
+def check_planted(kata: Kata) -> Iterator[Finding]:
+    """A bug hunt's bugs: each says what a user saw and why it is subtle, has a hint
+    ladder, names visible tests that exist, and is fixed well within the diff budget."""
+    try:
+        bugs = load_mutants(kata)
+    except KataError:
+        return  # said by check_mutants
+    assert kata.diff is not None
+    model = kata.model_answer.read_text(encoding="utf-8")
+    visible = visible_test_names(kata)
+    for bug in bugs:
+        missing = [f for f in ("symptom", "subtle", "shows_in", "hints") if not getattr(bug, f)]
+        unknown = [t for t in bug.shows_in if t not in visible]
+        problems = [f"no {', '.join(missing)}"] if missing else []
+        if unknown:
+            problems.append(f"shows_in names {', '.join(unknown)}, not in starter/test_visible.py")
+        try:
+            size = changed_lines(planted_source(kata, bug), model)
+        except KataError as exc:
+            problems.append(str(exc))
+        else:
+            if size > kata.diff.max_lines:
+                problems.append(f"its fix changes {size} lines, over the diff budget")
+        detail = "; ".join(problems) or "symptom, hints, visible tests and fix size in order"
+        yield Finding(kata.id, f"planted bug {bug.name}", not problems, detail)
+
+
+def check_symptoms(kata: Kata, failures: VisibleFailures) -> Iterator[Finding]:
+    """The visible tests pass on the model answer, and each planted bug fails the visible
+    tests it names: the candidate sees the reported symptom with `drill test`."""
+    bugs = load_mutants(kata)
+    sources = [kata.model_answer.read_text(encoding="utf-8")]
+    sources += [planted_source(kata, b) for b in bugs]
+    with tempfile.TemporaryDirectory(prefix="drill-symptoms-") as tmp:
+        folder = Path(tmp)
+        for path in kata.starter_dir.glob("test_*.py"):
+            shutil.copyfile(path, folder / path.name)
+        failed = failures(kata, folder, sources)
+    model_fails = failed[0]
+    yield Finding(
+        kata.id,
+        "visible tests pass on the model answer",
+        not model_fails,
+        f"{', '.join(model_fails)} failed" if model_fails else "all pass",
+    )
+    for bug, fails in zip(bugs, failed[1:], strict=True):
+        silent = [t for t in bug.shows_in if t not in fails]
+        detail = (
+            f"{', '.join(silent)} passed with the bug planted"
+            if silent
+            else f"fails {', '.join(bug.shows_in)}"
+        )
+        yield Finding(kata.id, f"planted bug {bug.name} shows", not silent, detail)
 
 
 def check_mutants(kata: Kata) -> Iterator[Finding]:
@@ -139,10 +219,11 @@ def check_grades(kata: Kata, device: str = "cpu") -> Iterator[Finding]:
         ok,
         f"{model.score:.1f}" + (f" ({problems})" if problems else ""),
     )
-    starter = grade(kata, kata.starter_dir / "solution.py", device=device, only={"tests"})
-    yield Finding(
-        kata.id, "starter does not pass", not starter.passed, caught_by(starter) or "it passed"
-    )
+    if not kata.is_bug_hunt:  # a bug hunt's starters are its mutants
+        starter = grade(kata, kata.starter_dir / "solution.py", device=device, only={"tests"})
+        yield Finding(
+            kata.id, "starter does not pass", not starter.passed, caught_by(starter) or "it passed"
+        )
     for mutant in load_mutants(kata):
         yield check_mutant(kata, mutant, device)
 
@@ -178,8 +259,14 @@ def check_mutant(kata: Kata, mutant: Mutant, device: str = "cpu") -> Finding:
 
 
 def validate(
-    folder: Path, *, grades: bool = True, on_finding: Callable[[Finding], None] | None = None
+    folder: Path,
+    *,
+    grades: bool = True,
+    on_finding: Callable[[Finding], None] | None = None,
+    visible: VisibleFailures | None = None,
 ) -> list[Finding]:
+    """Every finding about the kata in `folder`; with `grades`, the grades too, and for a
+    bug hunt, through `visible`, the symptoms its planted bugs show."""
     findings: list[Finding] = []
 
     def add(f: Finding) -> None:
@@ -198,4 +285,7 @@ def validate(
     if grades and all(f.ok for f in findings):
         for f in check_grades(kata):
             add(f)
+        if kata.is_bug_hunt and visible is not None:
+            for f in check_symptoms(kata, visible):
+                add(f)
     return findings

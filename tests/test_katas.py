@@ -1,7 +1,8 @@
 """Every built-in kata is sound: the authoring check of `drill validate`, as tests.
 
 The model answer scores 100, the starter does not pass, and each known-wrong variant in
-`mutants.yaml` (one realistic bug each) is caught by the checks it names.
+`mutants.yaml` (one realistic bug each) is caught by the checks it names. A bug hunt's
+starters are its planted bugs: each is caught, and each fails the visible tests it names.
 """
 
 from __future__ import annotations
@@ -10,13 +11,16 @@ from pathlib import Path
 
 import pytest
 
+from drills.visible import failing_tests
 from grader.kata import Kata, all_katas, load_kata_from
 from grader.mutants import Mutant, load_mutants
 from grader.paths import BUILTIN_KATAS
 from grader.pipeline import grade
-from grader.validate import caught_by, check_mutant, check_structure
+from grader.validate import caught_by, check_mutant, check_structure, check_symptoms
 
 KATAS = sorted(p.parent for p in BUILTIN_KATAS.glob("*/kata.yaml"))
+HUNTS = [k for k in KATAS if load_kata_from(k).is_bug_hunt]
+WRITTEN = [k for k in KATAS if k not in HUNTS]
 MUTANTS = [(k, m) for k in KATAS for m in load_mutants(load_kata_from(k))]
 
 
@@ -45,7 +49,7 @@ def test_model_answer_scores_100(folder: Path) -> None:
 
 
 @pytest.mark.slow
-@pytest.mark.parametrize("folder", KATAS, ids=lambda p: p.name)
+@pytest.mark.parametrize("folder", WRITTEN, ids=lambda p: p.name)
 def test_starter_does_not_pass(folder: Path) -> None:
     kata = kata_at(folder)
     report = grade(kata, kata.starter_dir / "solution.py", device="cpu", only={"tests"})
@@ -59,3 +63,11 @@ def test_starter_does_not_pass(folder: Path) -> None:
 def test_mutant_is_caught_by_the_checks_it_names(folder: Path, mutant: Mutant) -> None:
     finding = check_mutant(kata_at(folder), mutant, device="cpu")
     assert finding.ok, finding.detail
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("folder", HUNTS, ids=lambda p: p.name)
+def test_each_planted_bug_fails_the_visible_tests_it_names(folder: Path) -> None:
+    findings = check_symptoms(kata_at(folder), failing_tests)
+    problems = [f"{f.item}: {f.detail}" for f in findings if not f.ok]
+    assert not problems

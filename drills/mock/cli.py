@@ -14,6 +14,7 @@ from typing import Annotated
 import typer
 
 from drills.options import (
+    BugOption,
     DirOption,
     ForceOption,
     KataArgument,
@@ -43,6 +44,7 @@ def start(
     timed: TimedOption = None,
     force: ForceOption = False,
     resume: ResumeOption = False,
+    bug: BugOption = None,
 ) -> None:
     """Candidate: a workspace like `drill start`, recorded for the interviewer; hints come from them."""
     from drills import actions
@@ -50,7 +52,9 @@ def start(
     from drills.workspace import Mode
     from grader.errors import BadInput
 
-    started = actions.start(kata, directory, timed, force=force, resume=resume, mode=Mode.MOCK)
+    started = actions.start(
+        kata, directory, timed, force=force, resume=resume, mode=Mode.MOCK, bug=bug
+    )
     if started.session.mode is not Mode.MOCK:
         raise BadInput(
             f"{started.workspace.root} holds a practice session: start the mock interview "

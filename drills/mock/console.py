@@ -272,7 +272,7 @@ class InterviewerConsole(App[None]):
         with Horizontal(id="main"):
             with TabbedContent(id="script"):
                 with TabPane(TABS[0][1], id="prompt"), VerticalScroll():
-                    yield Markdown(self.mock.kata.prompt_path.read_text(encoding="utf-8"))
+                    yield Markdown(self.mock.prompt())
                 for tab, label in TABS[1:]:
                     with TabPane(label, id=tab), VerticalScroll():
                         yield Static(id=f"{tab}-text")
@@ -291,7 +291,7 @@ class InterviewerConsole(App[None]):
     def on_mount(self) -> None:
         self.sub_title = f"{self.mock.kata.id}: {self.mock.kata.title}"
         self.query_one("#clarify-text", Static).update(
-            as_text(views.clarifications(self.mock.script))
+            as_text(views.planted(self.mock.script) + views.clarifications(self.mock.script))
         )
         self.query_one("#mistakes-text", Static).update(as_text(views.mistakes(self.mock.script)))
         self.refresh_state(force=True)

@@ -38,6 +38,15 @@ class Mock:
     def session(self) -> Session:
         return self.ws.load()
 
+    def prompt(self) -> str:
+        """The prompt as the candidate's workspace got it (a bug hunt's with its report)."""
+        from drills.hunt import prompt_text
+        from grader.mutants import mutant_named
+
+        variant = self.session().variant
+        bug = mutant_named(self.kata, variant) if variant and self.kata.is_bug_hunt else None
+        return prompt_text(self.kata, bug)
+
     def events(self) -> list[timeline.Event]:
         return timeline.read(store.timeline_path(self.root))
 
@@ -60,7 +69,7 @@ def open_mock(directory: Path) -> Mock:
             "start one with `drill mock start KATA`"
         )
     kata = load_kata(session.kata)
-    return Mock(ws, kata, load_script(kata).fitted(session.limit_s))
+    return Mock(ws, kata, load_script(kata, session.variant).fitted(session.limit_s))
 
 
 def begin(ws: Workspace, session: Session, *, resumed: bool) -> None:
@@ -210,7 +219,7 @@ def on_grade(
 
 def unseen_hints(ws: Workspace, session: Session) -> list[tuple[int, str]]:
     """Hints revealed since the candidate last looked, as (number, text); now marked seen."""
-    hints = load_script(load_kata(session.kata)).hints
+    hints = load_script(load_kata(session.kata), session.variant).hints
     seen = store.read_seen(ws.root)
     fresh = [(h.index + 1, hints[h.index]) for h in session.hints[seen:] if h.index < len(hints)]
     if len(session.hints) != seen:

@@ -35,8 +35,10 @@ def printout(mock: Mock) -> str:
     lines = [head, "=" * len(head), views.clock(session, elapsed)[0], f"workspace {mock.root}"]
     lines += _section("Phases", views.phases(script, state, elapsed))
     lines += _section("Candidate", views.candidate(state))
-    prompt = mock.kata.prompt_path.read_text(encoding="utf-8").rstrip("\n").splitlines()
+    prompt = mock.prompt().rstrip("\n").splitlines()
     lines += _section("Prompt (read it out)", [(t, "") for t in prompt], wrap=False)
+    if script.bug is not None:
+        lines += _section("The planted bug", views.planted(script))
     lines += _section("Clarifying questions and the answers to give", views.clarifications(script))
     lines += _section("Hint ladder", views.hints(script, state, "`drill mock hint` reveals it"))
     lines += _section("Follow-ups", views.follow_ups(script, state))

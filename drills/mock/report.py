@@ -59,6 +59,7 @@ def build(mock: Mock, at: datetime | None = None) -> MockReport:
     ]
     sections = [
         _auto_grade(state),
+        *([_bug_hunt(mock)] if script.bug is not None else []),
         _rubric(script, state),
         _hints(script, state),
         _runs(state, span),
@@ -96,6 +97,24 @@ def _auto_grade(state: MockState) -> Section:
             + "."
         )
     return Section("Auto-grade", paragraphs, Table(("check", "status", "points", "reason"), rows))
+
+
+def _bug_hunt(mock: Mock) -> Section:
+    """The planted bug beside what the candidate said it was."""
+    from drills.hunt import read_diagnosis
+
+    bug = mock.script.bug
+    assert bug is not None
+    diagnosis = read_diagnosis(mock.root)
+    said = f"`{diagnosis}`" if diagnosis else "none written (diagnosis.txt)"
+    return Section(
+        "The planted bug",
+        [
+            f"**{bug.name}**: {bug.bug}",
+            f"The candidate's diagnosis: {said}",
+            f"Why it is subtle: {bug.subtle}",
+        ],
+    )
 
 
 def _rubric(script: Script, state: MockState) -> Section:

@@ -6,6 +6,7 @@ import dataclasses
 from dataclasses import dataclass
 
 from grader.kata import Kata, read_yaml, validate_schema
+from grader.mutants import mutant_named, patch_of
 
 # The rubric's dimensions, in the order they are shown and scored.
 DIMENSIONS = ("correctness", "code_quality", "complexity", "testing")
@@ -32,6 +33,17 @@ class Dimension:
 
 
 @dataclass(frozen=True)
+class PlantedBug:
+    """A bug hunt's drawn bug, as the interviewer sees it (never the candidate)."""
+
+    name: str
+    bug: str  # the bug in one line
+    symptom: str  # read out as the user's report
+    subtle: str  # why it survives a first reading
+    patch: str  # the planted change, as a diff against the correct file
+
+
+@dataclass(frozen=True)
 class Script:
     phases: tuple[Phase, ...]
     clarifications: tuple[Clarification, ...]
@@ -39,6 +51,8 @@ class Script:
     follow_ups: tuple[str, ...]
     rubric: tuple[Dimension, ...]
     common_mistakes: tuple[str, ...]
+    bug: PlantedBug | None = None  # a bug hunt's planted bug; `hints` are then its own
+    nudges: tuple[str, ...] = ()  # a bug hunt's hints on method, free to say aloud
 
     def phase_start_s(self, index: int) -> float:
         """When phase `index` is planned to begin, in seconds from the start."""
@@ -68,8 +82,20 @@ class Script:
         raise KeyError(key)
 
 
-def load_script(kata: Kata) -> Script:
-    """The kata's interview script; a `KataError` naming the field if it breaks the schema."""
+def load_script(kata: Kata, variant: str | None = None) -> Script:
+    """The kata's interview script; a `KataError` naming the field if it breaks the schema.
+
+    A bug hunt given `variant` (its planted bug) gets the bug, and that bug's own hint
+    ladder: the script's hints, on how to hunt, become nudges said for free."""
+    script = _read_script(kata)
+    if not (kata.is_bug_hunt and variant is not None):
+        return script
+    planted = mutant_named(kata, variant)
+    bug = PlantedBug(planted.name, planted.bug, planted.symptom, planted.subtle, patch_of(planted))
+    return dataclasses.replace(script, bug=bug, hints=planted.hints, nudges=script.hints)
+
+
+def _read_script(kata: Kata) -> Script:
     path = kata.interview_path
     data = validate_schema(path, read_yaml(path), "interview.schema.json")
     rubric = data["rubric"]

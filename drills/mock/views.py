@@ -66,6 +66,28 @@ def phases(script: Script, state: MockState, elapsed_s: float, move_on: str = ""
     return lines
 
 
+def planted(script: Script) -> list[Line]:
+    """A bug hunt's planted bug, for the interviewer's eyes: read the symptom out, keep
+    the rest until the candidate has found it (or time is up)."""
+    bug = script.bug
+    if bug is None:
+        return []
+    lines: list[Line] = [
+        ("Planted bug (do not read out)", "bold red"),
+        (f"    {bug.name}: {bug.bug}", ""),
+        ("Read out as the user's report:", "bold"),
+        (f"    {bug.symptom}", ""),
+        ("Why it is subtle:", "bold"),
+        (f"    {bug.subtle}", ""),
+        ("The planted change (- correct, + planted):", "bold"),
+        *((f"    {line}", "dim") for line in bug.patch.splitlines()),
+    ]
+    if script.nudges:
+        lines.append(("Nudges on method (free to say):", "bold"))
+        lines += [(f"    - {n}", "") for n in script.nudges]
+    return [*lines, ("", "")]
+
+
 def clarifications(script: Script) -> list[Line]:
     lines: list[Line] = []
     for i, c in enumerate(script.clarifications, 1):

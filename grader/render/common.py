@@ -23,6 +23,9 @@ def summary(check: Check) -> str:
         if "growth" in d:
             text += f", growth {d['growth']:.2f}x (budget {d['budget_growth']:g}x)"
         return text
+    if check.name == "diff" and "changed_lines" in d:
+        given = "the file you were given" if d.get("against_given") else "the nearest planted file"
+        return f"{d['changed_lines']} code line(s) changed against {given} (budget {d['budget_lines']})"
     if check.name == "integration" and check.status == "pass":
         return "every token and hidden state matches the reference engine"
     return ""
