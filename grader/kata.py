@@ -14,6 +14,7 @@ import json
 import os
 from dataclasses import dataclass, field
 from functools import cache
+from itertools import pairwise
 from pathlib import Path
 from typing import Any
 
@@ -40,6 +41,13 @@ class SpeedSpec:
     max_growth: float | None = None
     advice: str = ""  # when the ratio fails (and growth, without growth_advice)
     growth_advice: str = ""  # when the time grows past max_growth
+    # Partial credit past max_ratio, in steps rather than linearly: (ratio to the
+    # reference, share of the speed weight), by increasing ratio and decreasing share.
+    tiers: tuple[tuple[float, float], ...] = ()
+
+    def boundaries(self) -> list[float]:
+        """Every ratio a verdict turns on: the budget, then each tier's."""
+        return [self.max_ratio, *(ratio for ratio, _ in self.tiers)]
 
 
 @dataclass(frozen=True)
@@ -78,7 +86,9 @@ class Kata:
     network: bool
     preload: tuple[str, ...]  # what workers have imported before the solution (torch)
     folder: Path = field(compare=False)
-    format: str = "write"  # "write": from a starter; "bug-hunt": fix a planted bug
+    # "write": from stubs; "bug-hunt": fix a planted bug; "speedup": make a correct,
+    # slow starter fast (it passes the tests and fails the speed check).
+    format: str = "write"
 
     @property
     def is_bug_hunt(self) -> bool:
@@ -199,6 +209,14 @@ def _check_weights(path: Path, data: dict[str, Any]) -> None:
                 f"{path}: field `weights.{check}`: a weight is required exactly when "
                 f"the `{check}` section is present"
             )
+    tiers = [(t["max_ratio"], t["share"]) for t in data.get("speed", {}).get("tiers", [])]
+    ratios = [data["speed"]["max_ratio"], *(r for r, _ in tiers)] if tiers else []
+    shares = [1.0, *(s for _, s in tiers)]
+    if any(a >= b for a, b in pairwise(ratios)) or any(a <= b for a, b in pairwise(shares)):
+        raise KataError(
+            f"{path}: field `speed.tiers`: each tier needs a larger max_ratio than max_ratio "
+            "and the tier before it, and a smaller share"
+        )
     hunt = data.get("format") == "bug-hunt"
     if hunt != ("diff" in data):
         raise KataError(
@@ -250,6 +268,7 @@ def load_kata_from(folder: Path) -> Kata:
             float(spd["max_growth"]) if "max_growth" in spd else None,
             spd.get("advice", ""),
             spd.get("growth_advice", ""),
+            tuple((float(t["max_ratio"]), float(t["share"])) for t in spd.get("tiers", [])),
         )
         if spd
         else None,

@@ -4,7 +4,8 @@ Memory, speed, integration and the size of a bug hunt's fix count only once ever
 hidden test passes: a fast wrong answer is not worth points, an interviewer would not
 look at its speed, and an untouched file is not a small fix.
 Partial credit is linear: tests by the share that pass; types lose a tenth per
-error; memory, speed and a fix's size lose everything between 1x and 2x their budget.
+error; memory, speed and a fix's size lose everything between 1x and 2x their budget (speed
+by the kata's tiers instead, where it has them).
 """
 
 from __future__ import annotations
@@ -35,6 +36,9 @@ def _fraction(check: Check) -> float:
         return max(0.0, 2.0 - over)
     if check.name == "diff" and d.get("budget_lines"):
         return max(0.0, 2.0 - float(d["changed_lines"]) / float(d["budget_lines"]))
+    if check.name == "speed" and "tier_share" in d:
+        within = d.get("growth", 0) <= d.get("budget_growth", float("inf"))
+        return float(d["tier_share"]) if within else 0.0
     if (
         check.name == "speed"
         and "ratio" in d

@@ -220,12 +220,27 @@ def check_grades(kata: Kata, device: str = "cpu") -> Iterator[Finding]:
         f"{model.score:.1f}" + (f" ({problems})" if problems else ""),
     )
     if not kata.is_bug_hunt:  # a bug hunt's starters are its mutants
-        starter = grade(kata, kata.starter_dir / "solution.py", device=device, only={"tests"})
-        yield Finding(
-            kata.id, "starter does not pass", not starter.passed, caught_by(starter) or "it passed"
-        )
+        yield check_starter(kata, device)
     for mutant in load_mutants(kata):
         yield check_mutant(kata, mutant, device)
+
+
+def check_starter(kata: Kata, device: str = "cpu") -> Finding:
+    """The starter does not pass. A speed-up kata's starter is the slow original: it
+    passes the hidden tests and earns no speed points."""
+    path = kata.starter_dir / "solution.py"
+    if kata.format != "speedup":
+        starter = grade(kata, path, device=device, only={"tests"})
+        return Finding(
+            kata.id, "starter does not pass", not starter.passed, caught_by(starter) or "it passed"
+        )
+    starter = grade(kata, path, device=device, only={"tests", "speed"})
+    tests, speed = starter.checks["tests"], starter.checks["speed"]
+    ok = tests.status == "pass" and speed.status == "fail" and speed.score == 0
+    detail = f"tests {tests.status}; speed {speed.status}, {speed.score:g} points" + (
+        f" ({speed.reason})" if speed.reason else ""
+    )
+    return Finding(kata.id, "the slow starter is correct and earns no speed points", ok, detail)
 
 
 def catches(name: str, status: str) -> bool:

@@ -120,7 +120,7 @@ class Measurer:
         factory: Callable[..., Case],
         device: str,
         sizes: list[int] | None,
-        budget: float | None = None,
+        budgets: list[float] | None = None,
         growth_budget: float | None = None,
     ) -> None:
         sync = _sync(device)
@@ -129,7 +129,7 @@ class Measurer:
         try:
             a = RemoteSide(cand, factory(cand.module, device, large), sync)
             b = RemoteSide(ref, factory(ref.module, device, large), sync)
-            both = compare_sides(a, b, max_s=SPEED_MAX_S, budget=budget)
+            both = compare_sides(a, b, max_s=SPEED_MAX_S, budget=budgets)
             differs, checked = verify(a, b)
             record: dict[str, Any] = {
                 "kind": "speed",
@@ -223,7 +223,7 @@ def main() -> None:
                     getattr(cases, spec["case"]),
                     device,
                     spec.get("sizes"),
-                    spec.get("max_ratio"),
+                    [spec["max_ratio"], *(ratio for ratio, _ in spec.get("tiers", []))],
                     spec.get("max_growth"),
                 )
         if config.get("integration"):

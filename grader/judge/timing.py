@@ -19,7 +19,7 @@ from __future__ import annotations
 
 import statistics
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import Protocol
 
@@ -143,11 +143,13 @@ def compare_sides(
     min_rounds: int = 5,
     warmup: int = 2,
     max_s: float = 6.0,
-    budget: float | None = None,
+    budget: float | Sequence[float] | None = None,
 ) -> Comparison:
-    """`compare` for any two sides (a worker behind a channel, say). With a `budget`,
-    rounds stop early once the median's confidence interval lies wholly on one side
-    of it: the verdict is settled, more rounds would not change it."""
+    """`compare` for any two sides (a worker behind a channel, say). With a `budget` (or
+    several: a kata's speed tiers), rounds stop early once the median's confidence
+    interval lies wholly on one side of each: the verdict is settled, more rounds would
+    not change it."""
+    budgets = [] if budget is None else [budget] if isinstance(budget, float | int) else budget
     for _ in range(warmup):
         a.block(1)
         b.block(1)
@@ -170,9 +172,9 @@ def compare_sides(
         ratios.append(t_a / max(t_b, 1e-12))
         if len(ratios) >= min_rounds and time.perf_counter() > deadline:
             break
-        if budget is not None:
+        if budgets:
             low, high = median_interval(ratios)
-            if high < budget or low > budget:
+            if all(high < b or low > b for b in budgets):
                 break
     low, high = median_interval(ratios)
     return Comparison(

@@ -6,6 +6,7 @@ from typing import Any
 
 from grader.context import GradeContext
 from grader.judge.timing import Comparison
+from grader.kata import SpeedSpec
 from grader.report import Check
 from grader.sandbox import ChildResult
 from grader.stages.measure import failure, first, measured_device
@@ -46,8 +47,17 @@ def check_speed(ctx: GradeContext, result: ChildResult) -> Check:
         "channel_s": record.get("channel_s"),
         "checked_calls": record.get("checked_calls"),
     }
-    verdicts = {"ratio": _comparison(record, "interval", "spread").verdict(spec.max_ratio)}
+    comparison = _comparison(record, "interval", "spread")
+    verdicts = {"ratio": comparison.verdict(spec.max_ratio)}
     problems: list[tuple[str, str]] = []  # (what failed, why)
+    if spec.tiers and verdicts["ratio"] != "pass":
+        share = _tier_share(comparison, spec)
+        if share is None:
+            verdicts["ratio"] = "unsure"
+        else:
+            details["tier_share"] = share
+            verdicts["ratio"] = "tier"
+            problems.append(("ratio", _tier_reason(ratio, share, spec, record, device)))
     if spec.sizes and spec.max_growth is not None:
         growth = float(record["growth"])
         details.update(
@@ -115,3 +125,30 @@ def _comparison(record: dict[str, Any], interval: str, spread: str) -> Compariso
         high=float(high),
         b_spread=float(record.get(spread, 0.0)),
     )
+
+
+def _tier_share(comparison: Comparison, spec: SpeedSpec) -> float | None:
+    """The share of the speed weight the ratio earns: that of the best tier it is within
+    (1 within max_ratio, 0 past the last tier); None when the machine was too busy to
+    tell a tier from the one above it."""
+    for boundary, share in ((spec.max_ratio, 1.0), *spec.tiers):
+        verdict = comparison.verdict(boundary)
+        if verdict == "unsure":
+            return None
+        if verdict == "pass":
+            return share
+    return 0.0
+
+
+def _tier_reason(
+    ratio: float, share: float, spec: SpeedSpec, record: dict[str, Any], device: str
+) -> str:
+    per_call = (
+        f"{duration(float(record['candidate_s']))} vs {duration(float(record['reference_s']))} "
+        f"per call on {device}"
+    )
+    head = f"{ratio:.1f}x the reference's time ({per_call}; full marks within {spec.max_ratio:g}x)"
+    if share == 0:
+        return f"{head}: past the last tier ({spec.tiers[-1][0]:g}x), no speed points"
+    tier = next(r for r, s in spec.tiers if s == share)
+    return f"{head}: within the {tier:g}x tier, {share:.0%} of the speed points"
