@@ -37,8 +37,10 @@ from types import TracebackType
 from typing import TYPE_CHECKING
 
 from drills.workspace import Workspace
+from grader import native
 from grader.errors import BadInput
 from grader.kata import Kata, load_kata
+from grader.native import Build
 from grader.worker.signals import kill_tree
 
 if TYPE_CHECKING:
@@ -110,6 +112,7 @@ class VisibleRunner:
         self._runs = itertools.count(1)
         self._zygote: ZygoteProcess | None = None
         self._client: ZygoteClient | None = None
+        self._native: tuple[str, Build] | None = None  # (sources' digest, their build)
         self._lock = threading.Lock()  # guards the three below
         self._running = False
         self._pid = 0  # the worker of the run in flight, once forked
@@ -179,16 +182,24 @@ class VisibleRunner:
             )
         if self._client is None or self._tmp is None:
             raise RuntimeError("the runner has not been started")
+        library, failed = self._build_native()
+        if failed:
+            if echo and self._native is not None:
+                sys.stderr.write(f"{self._native[1].output}drill: {failed}\n")
+            return VisibleResult(1, 0, 0, failed)
         folder = self._tmp / f"run-{next(self._runs)}"
+        env = self._env(echo)
+        if library is not None:
+            env[native.ENV] = str(library)
         spec = WorkerSpec(
             module="solution",
             path=[str(self.root)],
             folder=folder,
             limits=self._limits(),
-            read=[str(self.root)],
+            read=[str(self.root), *([str(library.parent)] if library else [])],
             network=self.kata.network,
             nice=0,  # the candidate is waiting for it
-            env=self._env(echo),
+            env=env,
             pytest={**self._pytest(files, folder, echo), "profile": profile},
         )
         with self._lock:
@@ -213,6 +224,22 @@ class VisibleRunner:
                     kill_tree(self._pid)
                 self._running, self._pid = False, 0
             shutil.rmtree(folder, ignore_errors=True)
+
+    def _build_native(self) -> tuple[Path | None, str]:
+        """The workspace's native/ C sources built, again only when they changed: (the
+        library, or None; why the build failed, or "")."""
+        files = native.sources(self.root) if self.kata.native else []
+        if not files or self._tmp is None:
+            return None, ""
+        key = native.digest(files)
+        if self._native is None or self._native[0] != key:
+            folder = self._tmp / f"native-{key}"
+            (folder / "lib").mkdir(parents=True, exist_ok=True)
+            limits = self._limits()
+            built = native.build(files, folder, folder / "lib", self.zygote, limits)
+            self._native = (key, built)
+        built = self._native[1]
+        return built.library, (f"{native.FOLDER}/: {built.error}" if built.error else "")
 
     def cancel(self) -> None:
         """Stop the run in flight, if any (from another thread: a newer save, quitting);

@@ -18,7 +18,7 @@ from grader.context import GradeContext
 from grader.errors import BadInput, DrillError
 from grader.kata import Kata
 from grader.paths import off_limits
-from grader.pipeline import private_copy
+from grader.pipeline import build_native, private_copy
 from grader.sandbox import ChildResult, run_child, start_zygote
 
 DEADLINE_S = 120.0
@@ -81,7 +81,10 @@ def bench(kata: Kata, solution: Path, device: str = "auto") -> tuple[BenchRun, d
         forbidden = [*off_limits(), solution.resolve().parent]
         zygote = start_zygote(workdir, list(kata.preload), forbidden)
         try:
-            ctx = GradeContext(kata, workdir, solution_dir, device, zygote)
+            built = build_native(kata, solution, workdir, solution_dir, zygote)
+            if built is not None and built.library is None:
+                raise BadInput(f"native/: {built.error}")
+            ctx = GradeContext(kata, workdir, solution_dir, device, zygote, built)
             folder = ctx.stage_dir("bench")
             config = {
                 **ctx.judge_config("bench", DEADLINE_S),

@@ -9,6 +9,8 @@ from pathlib import Path
 from typing import Any
 
 from grader.kata import Kata
+from grader.native import ENV as NATIVE_ENV
+from grader.native import Build
 from grader.sandbox import PASS_ENV, Limits, ZygoteProcess
 from grader.stages.static import SourceFacts, inspect_source
 
@@ -31,6 +33,7 @@ class GradeContext:
     solution_dir: Path  # holds the private copy `solution.py`, importable as `solution`
     device: str  # "auto", "cpu" or "cuda"
     zygote: ZygoteProcess  # forks the workers that run the solution (and the reference)
+    native: Build | None = None  # the candidate's C sources, built (katas with native code)
 
     @property
     def solution(self) -> Path:
@@ -61,6 +64,8 @@ class GradeContext:
         from grader.paths import reference_dir
 
         env = {k: os.environ[k] for k in PASS_ENV if k in os.environ}
+        if self.native is not None and self.native.library is not None:
+            env[NATIVE_ENV] = str(self.native.library)
         return {
             "solution_dir": str(self.solution_dir),
             "hidden_dir": str(self.kata.hidden_dir),

@@ -89,6 +89,7 @@ class Kata:
     # "write": from stubs; "bug-hunt": fix a planted bug; "speedup": make a correct,
     # slow starter fast (it passes the tests and fails the speed check).
     format: str = "write"
+    native: bool = False  # the candidate may add C sources in native/ (grader.native)
 
     @property
     def is_bug_hunt(self) -> bool:
@@ -282,6 +283,7 @@ def load_kata_from(folder: Path) -> Kata:
         preload=tuple(data.get("preload", ["torch"])),
         folder=folder,
         format=data.get("format", "write"),
+        native=bool(data.get("native", False)),
     )
 
 

@@ -15,14 +15,17 @@ from concurrent.futures import Future, ThreadPoolExecutor
 from datetime import UTC, datetime
 from pathlib import Path
 
+from grader import native
 from grader.checks import MEASURED, NAMES
 from grader.context import GradeContext
 from grader.errors import BadInput
 from grader.kata import Kata
+from grader.native import Build
 from grader.paths import off_limits
 from grader.report import Check, Report, TestOutcome
 from grader.sandbox import (
     ChildResult,
+    Limits,
     Stopped,
     ZygoteProcess,
     start_zygote,
@@ -87,7 +90,8 @@ def grade(
             forbidden = [*off_limits(), solution.resolve().parent]
             zygote = start_zygote(workdir, list(kata.preload), forbidden)
         try:
-            ctx = GradeContext(kata, workdir, solution_dir, device, zygote)
+            built = build_native(kata, solution, workdir, solution_dir, zygote)
+            ctx = GradeContext(kata, workdir, solution_dir, device, zygote, built)
             checks, outcomes, used_device = _run_stages(ctx, wanted, variant)
             if stopping():  # stopped from another thread (quitting `drill watch`): no grade
                 raise Stopped
@@ -121,6 +125,18 @@ def grade(
     )
 
 
+def build_native(
+    kata: Kata, solution: Path, workdir: Path, solution_dir: Path, zygote: ZygoteProcess
+) -> Build | None:
+    """The workspace's native/ C sources built beside the private copy of solution.py,
+    for a kata that allows native code and a workspace that has some."""
+    files = native.sources(solution.parent) if kata.native else []
+    if not files:
+        return None
+    limits = Limits(cpu_s=native.BUILD_S, memory_mb=2048, processes=16, network=False)
+    return native.build(files, workdir, solution_dir, zygote, limits.for_worker())
+
+
 def _require_cuda() -> None:
     """`--device cuda` where torch sees no GPU is bad input, not a grade on the CPU."""
     import subprocess
@@ -136,7 +152,8 @@ def _run_stages(
     ctx: GradeContext, wanted: list[str], variant: str | None
 ) -> tuple[dict[str, Check], list[TestOutcome], str]:
     facts = ctx.facts
-    runnable = not facts.syntax_error and not facts.forbidden_imports
+    unbuilt = ctx.native is not None and ctx.native.library is None
+    runnable = not facts.syntax_error and not facts.forbidden_imports and not unbuilt
     measure = [c for c in MEASURED if c in wanted]
     pool = ThreadPoolExecutor(max_workers=3)
     not_needed = threading.Event()

@@ -55,6 +55,9 @@ class WorkerSpec:
     # Instead of serving `module`: run pytest on a candidate's visible tests, with
     # {"argv", "cwd"} (`grader.worker.visible`); the channel stays unused.
     pytest: dict[str, Any] | None = None
+    # Instead of serving `module`: run the C compiler, with {"argv", "exec", "timeout_s"}
+    # (`grader.worker.build`); `exec` lists the only programs it may execute.
+    build: dict[str, Any] | None = None
 
 
 class ZygoteClient:
@@ -89,6 +92,8 @@ class ZygoteClient:
         }
         if spec.pytest is not None:
             request.update(entry="pytest", **spec.pytest)
+        if spec.build is not None:
+            request.update(entry="build", **spec.build)
         ours, theirs = socket.socketpair()
         for end in (ours, theirs):  # a 4 MB tensor in a few system calls, not hundreds
             end.setsockopt(socket.SOL_SOCKET, socket.SO_SNDBUF, CHANNEL_BUFFER_BYTES)

@@ -12,6 +12,7 @@ import time
 from dataclasses import dataclass, field
 from typing import Any
 
+from grader import native
 from grader.context import GradeContext
 from grader.expected_ids import expected_ids
 from grader.report import Check, TestOutcome
@@ -188,6 +189,8 @@ def check_tests(ctx: GradeContext) -> tuple[Check, list[TestOutcome]]:
         return _error(
             ids, f"solution imports '{name}': the reference stack and the grader are off limits"
         )
+    if ctx.native is not None and ctx.native.library is None:
+        return _error(ids, f"{native.FOLDER}/: {ctx.native.error}")
     rec, child = _run_suite(ctx)
     if child.overflow:
         return _error(ids, "the judge's report was larger than the grader accepts")

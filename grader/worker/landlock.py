@@ -8,7 +8,8 @@ process and everything it starts can:
 - write only beneath its private directory (and /dev/null, /dev/shm), so the
   workspace, the kata folder, the history store and the home directory are untouched;
 - execute only the Python interpreter and the shared libraries it loads, so a solution
-  cannot start a shell or another program (multiprocessing's spawn still works);
+  cannot start a shell or another program (multiprocessing's spawn still works); a
+  native build's worker may also execute the C toolchain, and runs no candidate code;
 - make no TCP connections and bind no TCP ports, unless the kata needs loopback (the
   ring all-reduce kata runs torch.distributed between local ranks);
 - send no signals to processes outside the sandbox (the grader survives `os.kill`).
@@ -23,6 +24,7 @@ from __future__ import annotations
 import ctypes
 import os
 import sys
+from collections.abc import Sequence
 from pathlib import Path
 
 SYS_CREATE_RULESET, SYS_ADD_RULE, SYS_RESTRICT_SELF = 444, 445, 446
@@ -158,11 +160,18 @@ def read_rules(roots: list[Path], forbidden: list[Path]) -> list[Path]:
     return list(dict.fromkeys(rules))
 
 
-def restrict(readable: list[Path], writable: list[Path], *, network: bool) -> list[str]:
+def restrict(
+    readable: list[Path],
+    writable: list[Path],
+    *,
+    network: bool,
+    executables: Sequence[Path] = (),
+) -> list[str]:
     """Apply the rules; return the protections in force (empty if none could be).
 
     `readable` is the whole read allow-list (see `read_rules`); `writable` folders are
-    readable too."""
+    readable too. `executables`: programs the process may run besides Python (a native
+    build's C toolchain; nothing for a worker that runs candidate code)."""
     abi = abi_version()
     if abi < 1:
         return []
@@ -193,7 +202,7 @@ def restrict(readable: list[Path], writable: list[Path], *, network: bool) -> li
             _allow(libc, ruleset, path, write | read)
         for path in readable:
             _allow(libc, ruleset, path, read)
-        for path in _executables():
+        for path in [*_executables(), *executables]:
             _allow(libc, ruleset, path, EXECUTE)
         if libc.prctl(PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0) != 0:
             return []

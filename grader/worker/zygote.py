@@ -42,7 +42,7 @@ import traceback
 from pathlib import Path
 from typing import Any
 
-from grader.worker import landlock, visible
+from grader.worker import build, landlock, visible
 from grader.worker import serve as serve_module
 from grader.worker.serve import serve
 from grader.worker.signals import kill_tree
@@ -195,17 +195,26 @@ class Zygote:
         _limit(request["limits"])
         os.nice(int(request.get("nice", 0)))
         readable += [*landlock.own_proc(), *(Path(p) for p in landlock.PROC_FILES)]
-        landlock.restrict(readable, [folder], network=bool(request.get("network")))
+        programs = (
+            [Path(p) for p in request.get("exec", [])] if request.get("entry") == "build" else []
+        )
+        landlock.restrict(
+            readable, [folder], network=bool(request.get("network")), executables=programs
+        )
         sys.dont_write_bytecode = True
         return socket.socket(fileno=keep)
 
 
 def _work(request: dict[str, Any], sock: socket.socket) -> int:
     """What the sandboxed worker does: serve a judge's calls into one module (a grade),
-    or run pytest on the candidate's visible tests and exit with its status."""
+    run pytest on the candidate's visible tests, or compile their C sources (kata with
+    native code), and exit with its status."""
     if request.get("entry") == "pytest":
         sock.close()  # the parent reads the run's junit file once the worker has exited
         return visible.run(request)
+    if request.get("entry") == "build":
+        sock.close()  # the parent reads the library and the compiler's output from the folder
+        return build.run(request)
     serve(sock, request["module"])
     return 0
 
