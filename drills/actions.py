@@ -54,6 +54,11 @@ def start(
     from drills import hunt
 
     store = History()  # opened only by a bug hunt
+    if kata_id == hunt.ALIAS and (resume or again):
+        raise BadInput(
+            f"`{hunt.ALIAS}` picks a family for a new attempt: name the family "
+            "(e.g. bug-hunt-moe) to resume or redo one"
+        )
     kata = _pick_hunt(store) if kata_id == hunt.ALIAS else load_kata(kata_id)
     if bug is not None and not kata.is_bug_hunt:
         raise BadInput(f"--bug: {kata.id} is not a bug hunt")

@@ -260,3 +260,12 @@ def test_a_planted_bug_without_its_report_or_over_the_budget_is_reported(tmp_pat
     assert "shows_in names test_nope" in bad.detail
     assert "its fix changes 2 lines, over the diff budget" in bad.detail
     assert found["planted bug pads_on_the_right"].ok
+
+
+def test_bug_hunt_is_for_new_attempts_only(hunts_dir: Path, tmp_path: Path) -> None:
+    for flags in ({"resume": True}, {"again": True}):
+        with pytest.raises(BadInput, match="name the family"):
+            actions.start(
+                "bug-hunt", tmp_path / "ws", None, force=False, mode=Mode.PRACTICE,
+                **{"resume": False, **flags},
+            )  # fmt: skip
