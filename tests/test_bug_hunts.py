@@ -263,9 +263,9 @@ def test_a_planted_bug_without_its_report_or_over_the_budget_is_reported(tmp_pat
 
 
 def test_bug_hunt_is_for_new_attempts_only(hunts_dir: Path, tmp_path: Path) -> None:
-    for flags in ({"resume": True}, {"again": True}):
+    for resume, again in ((True, False), (False, True)):
         with pytest.raises(BadInput, match="name the family"):
             actions.start(
-                "bug-hunt", tmp_path / "ws", None, force=False, mode=Mode.PRACTICE,
-                **{"resume": False, **flags},
+                "bug-hunt", tmp_path / "ws", None, force=False, resume=resume,
+                mode=Mode.PRACTICE, again=again,
             )  # fmt: skip
