@@ -12,6 +12,7 @@ from pathlib import Path
 import pytest
 
 from drills.visible import failing_tests
+from grader import native
 from grader.kata import Kata, all_katas, load_kata_from
 from grader.mutants import Mutant, load_mutants
 from grader.paths import BUILTIN_KATAS
@@ -22,6 +23,8 @@ KATAS = sorted(p.parent for p in BUILTIN_KATAS.glob("*/kata.yaml"))
 HUNTS = [k for k in KATAS if load_kata_from(k).is_bug_hunt]
 WRITTEN = [k for k in KATAS if k not in HUNTS]
 MUTANTS = [(k, m) for k in KATAS for m in load_mutants(load_kata_from(k))]
+# Katas that allow native code keep a second model answer with C in native_answer/.
+NATIVE = [k for k in KATAS if (k / "native_answer" / "solution.py").is_file()]
 
 
 def kata_at(folder: Path) -> Kata:
@@ -70,3 +73,14 @@ def test_each_planted_bug_fails_the_visible_tests_it_names(folder: Path) -> None
     findings = check_symptoms(kata_at(folder), failing_tests)
     problems = [f"{f.item}: {f.detail}" for f in findings if not f.ok]
     assert not problems
+
+
+@pytest.mark.slow
+@pytest.mark.skipif(native.toolchain() is None, reason="no C compiler on this machine")
+@pytest.mark.parametrize("folder", NATIVE, ids=lambda p: p.name)
+def test_the_native_answer_builds_and_scores_100(folder: Path) -> None:
+    kata = kata_at(folder)
+    assert kata.native
+    report = grade(kata, folder / "native_answer" / "solution.py", device="cpu")
+    problems = {n: c.reason for n, c in report.checks.items() if c.status != "pass"}
+    assert report.passed and report.score == pytest.approx(100.0), problems
