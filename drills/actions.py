@@ -64,13 +64,13 @@ def start(
         raise BadInput(f"--bug: {kata.id} is not a bug hunt")
     if bug is not None and resume:
         raise BadInput("--bug and --resume contradict each other: a resumed hunt keeps its bug")
-    planted = None
+    planted, drawn = None, []
     if kata.is_bug_hunt and not resume:
-        bugs = load_mutants(kata)
+        bugs, drawn = load_mutants(kata), store.draws(kata.id)
         planted = (
             hunt.named(bugs, bug, kata)
             if bug is not None
-            else hunt.draw(bugs, store.draws(kata.id), random.Random())
+            else hunt.draw(bugs, drawn, random.Random())
         )
     limit_s = parse_duration(timed) if timed else kata.minutes * 60
     target = directory if directory is not None else _default_target(kata, again)
@@ -78,6 +78,12 @@ def start(
         kata, target, limit_s, force=force, resume=resume, again=again, mode=mode, bug=planted
     )
     if planted is not None:
+        if planted.name in drawn:
+            started.repeat = (
+                "You named a bug you have been given before."
+                if bug is not None
+                else "You have been given every bug of this file: this is the one seen longest ago."
+            )
         session = started.session
         store.record_draw(kata.id, planted.name, session.attempt, session.started_at)
     if not started.resumed and not os.environ.get("DRILL_NO_WARM"):

@@ -81,6 +81,13 @@ def started(s: Started) -> None:
         console.print(f"Kept the previous attempt in {s.archived}.")
     verb = "Resumed" if s.resumed else "Started again" if s.archived else "Started"
     console.print(f"[bold green]{verb}[/] [bold]{kata.id}[/]: {kata.headline()}")
+    if kata.is_bug_hunt and not s.resumed:
+        console.print(
+            "solution.py works but for one planted bug; the "
+            "user's report of it ends PROMPT.md. Fix it with the smallest change."
+        )
+        if s.repeat:
+            console.print(s.repeat, style="dim")
     console.print(
         f"Workspace {root}: edit [bold]solution.py[/], read PROMPT.md. "
         f"Time limit {minutes(s.session.limit_s)}, deadline {_clock(s.session.deadline())} "

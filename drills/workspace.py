@@ -218,6 +218,7 @@ class Started:
     backup: Path | None = None
     resumed: bool = False
     archived: Path | None = None  # where `--again` put the previous attempt
+    repeat: str = ""  # why a bug hunt hands out a bug this candidate was given before
 
 
 def start(

@@ -94,7 +94,12 @@ def test_again_draws_every_bug_once_before_any_comes_back(hunts_dir: Path, tmp_p
     for _ in range(len(BUGS) - 1):
         drawn.append(variant(start(tmp_path / "ws", again=True)))
     assert sorted(drawn) == sorted(BUGS)
-    assert variant(start(tmp_path / "ws", again=True)) == drawn[0]  # the one seen longest ago
+    started = actions.start(
+        "bug-hunt-toy", tmp_path / "ws", None, force=False, resume=False, mode=Mode.PRACTICE,
+        again=True,
+    )  # fmt: skip
+    assert variant(started.workspace) == drawn[0]  # the one seen longest ago
+    assert started.repeat.startswith("You have been given every bug of this file")
 
 
 def test_once_every_bug_is_drawn_the_least_recent_comes_back() -> None:
