@@ -33,6 +33,9 @@ import tiktoken
 
 from benchmarks.common import Section, fmt_ratio, fmt_s
 from grader.judge.timing import compare
+from grader.kata import load_kata
+from grader.mutants import write_patched
+from grader.native import ENV, FLAGS
 from reference.tokenizer import BPETokenizer
 
 KATA = Path(__file__).resolve().parent.parent / "katas" / "tokenizer-speedup"
@@ -56,16 +59,17 @@ def native_answer() -> ModuleType | None:
     cc = shutil.which("cc")
     if cc is None:
         return None
-    library = Path(tempfile.mkdtemp(prefix="bench-native-")) / "libnative.so"
-    source = KATA / "native_answer" / "native" / "bpe.c"
-    subprocess.run(
-        [cc, "-O2", "-shared", "-fPIC", "-std=c11", "-o", str(library), str(source)], check=True
-    )
-    os.environ["DRILL_NATIVE_LIB"] = str(library)  # what drill sets for a candidate's code
+    folder = Path(tempfile.mkdtemp(prefix="bench-native-"))
+    patch = KATA / "native_answer" / "solution.patch"
+    solution = write_patched(load_kata("tokenizer-speedup"), patch, folder)
+    library = folder / "libnative.so"
+    sources = [str(p) for p in sorted((folder / "native").glob("*.c"))]
+    subprocess.run([cc, *FLAGS, "-o", str(library), *sources], check=True)
+    os.environ[ENV] = str(library)  # what drill sets for a candidate's code
     try:
-        return load(KATA / "native_answer" / "solution.py", "tokenizer_speedup_native")
+        return load(solution, "tokenizer_speedup_native")
     finally:
-        del os.environ["DRILL_NATIVE_LIB"]
+        del os.environ[ENV]
 
 
 def document(seed: int, n_chars: int) -> str:

@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import ast
 import difflib
+import shutil
 from dataclasses import dataclass
 from itertools import pairwise
 from pathlib import Path
@@ -188,6 +189,23 @@ def write_mutant(kata: Kata, mutant: Mutant, folder: Path) -> Path:
     folder.mkdir(parents=True, exist_ok=True)
     path = folder / "solution.py"
     path.write_text(mutated_source(kata, mutant), encoding="utf-8")
+    return path
+
+
+def write_patched(kata: Kata, patch: Path, folder: Path) -> Path:
+    """Another answer kept as a patch against the model answer (the mutants' format):
+    `folder/solution.py`, beside copies of what lies next to the patch (a native
+    answer's native/ sources), ready to grade."""
+    edits = parse_patch(patch.parent.name, patch.read_text(encoding="utf-8"))
+    answer = Mutant(patch.parent.name, "another answer", (), edits)
+    folder.mkdir(parents=True, exist_ok=True)
+    for item in patch.parent.iterdir():
+        if item.is_dir():
+            shutil.copytree(item, folder / item.name)
+        elif item != patch:
+            shutil.copyfile(item, folder / item.name)
+    path = folder / "solution.py"
+    path.write_text(apply(answer, kata.model_answer.read_text(encoding="utf-8")), encoding="utf-8")
     return path
 
 

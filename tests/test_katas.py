@@ -14,7 +14,7 @@ import pytest
 from drills.visible import failing_tests
 from grader import native
 from grader.kata import Kata, all_katas, load_kata_from
-from grader.mutants import Mutant, load_mutants
+from grader.mutants import Mutant, load_mutants, write_patched
 from grader.paths import BUILTIN_KATAS
 from grader.pipeline import grade
 from grader.validate import check_mutant, check_starter, check_structure, check_symptoms
@@ -23,8 +23,9 @@ KATAS = sorted(p.parent for p in BUILTIN_KATAS.glob("*/kata.yaml"))
 HUNTS = [k for k in KATAS if load_kata_from(k).is_bug_hunt]
 WRITTEN = [k for k in KATAS if k not in HUNTS]
 MUTANTS = [(k, m) for k in KATAS for m in load_mutants(load_kata_from(k))]
-# Katas that allow native code keep a second model answer with C in native_answer/.
-NATIVE = [k for k in KATAS if (k / "native_answer" / "solution.py").is_file()]
+# Katas that allow native code keep a second answer with C: native_answer/solution.patch
+# against the model answer, and its native/ sources beside it.
+NATIVE = [k for k in KATAS if (k / "native_answer" / "solution.patch").is_file()]
 
 
 def kata_at(folder: Path) -> Kata:
@@ -78,9 +79,10 @@ def test_each_planted_bug_fails_the_visible_tests_it_names(folder: Path) -> None
 @pytest.mark.slow
 @pytest.mark.skipif(native.toolchain() is None, reason="no C compiler on this machine")
 @pytest.mark.parametrize("folder", NATIVE, ids=lambda p: p.name)
-def test_the_native_answer_builds_and_scores_100(folder: Path) -> None:
+def test_the_native_answer_builds_and_scores_100(folder: Path, tmp_path: Path) -> None:
     kata = kata_at(folder)
     assert kata.native
-    report = grade(kata, folder / "native_answer" / "solution.py", device="cpu")
+    solution = write_patched(kata, folder / "native_answer" / "solution.patch", tmp_path / "ws")
+    report = grade(kata, solution, device="cpu")
     problems = {n: c.reason for n, c in report.checks.items() if c.status != "pass"}
     assert report.passed and report.score == pytest.approx(100.0), problems
