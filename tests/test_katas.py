@@ -7,6 +7,7 @@ starters are its planted bugs: each is caught, and each fails the visible tests 
 
 from __future__ import annotations
 
+import ast
 from pathlib import Path
 
 import pytest
@@ -86,3 +87,17 @@ def test_the_native_answer_builds_and_scores_100(folder: Path, tmp_path: Path) -
     report = grade(kata, solution, device="cpu")
     problems = {n: c.reason for n, c in report.checks.items() if c.status != "pass"}
     assert report.passed and report.score == pytest.approx(100.0), problems
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("folder", HUNTS, ids=lambda p: p.name)
+def test_a_rewrite_of_the_file_that_passes_the_tests_is_not_a_fix(
+    folder: Path, tmp_path: Path
+) -> None:
+    kata = kata_at(folder)
+    rewrite = tmp_path / "solution.py"  # the same code, every line laid out anew
+    rewrite.write_text(ast.unparse(ast.parse(kata.model_answer.read_text())))
+    report = grade(kata, rewrite, device="cpu", only={"tests", "diff"})
+    assert report.checks["tests"].status == "pass", report.checks["tests"].reason
+    diff = report.checks["diff"]
+    assert diff.status == "fail" and "a rewrite is not a fix" in diff.reason, diff.reason
