@@ -8,6 +8,10 @@ does not fit is left out, and the plan says so. When not everything fits, learni
 first, then the mocks, then a short estimation drill every other day, then the re-dos:
 with many katas and few days, re-doing is what gives.
 
+Bug hunts are a format rather than katas to learn one by one: a new attempt draws a
+bug not seen before, from any family. The plan holds one bug hunt a week
+(`drill start bug-hunt`), learnt with the katas; an attempt at any family ticks it.
+
 An item is ticked by an attempt at its kata (its last grade in the history), each
 attempt ticking the earliest open item of that kata: a kata done a day early counts.
 """
@@ -36,7 +40,9 @@ MOCK_EXTRA_MIN = 15  # a mock interview's clarifications and follow-ups
 MOCK_SHARE = 0.25  # the last quarter of the plan
 ESTIMATE_EVERY_DAYS = 2  # a short estimation drill every other day, topics in turn
 ESTIMATE_MIN = 10
+HUNTS = "bug-hunt"  # the kata an item names for `drill start bug-hunt`
 ESTIMATE_COUNT = 5  # questions per drill
+HUNT_EVERY_DAYS = 7  # one bug hunt a week (at least one in any plan)
 
 
 @dataclass(frozen=True)
@@ -93,7 +99,10 @@ def make_plan(
         raise BadInput(f"a plan needs at least one day, not {days}")
     if minutes_per_day < min((k.minutes for k in katas), default=1):
         raise BadInput(f"{minutes_per_day} minutes a day fits no kata: give --minutes more")
-    order = sorted(katas, key=lambda k: (k.difficulty, k.minutes, k.id))
+    hunts = [k for k in katas if k.is_bug_hunt]
+    order = sorted(
+        (k for k in katas if not k.is_bug_hunt), key=lambda k: (k.difficulty, k.minutes, k.id)
+    )
     mock_from = days - max(1, round(days * MOCK_SHARE)) if days > 3 else days
     # (priority, earliest day, item): learning every kata comes first, then the mocks,
     # then the estimation drills, then the first re-do of each, then the second re-dos.
@@ -104,6 +113,12 @@ def make_plan(
         for rank, gap in enumerate(REPEAT_AFTER_DAYS):
             day = first + gap
             wanted.append((3 if rank == 0 else 4, day, Item(day, "again", kata.id, kata.minutes)))
+    if hunts:
+        count = max(1, days // HUNT_EVERY_DAYS)
+        minutes = max(k.minutes for k in hunts)
+        for n in range(count):
+            day = (n + 1) * max(mock_from, 1) // (count + 1)
+            wanted.append((0, day, Item(day, "learn", HUNTS, minutes)))
     hardest = sorted(order, key=lambda k: (-k.difficulty, -k.minutes, k.id))
     for kata in hardest[: days - mock_from]:
         item = Item(mock_from, "mock", kata.id, kata.minutes + MOCK_EXTRA_MIN)
@@ -129,7 +144,8 @@ def _fill(start: date, days: int, per_day: int, wanted: list[tuple[int, int, Ite
             continue
         used[day] += item.minutes
         placed.append(Item(day, item.kind, item.kata, item.minutes))
-    placed.sort(key=lambda i: (i.day, KINDS.index(i.kind), i.kata))
+    # Within a day and a kind, in the order placed: the easiest learnt first.
+    placed.sort(key=lambda i: (i.day, KINDS.index(i.kind)))
     return Plan(start, days, per_day, placed, left)
 
 
@@ -149,7 +165,7 @@ def ticked(
 
     for a in attempts:
         if a.at.astimezone().date() >= plan.start:
-            tick(False, (a.kata,))
+            tick(False, (a.kata, HUNTS) if a.kata.startswith(f"{HUNTS}-") else (a.kata,))
     for at, topics in drills:
         if at.astimezone().date() >= plan.start:
             tick(True, topics)

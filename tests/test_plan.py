@@ -25,6 +25,8 @@ SEVEN = [
                 "paged-allocator", "moe-router", "ring-allreduce"}
 ]  # fmt: skip
 START = date(2026, 12, 7)
+# What a plan learns: every kata but the bug hunts, which it holds as `drill start bug-hunt`.
+LEARNT = {k.id for k in KATAS if not k.is_bug_hunt} | {"bug-hunt"}
 
 
 def attempt(kata: str, on: date) -> Attempt:
@@ -35,9 +37,10 @@ def attempt(kata: str, on: date) -> Attempt:
 def test_two_weeks_learn_every_kata_easiest_first_then_redo_then_mock() -> None:
     plan = make_plan(KATAS, START, 14, 90)
     learnt = [i for i in plan.items if i.kind == "learn"]
-    assert {i.kata for i in learnt} == {k.id for k in KATAS}
+    assert {i.kata for i in learnt} == LEARNT
     difficulty = {k.id: k.difficulty for k in KATAS}
-    assert [difficulty[i.kata] for i in learnt] == sorted(difficulty[i.kata] for i in learnt)
+    levels = [difficulty[i.kata] for i in learnt if i.kata in difficulty]
+    assert levels == sorted(levels)
     first = {i.kata: i.day for i in learnt}
     for item in plan.items:
         if item.kind == "again":
@@ -60,7 +63,7 @@ def test_what_does_not_fit_is_left_out_and_named() -> None:
 
 def test_with_more_katas_than_days_re_dos_give_way_to_learning_and_mocks() -> None:
     plan = make_plan(KATAS, START, 14, 120)
-    assert {i.kata for i in plan.items if i.kind == "learn"} == {k.id for k in KATAS}
+    assert {i.kata for i in plan.items if i.kind == "learn"} == LEARNT
     assert len([i for i in plan.items if i.kind == "mock"]) == round(14 * 0.25)
     assert plan.left_out and all(i.kind == "again" for i in plan.left_out)
 
@@ -125,11 +128,29 @@ def test_an_unreadable_plan_is_named_with_the_way_out(isolated_home: Path) -> No
 
 
 def test_estimation_drills_fill_every_other_day_and_are_ticked_by_a_session() -> None:
-    plan = make_plan(KATAS, START, 14, 120, ("kv-cache", "decode"))
+    plan = make_plan(SEVEN, START, 14, 120, ("kv-cache", "decode"))
     drills = [(n, i) for n, i in enumerate(plan.items) if i.kind == "estimate"]
     assert [i.kata for _, i in drills[:2]] == ["kv-cache", "decode"]
-    assert all(i.day % 2 == 1 and i.minutes == 10 for _, i in drills)
+    assert all(i.minutes == 10 for _, i in drills)
+    days = [i.day for _, i in drills]
+    assert all(day >= 1 + 2 * n for n, day in enumerate(days)) and days == sorted(set(days))
+    for day in range(1, 14, 2):  # every other day holds a drill, unless it is full
+        used = sum(i.minutes for i in plan.items if i.day == day)
+        assert day in days or used + 10 > 120
     assert drills[0][1].label() == "drill estimate kv-cache --count 5"
     session = datetime(2026, 12, 8, 9, tzinfo=UTC)
     done = ticked(plan, [], [(session, frozenset({"decode", "weights"}))])
     assert done == {drills[1][0]}  # the first drill of a topic the session asked
+
+
+def test_bug_hunts_are_one_a_week_ticked_by_an_attempt_at_any_family() -> None:
+    plan = make_plan(KATAS, START, 14, 120)
+    hunts = [n for n, i in enumerate(plan.items) if i.kata == "bug-hunt"]
+    assert len(hunts) == 2 and all(plan.items[n].kind == "learn" for n in hunts)
+    assert plan.items[hunts[0]].label() == "drill start bug-hunt"
+    assert not any(i.kata.startswith("bug-hunt-") for i in [*plan.items, *plan.left_out])
+    done = ticked(
+        plan,
+        [attempt("bug-hunt-moe", START), attempt("bug-hunt-sampling", START + timedelta(days=1))],
+    )
+    assert done == set(hunts)
