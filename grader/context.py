@@ -74,5 +74,6 @@ class GradeContext:
             "network": self.kata.network,
             "env": {**env, **WORKER_ENV},
             "reference": self.kata.reference,
+            "starter_dir": str(self.kata.starter_dir),
             "reference_read": [str(reference_dir())],
         }

@@ -44,6 +44,9 @@ class SpeedSpec:
     # Partial credit past max_ratio, in steps rather than linearly: (ratio to the
     # reference, share of the speed weight), by increasing ratio and decreasing share.
     tiers: tuple[tuple[float, float], ...] = ()
+    # "starter": also time the file the candidate was given (a speed-up kata's slow
+    # original) against the reference, and report the speed-up over it.
+    baseline: str | None = None
 
     def boundaries(self) -> list[float]:
         """Every ratio a verdict turns on: the budget, then each tier's."""
@@ -270,6 +273,7 @@ def load_kata_from(folder: Path) -> Kata:
             spd.get("advice", ""),
             spd.get("growth_advice", ""),
             tuple((float(t["max_ratio"]), float(t["share"])) for t in spd.get("tiers", [])),
+            spd.get("baseline"),
         )
         if spd
         else None,

@@ -32,6 +32,7 @@ from grader.judge.remote import Session, SolutionUnavailable, WorkerDied
 from grader.judge.timing import compare_sides
 
 SPEED_MAX_S = 3.0
+BASELINE_MAX_S, BASELINE_ROUNDS = 2.0, 7  # a report, not a verdict: a few rounds do
 GROWTH_MAX_S = 2.0
 
 
@@ -72,8 +73,12 @@ class Measurer:
         self.sessions: list[Session] = []
 
     def session(self, who: str) -> Session:
-        """A fresh worker for the candidate or the reference."""
-        make = workers.candidate if who == "candidate" else workers.reference
+        """A fresh worker for the candidate, the reference or the kata's starter."""
+        make = {
+            "candidate": workers.candidate,
+            "reference": workers.reference,
+            "baseline": workers.baseline,
+        }[who]
         session = make(self.zygote, self.config, f"measure-{who}")
         self.sessions.append(session)
         return session
@@ -122,6 +127,7 @@ class Measurer:
         sizes: list[int] | None,
         budgets: list[float] | None = None,
         growth_budget: float | None = None,
+        baseline: bool = False,
     ) -> None:
         sync = _sync(device)
         cand, ref = self.session("candidate"), self.session("reference")
@@ -146,6 +152,8 @@ class Measurer:
                 record["differs"] = differs
             if sizes and not differs:
                 record.update(self._growth(factory, device, sizes, cand, ref, sync, growth_budget))
+            if baseline and not differs:
+                record.update(self._baseline(factory, device, large, b, sync))
         except BaseException as exc:
             self.channel.send({"kind": "speed", "error": describe(exc)})
             return
@@ -176,6 +184,26 @@ class Measurer:
             "reference_growth": found["reference"].ratio,
             "sizes": sizes,
         }
+
+    def _baseline(
+        self,
+        factory: Callable[..., Case],
+        device: str,
+        size: int | None,
+        ref: RemoteSide,
+        sync: Callable[[], None],
+    ) -> dict[str, Any]:
+        """The kata's starter against the reference on the same case: what the candidate's
+        ratio is worth as a speed-up over the file they were given."""
+        session = self.session("baseline")
+        try:
+            original = RemoteSide(session, factory(session.module, device, size), sync)
+            found = compare_sides(original, ref, max_s=BASELINE_MAX_S, rounds=BASELINE_ROUNDS)
+        except BaseException as exc:
+            return {"baseline_error": describe(exc)}
+        finally:
+            session.close()
+        return {"baseline_ratio": found.ratio, "baseline_s": found.a_s}
 
     # -- integration -------------------------------------------------------------------
 
@@ -225,6 +253,7 @@ def main() -> None:
                     spec.get("sizes"),
                     [spec["max_ratio"], *(ratio for ratio, _ in spec.get("tiers", []))],
                     spec.get("max_growth"),
+                    baseline=spec.get("baseline") == "starter",
                 )
         if config.get("integration"):
             measurer.integration(getattr(cases, config["integration"]["case"]), device)

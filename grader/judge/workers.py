@@ -49,6 +49,13 @@ def reference(zygote: ZygoteClient, config: dict[str, Any], label: str) -> Sessi
     return Session(zygote, spec, float(config["import_timeout_s"]), label="the reference")
 
 
+def baseline(zygote: ZygoteClient, config: dict[str, Any], label: str) -> Session:
+    """The kata's own starter (a speed-up kata's slow original), timed as a third side."""
+    starter = config["starter_dir"]
+    spec = _spec(config, label, "solution", [starter], [starter])
+    return Session(zygote, spec, float(config["import_timeout_s"]), label="the original")
+
+
 # The judge process's zygote and config, for suites that start workers of their own
 # (the ring kata's ranks): set once by `grader.judge.run_tests`.
 _current: tuple[ZygoteClient, dict[str, Any]] | None = None

@@ -22,6 +22,8 @@ def summary(check: Check) -> str:
         text = f"{d['ratio']:.2f}x the reference's time on {d.get('device', '?')} (budget {d['budget_ratio']:g}x)"
         if "growth" in d:
             text += f", growth {d['growth']:.2f}x (budget {d['budget_growth']:g}x)"
+        if "speedup" in d:
+            text += f"; {d['speedup']:.1f}x faster than the file you were given"
         return text
     if check.name == "diff" and "changed_lines" in d:
         given = "the file you were given" if d.get("against_given") else "the nearest planted file"

@@ -47,6 +47,9 @@ def check_speed(ctx: GradeContext, result: ChildResult) -> Check:
         "channel_s": record.get("channel_s"),
         "checked_calls": record.get("checked_calls"),
     }
+    if "baseline_ratio" in record:
+        original = float(record["baseline_ratio"])
+        details.update(baseline_ratio=round(original, 3), speedup=round(original / ratio, 2))
     comparison = _comparison(record, "interval", "spread")
     verdicts = {"ratio": comparison.verdict(spec.max_ratio)}
     problems: list[tuple[str, str]] = []  # (what failed, why)
@@ -91,6 +94,8 @@ def check_speed(ctx: GradeContext, result: ChildResult) -> Check:
         )
     if problems:
         reason = "; ".join(why for _, why in problems)
+        if "speedup" in details:
+            reason += f"; {details['speedup']:.1f}x faster than the file you were given"
         failed = {what for what, _ in problems}
         # The advice that speaks to what was measured: growth's when growth failed.
         advice = spec.growth_advice if "growth" in failed and spec.growth_advice else spec.advice

@@ -142,3 +142,15 @@ def test_tiers_must_step_out_in_ratio_and_down_in_share(tmp_path: Path) -> None:
     )
     with pytest.raises(KataError, match=r"speed\.tiers"):
         load_kata_from(folder)
+
+
+def test_the_speed_up_over_the_original_is_reported_beside_the_ratio(
+    tiered: GradeContext,
+) -> None:
+    from grader.render.common import summary
+
+    fast = check_speed(tiered, speed_record(ratio=1.2, interval=[1.1, 1.3], baseline_ratio=12.0))
+    assert fast.status == "pass" and fast.details["speedup"] == pytest.approx(10.0)
+    assert "10.0x faster than the file you were given" in summary(fast)
+    slow = check_speed(tiered, speed_record(ratio=4.0, interval=[3.8, 4.2], baseline_ratio=12.0))
+    assert "3.0x faster than the file you were given" in slow.reason
