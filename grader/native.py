@@ -26,6 +26,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from grader.judge.client import WorkerSpec, ZygoteClient
+from grader.paths import NotOwnFile, copy_own_file
 from grader.sandbox import ZygoteProcess
 
 FOLDER = "native"  # in the workspace: the C sources
@@ -51,7 +52,7 @@ def sources(root: Path) -> list[Path]:
     folder = root / FOLDER
     if not folder.is_dir():
         return []
-    return sorted(p for p in folder.iterdir() if p.suffix in SUFFIXES and p.is_file())
+    return sorted(p for p in folder.iterdir() if p.suffix in SUFFIXES and not p.is_dir())
 
 
 def digest(files: list[Path]) -> str:
@@ -97,8 +98,13 @@ def build(
     base = Path(tempfile.mkdtemp(prefix="native-", dir=workdir))
     src, out = base / "src", base / "build"
     src.mkdir()
-    for path in files:
-        shutil.copyfile(path, src / path.name)  # the copy is what gets built
+    try:
+        if (files[0].parent).is_symlink():
+            raise NotOwnFile(f"{FOLDER}/ is a symbolic link: drill builds only its own files")
+        for path in files:
+            copy_own_file(path, src / path.name)  # the copy is what gets built
+    except NotOwnFile as exc:
+        return Build(None, str(exc).replace(f"{files[0].parent}", FOLDER), names)
     argv = ["cc", *FLAGS, "-o", str(out / LIBRARY)]
     argv += [str(src / n) for n in names if n.endswith(".c")]
     status = _run(zygote, argv, src, out, programs, limits)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import stat
 from pathlib import Path
 
 BUILTIN_KATAS = Path(__file__).resolve().parent.parent / "katas"
@@ -61,3 +62,26 @@ def off_limits() -> list[Path]:
     ours = [package_dir(name) for name in ("grader", "reference", "drills", "katas")]
     found = [p for p in ours if p is not None]
     return [*found, BUILTIN_KATAS, katas_dir(), data_dir(), cache_dir()]
+
+
+def copy_own_file(src: Path, dst: Path) -> None:
+    """Copy the regular file `src` itself, never what a symbolic link there points to.
+
+    What a candidate hands in (solution.py, native/ sources) is read here, by the
+    grader, with the grader's rights: a link to a secret would be copied into the grade
+    and could come back in a compiler's or a parser's message. `O_NOFOLLOW` refuses the
+    link at the moment of opening, so nothing can swap one in after a check."""
+    try:
+        fd = os.open(src, os.O_RDONLY | os.O_NOFOLLOW | getattr(os, "O_NONBLOCK", 0))
+    except OSError as exc:
+        if src.is_symlink():
+            raise NotOwnFile(f"{src} is a symbolic link: drill reads only the file itself") from exc
+        raise
+    with os.fdopen(fd, "rb") as file:
+        if not stat.S_ISREG(os.fstat(file.fileno()).st_mode):
+            raise NotOwnFile(f"{src} is not a regular file")
+        dst.write_bytes(file.read())
+
+
+class NotOwnFile(OSError):
+    """A file handed in that is a link or a device, not a file of its own."""

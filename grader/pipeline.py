@@ -7,7 +7,6 @@ returns a `Report` that every renderer reads.
 
 from __future__ import annotations
 
-import shutil
 import tempfile
 import threading
 from collections.abc import Callable
@@ -21,7 +20,7 @@ from grader.context import GradeContext
 from grader.errors import BadInput
 from grader.kata import Kata
 from grader.native import Build
-from grader.paths import off_limits
+from grader.paths import NotOwnFile, copy_own_file, off_limits
 from grader.report import Check, Report, TestOutcome
 from grader.sandbox import (
     ChildResult,
@@ -59,7 +58,10 @@ def private_copy(solution: Path, workdir: Path) -> Path:
         raise BadInput(f"{solution} does not exist: the workspace needs its solution.py")
     solution_dir = workdir / "solution"
     solution_dir.mkdir()
-    shutil.copyfile(solution, solution_dir / "solution.py")
+    try:
+        copy_own_file(solution, solution_dir / "solution.py")
+    except NotOwnFile as exc:
+        raise BadInput(str(exc)) from None
     return solution_dir
 
 

@@ -110,3 +110,31 @@ def test_drill_test_builds_once_and_again_only_when_the_sources_change(tmp_path:
         (root / "native" / "add.c").write_text("int add(int a, int b) { return a + ; }\n")
         broken = runner.run()
         assert not broken.ok and broken.first_failure.startswith("native/: the C build failed")
+
+
+def test_a_source_that_links_elsewhere_is_refused_not_read(tmp_path: Path) -> None:
+    secret = tmp_path / "secret.txt"
+    secret.write_text("TOKEN=hunter2\n")
+    kata = kata_with_native(tmp_path)
+    root = workspace(tmp_path, ADD_C)
+    (root / "native" / "leak.c").symlink_to(secret)
+    tests = grade(kata, root / "solution.py", device="cpu", only={"tests"}).checks["tests"]
+    assert tests.status == "error"
+    assert (
+        tests.reason
+        == "native/: native/leak.c is a symbolic link: drill reads only the file itself"
+    )
+    assert "hunter2" not in tests.reason
+
+
+def test_a_solution_that_links_elsewhere_is_refused(tmp_path: Path) -> None:
+    from grader.errors import BadInput
+
+    secret = tmp_path / "secret.py"
+    secret.write_text("TOKEN = 'hunter2' +\n")
+    root = tmp_path / "ws"
+    root.mkdir()
+    (root / "solution.py").symlink_to(secret)
+    kata = kata_with_native(tmp_path, allowed=False)
+    with pytest.raises(BadInput, match=r"solution\.py is a symbolic link"):
+        grade(kata, root / "solution.py", device="cpu", only={"tests"})
