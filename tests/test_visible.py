@@ -194,3 +194,15 @@ def test_a_profiled_run_ends_with_the_solutions_functions_by_time(
     out = capfd.readouterr().out
     mine = out.split("solution.py, by cumulative time")[1].split("every function")[0]
     assert re.search(r"\d+\s+top_k_indices \(solution\.py:\d+\)", mine), out
+
+
+def test_a_profiled_run_where_no_test_body_ran_says_so(
+    ws: Path, runner: VisibleRunner, capfd: pytest.CaptureFixture[str]
+) -> None:
+    (ws / "solution.py").write_text(MODEL)
+    (ws / "test_visible.py").write_text(
+        "import pytest\n\n@pytest.mark.skip(reason='later')\ndef test_later() -> None:\n    pass\n"
+    )
+    runner.run(echo=True, profile=True)
+    out = capfd.readouterr().out
+    assert "Nothing was profiled: no test body ran." in out and "Where the time went" not in out
