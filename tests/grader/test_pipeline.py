@@ -129,7 +129,7 @@ def test_a_slow_solution_fails_speed_with_the_ratio(toy_kata: Kata, tmp_path: Pa
         "def top_k_indices(xs: list[float], k: int) -> list[int]:\n"
         "    if k <= 0:\n        return []\n"
         "    order = list(range(len(xs)))\n"
-        "    for _ in range(3):\n"
+        "    for _ in range(10):  # about 12x the reference: far past the 4x budget\n"
         "        order = sorted(order, key=lambda i: (-xs[i], i))\n"
         "    return order[:k]\n"
     )
