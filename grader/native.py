@@ -22,7 +22,9 @@ import shutil
 import subprocess
 import tempfile
 import time
+from collections.abc import Sequence
 from dataclasses import dataclass
+from functools import cache
 from pathlib import Path
 
 from grader.judge.client import WorkerSpec, ZygoteClient
@@ -63,8 +65,10 @@ def digest(files: list[Path]) -> str:
     return h.hexdigest()[:16]
 
 
-def toolchain() -> list[Path] | None:
-    """The programs a build may execute (real paths), or None without a C compiler."""
+@cache
+def toolchain() -> tuple[Path, ...] | None:
+    """The programs a build may execute (real paths), or None without a C compiler;
+    asked of the compiler once a process (`drill watch` builds on every change)."""
     cc = shutil.which("cc")
     if cc is None:
         return None
@@ -74,7 +78,7 @@ def toolchain() -> list[Path] | None:
             [cc, f"-print-prog-name={part}"], capture_output=True, text=True, check=False
         ).stdout.strip()
         programs.append(shutil.which(found) or found)
-    return [Path(os.path.realpath(p)) for p in programs if p and os.path.exists(p)]
+    return tuple(Path(os.path.realpath(p)) for p in programs if p and os.path.exists(p))
 
 
 def build(
@@ -83,7 +87,7 @@ def build(
     dest: Path,
     zygote: ZygoteProcess,
     limits: dict[str, int],
-    programs: list[Path] | None = None,
+    programs: Sequence[Path] | None = None,
 ) -> Build:
     """Compile `files` in a sandboxed worker (its sources and output under `workdir`)
     into `dest/libnative.so`, a folder the solution's processes may read."""
@@ -123,7 +127,7 @@ def _run(
     argv: list[str],
     src: Path,
     out: Path,
-    programs: list[Path],
+    programs: Sequence[Path],
     limits: dict[str, int],
 ) -> int | None:
     client = ZygoteClient(zygote.new_client())

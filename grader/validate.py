@@ -39,7 +39,6 @@ PARTS = (
     "interview.yaml",
     "model_answer.py",
 )
-HUNT_PARTS = tuple(p for p in PARTS if p != "starter/solution.py")  # the bug is the starter
 MIN_MUTANTS = 5
 # Runs a folder's visible tests (test_*.py beside solution.py) once per solution source,
 # in the candidate's sandbox; the names of the tests that failed, per source. The caller
@@ -78,7 +77,7 @@ def missing_follow_ups(follow_ups: list[str]) -> list[str]:
 
 
 def check_structure(kata: Kata) -> Iterator[Finding]:
-    for part in HUNT_PARTS if kata.is_bug_hunt else PARTS:
+    for part in PARTS:
         present = (kata.folder / part).is_file()
         yield Finding(kata.id, part, present, "present" if present else "missing")
     if kata.interview_path.is_file():
@@ -130,6 +129,7 @@ def check_planted(kata: Kata) -> Iterator[Finding]:
         return  # said by check_mutants
     assert kata.diff is not None
     model = kata.model_answer.read_text(encoding="utf-8")
+    yield _starter_is_first_bug(kata, bugs[0])
     visible = visible_test_names(kata)
     for bug in bugs:
         missing = [f for f in ("symptom", "subtle", "shows_in", "hints") if not getattr(bug, f)]
@@ -146,6 +146,23 @@ def check_planted(kata: Kata) -> Iterator[Finding]:
                 problems.append(f"its fix changes {size} lines, over the diff budget")
         detail = "; ".join(problems) or "symptom, hints, visible tests and fix size in order"
         yield Finding(kata.id, f"planted bug {bug.name}", not problems, detail)
+
+
+def _starter_is_first_bug(kata: Kata, first: Mutant) -> Finding:
+    """A bug hunt's starter/solution.py is the model answer with its first planted bug:
+    what a copy of starter/ gives; `drill start` plants the bug it draws instead."""
+    starter = kata.starter_dir / "solution.py"
+    try:
+        same = starter.read_text(encoding="utf-8") == planted_source(kata, first)
+    except (OSError, KataError):
+        same = False
+    detail = (
+        f"the model answer with {first.name} planted"
+        if same
+        else f"not the model answer with its first planted bug ({first.name}): write it with "
+        f"`python -m grader.mutants {kata.folder}`"
+    )
+    return Finding(kata.id, "starter/solution.py", same, detail)
 
 
 def check_symptoms(kata: Kata, failures: VisibleFailures) -> Iterator[Finding]:
@@ -219,8 +236,7 @@ def check_grades(kata: Kata, device: str = "cpu") -> Iterator[Finding]:
         ok,
         f"{model.score:.1f}" + (f" ({problems})" if problems else ""),
     )
-    if not kata.is_bug_hunt:  # a bug hunt's starters are its mutants
-        yield check_starter(kata, device)
+    yield check_starter(kata, device)
     for mutant in load_mutants(kata):
         yield check_mutant(kata, mutant, device)
 

@@ -274,3 +274,12 @@ def test_bug_hunt_is_for_new_attempts_only(hunts_dir: Path, tmp_path: Path) -> N
                 "bug-hunt", tmp_path / "ws", None, force=False, resume=resume,
                 mode=Mode.PRACTICE, again=again,
             )  # fmt: skip
+
+
+def test_a_starter_that_is_not_the_first_planted_file_is_reported(tmp_path: Path) -> None:
+    folder = tmp_path / "bug-hunt-toy"
+    shutil.copytree(TOY.folder, folder)
+    assert {f.item: f.ok for f in check_planted(load_kata_from(folder))}["starter/solution.py"]
+    (folder / "starter" / "solution.py").write_text(TOY.model_answer.read_text())
+    found = {f.item: f for f in check_planted(load_kata_from(folder))}["starter/solution.py"]
+    assert not found.ok and "python -m grader.mutants" in found.detail

@@ -8,6 +8,8 @@ starters are its planted bugs: each is caught, and each fails the visible tests 
 from __future__ import annotations
 
 import ast
+import subprocess
+import sys
 from pathlib import Path
 
 import pytest
@@ -15,14 +17,13 @@ import pytest
 from drills.visible import failing_tests
 from grader import native
 from grader.kata import Kata, all_katas, load_kata_from
-from grader.mutants import Mutant, load_mutants, write_patched
+from grader.mutants import Mutant, load_mutants, planted_source, write_patched
 from grader.paths import BUILTIN_KATAS
 from grader.pipeline import grade
 from grader.validate import check_mutant, check_starter, check_structure, check_symptoms
 
 KATAS = sorted(p.parent for p in BUILTIN_KATAS.glob("*/kata.yaml"))
 HUNTS = [k for k in KATAS if load_kata_from(k).is_bug_hunt]
-WRITTEN = [k for k in KATAS if k not in HUNTS]
 MUTANTS = [(k, m) for k in KATAS for m in load_mutants(load_kata_from(k))]
 # Katas that allow native code keep a second answer with C: native_answer/solution.patch
 # against the model answer, and its native/ sources beside it.
@@ -54,7 +55,7 @@ def test_model_answer_scores_100(folder: Path) -> None:
 
 
 @pytest.mark.slow
-@pytest.mark.parametrize("folder", WRITTEN, ids=lambda p: p.name)
+@pytest.mark.parametrize("folder", KATAS, ids=lambda p: p.name)
 def test_starter_does_not_pass(folder: Path) -> None:
     finding = check_starter(kata_at(folder))
     assert finding.ok, finding.detail
@@ -101,3 +102,16 @@ def test_a_rewrite_of_the_file_that_passes_the_tests_is_not_a_fix(
     assert report.checks["tests"].status == "pass", report.checks["tests"].reason
     diff = report.checks["diff"]
     assert diff.status == "fail" and "a rewrite is not a fix" in diff.reason, diff.reason
+
+
+@pytest.mark.parametrize("folder", HUNTS, ids=lambda p: p.name)
+def test_no_planted_bug_shows_itself_to_a_linter(folder: Path, tmp_path: Path) -> None:
+    kata = kata_at(folder)
+    for bug in load_mutants(kata):  # an unused variable or import would point at the line
+        (tmp_path / f"{bug.name}.py").write_text(planted_source(kata, bug))
+    linted = subprocess.run(
+        [sys.executable, "-m", "ruff", "check", "--no-cache", "--isolated", "--select", "F",
+         "--output-format", "concise", str(tmp_path)],
+        capture_output=True, text=True, check=False,
+    )  # fmt: skip
+    assert linted.returncode == 0, linted.stdout
