@@ -105,7 +105,7 @@ def test_a_rewrite_of_the_file_that_passes_the_tests_is_not_a_fix(
 
 
 @pytest.mark.parametrize("folder", HUNTS, ids=lambda p: p.name)
-def test_no_planted_bug_shows_itself_to_a_linter(folder: Path, tmp_path: Path) -> None:
+def test_no_planted_bug_shows_itself_to_a_linter_or_formatter(folder: Path, tmp_path: Path) -> None:
     kata = kata_at(folder)
     for bug in load_mutants(kata):  # an unused variable or import would point at the line
         (tmp_path / f"{bug.name}.py").write_text(planted_source(kata, bug))
@@ -115,3 +115,10 @@ def test_no_planted_bug_shows_itself_to_a_linter(folder: Path, tmp_path: Path) -
         capture_output=True, text=True, check=False,
     )  # fmt: skip
     assert linted.returncode == 0, linted.stdout
+    config = Path(__file__).resolve().parent.parent / "pyproject.toml"  # the kata files' layout
+    laid_out = subprocess.run(
+        [sys.executable, "-m", "ruff", "format", "--no-cache", "--check", "--config", str(config),
+         str(tmp_path)],
+        capture_output=True, text=True, check=False,
+    )  # fmt: skip
+    assert laid_out.returncode == 0, laid_out.stdout  # a reformatted line points at it too

@@ -277,7 +277,7 @@ def generate(
         if use_cache:
             col = width + step  # the cache column the chosen token goes to
             key_mask[:, col] = True
-            pos = (lengths.max() + step).expand(batch, 1)  # [B, 1]: its position in its own sequence
+            pos = lengths.new_full((batch, 1), col)  # [B, 1]: its position in its own sequence
             logits = model.forward(next_token[:, None], pos, key_mask, cache, col)[:, -1]
         else:
             tokens = torch.cat([tokens, next_token[:, None]], dim=1)
