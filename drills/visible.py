@@ -37,14 +37,13 @@ from types import TracebackType
 from typing import TYPE_CHECKING
 
 from drills.workspace import Workspace
-from grader import native
 from grader.errors import BadInput
 from grader.kata import Kata, load_kata
-from grader.native import Build
 from grader.worker.signals import kill_tree
 
 if TYPE_CHECKING:
     from grader.judge.client import ZygoteClient
+    from grader.native import Build
     from grader.sandbox import ZygoteProcess
 
 TIMEOUT_S = 60  # per test (pytest-timeout)
@@ -190,7 +189,9 @@ class VisibleRunner:
         folder = self._tmp / f"run-{next(self._runs)}"
         env = self._env(echo)
         if library is not None:
-            env[native.ENV] = str(library)
+            from grader.native import ENV
+
+            env[ENV] = str(library)
         spec = WorkerSpec(
             module="solution",
             path=[str(self.root)],
@@ -228,6 +229,8 @@ class VisibleRunner:
     def _build_native(self) -> tuple[Path | None, str]:
         """The workspace's native/ C sources built, again only when they changed: (the
         library, or None; why the build failed, or "")."""
+        from grader import native
+
         files = native.sources(self.root) if self.kata.native else []
         if not files or self._tmp is None:
             return None, ""

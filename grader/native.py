@@ -26,10 +26,12 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from functools import cache
 from pathlib import Path
+from typing import TYPE_CHECKING
 
-from grader.judge.client import WorkerSpec, ZygoteClient
 from grader.paths import NotOwnFile, copy_own_file
-from grader.sandbox import ZygoteProcess
+
+if TYPE_CHECKING:
+    from grader.sandbox import ZygoteProcess
 
 FOLDER = "native"  # in the workspace: the C sources
 LIBRARY = "libnative.so"
@@ -130,6 +132,8 @@ def _run(
     programs: Sequence[Path],
     limits: dict[str, int],
 ) -> int | None:
+    from grader.judge.client import WorkerSpec, ZygoteClient
+
     client = ZygoteClient(zygote.new_client())
     try:
         spec = WorkerSpec(
