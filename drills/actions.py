@@ -21,7 +21,7 @@ from drills.hooks import SessionHooks, hooks_for
 from drills.visible import VisibleResult, VisibleRunner, run_visible
 from drills.workspace import Hint, Mode, Session, Started, Workspace, find_workspace, now
 from grader.errors import BadInput
-from grader.kata import Kata, load_kata
+from grader.kata import Kata, load_kata, read_yaml
 from grader.mutants import load_mutants
 from grader.report import Report
 
@@ -176,10 +176,15 @@ class HintTaken:
 
 
 def hints_of(kata: Kata, variant: str | None = None) -> list[str]:
-    """The hint ladder: the interview script's, or a bug hunt's planted bug's own."""
-    from drills.mock.script import load_script
+    """The hint ladder: the interview script's, or a bug hunt's own planted bug's (read
+    here, not through the mock interview's script: practice never loads the mock)."""
+    if kata.is_bug_hunt and variant is not None:
+        from grader.mutants import mutant_named
 
-    return list(load_script(kata, variant).hints)
+        return list(mutant_named(kata, variant).hints)
+    data: Any = read_yaml(kata.interview_path)
+    hints = data.get("hints", []) if isinstance(data, dict) else []
+    return [str(h) for h in hints]
 
 
 def next_hint(directory: Path) -> tuple[int, int, float]:
