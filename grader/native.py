@@ -116,7 +116,7 @@ def build(
     status = _run(zygote, argv, src, out, programs, limits)
     built = out / LIBRARY
     if status != 0 or not built.is_file():
-        said = _said(out / "output.txt", f"{src}/")
+        said = _said(out / "output.txt", {f"{src}/": f"{FOLDER}/", f"{out}/": ""})
         why = f"the C build failed (cc exited with {status})"
         return Build(None, f"{why}: {_first_error(said)}", names, said)
     library = dest / LIBRARY
@@ -161,15 +161,19 @@ def _run(
         client.sock.close()
 
 
-def _said(output: Path, src: str) -> str:
+def _said(output: Path, paths: dict[str, str]) -> str:
+    """The compiler's output, with the build's private folders named as the candidate
+    knows them (native/add.c, not the temporary copy it was built from)."""
     try:
         text = output.read_text(encoding="utf-8", errors="replace")
     except OSError:
         return ""
-    return text.replace(src, f"{FOLDER}/")[:20_000]
+    for private, shown in paths.items():
+        text = text.replace(private, shown)
+    return text[:20_000]
 
 
 def _first_error(said: str) -> str:
     lines = [line.strip() for line in said.splitlines() if line.strip()]
-    errors = [line for line in lines if "error" in line]
+    errors = [line for line in lines if "error" in line.lower()]
     return (errors or lines or ["the compiler said nothing"])[0][:400]

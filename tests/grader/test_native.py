@@ -138,3 +138,29 @@ def test_a_solution_that_links_elsewhere_is_refused(tmp_path: Path) -> None:
     kata = kata_with_native(tmp_path, allowed=False)
     with pytest.raises(BadInput, match=r"solution\.py is a symbolic link"):
         grade(kata, root / "solution.py", device="cpu", only={"tests"})
+
+
+@needs_cc
+@pytest.mark.parametrize(
+    ("source", "refused"),
+    [
+        ('#include "{target}"\n', "Permission denied"),
+        (
+            '__asm__(".section .rodata\\n.incbin \\"{target}\\"\\n.previous");\nint f(void);\n',
+            "Error: file not found",  # the assembler's word for a file it may not open
+        ),
+    ],
+    ids=["include", "incbin"],
+)
+def test_the_compiler_cannot_read_the_kata_folder(
+    tmp_path: Path, source: str, refused: str
+) -> None:
+    kata = kata_with_native(tmp_path)
+    target = kata.folder / "hidden" / "test_top_k.py"
+    assert target.is_file()
+    root = workspace(tmp_path, source.format(target=target))
+    tests = grade(kata, root / "solution.py", device="cpu", only={"tests"}).checks["tests"]
+    assert tests.status == "error"
+    assert tests.reason.startswith("native/: the C build failed (cc exited with 1): ")
+    assert refused in tests.reason and str(target) in tests.reason
+    assert str(tmp_path / "ws") not in tests.reason and "/build/" not in tests.reason
