@@ -24,6 +24,7 @@ from dataclasses import asdict, dataclass
 from datetime import date, datetime
 from typing import TYPE_CHECKING, Any, Literal
 
+from drills.hunt import ALIAS as HUNTS  # the item `drill start bug-hunt` takes
 from grader.errors import BadInput
 from grader.paths import data_dir
 
@@ -40,7 +41,6 @@ MOCK_EXTRA_MIN = 15  # a mock interview's clarifications and follow-ups
 MOCK_SHARE = 0.25  # the last quarter of the plan
 ESTIMATE_EVERY_DAYS = 2  # a short estimation drill every other day, topics in turn
 ESTIMATE_MIN = 10
-HUNTS = "bug-hunt"  # the kata an item names for `drill start bug-hunt`
 ESTIMATE_COUNT = 5  # questions per drill
 HUNT_EVERY_DAYS = 7  # one bug hunt a week (at least one in any plan)
 

@@ -11,6 +11,10 @@ own signals rather than by the candidate's opinion of themselves:
 
 The kata due first (lowest recall probability among those due) comes first; katas never
 tried follow, easiest first; the rest wait for their due date. Each line says why.
+
+Bug hunts are one card, `bug-hunt`: each attempt draws a bug not seen before, so what is
+learnt is the format (reading code you did not write), not one family's file; an
+attempt at any family is a review of it, and `drill start bug-hunt` picks the family.
 """
 
 from __future__ import annotations
@@ -20,6 +24,8 @@ from collections import Counter
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any
+
+from drills.hunt import ALIAS as HUNTS
 
 if TYPE_CHECKING:
     from fsrs import Rating
@@ -112,35 +118,61 @@ def recommend(katas: list[Kata], attempts: list[Attempt], now: datetime) -> list
     # No same-day learning steps: a kata is re-done on another day, not in ten minutes.
     # No fuzzing: the same history always gives the same plan.
     scheduler = Scheduler(learning_steps=(), relearning_steps=(), enable_fuzzing=False)
-    by_kata: dict[str, list[Attempt]] = {k.id: [] for k in katas}
+    cards = _cards(katas)
+    card_of = {k.id: (HUNTS if k.is_bug_hunt else k.id) for k in katas}
+    by_card: dict[str, list[Attempt]] = {c.id: [] for c in cards}
     for a in attempts:
-        if a.kata in by_kata:
-            by_kata[a.kata].append(a)
+        if a.kata in card_of:
+            by_card[card_of[a.kata]].append(a)
     tried: list[Recommendation] = []
     new: list[Recommendation] = []
-    for kata in katas:
-        history = by_kata[kata.id]
+    for c in cards:
+        history = by_card[c.id]
         if not history:
-            new.append(Recommendation(kata.id, None, None, _new_reason(kata)))
+            new.append(Recommendation(c.id, None, None, c.new_reason))
             continue
         card = Card()
         for a in history:
             card, _ = scheduler.review_card(card, rating(a), a.at)
         recall = scheduler.get_card_retrievability(card, now)
-        tried.append(Recommendation(kata.id, card.due, recall, _reason(history, now), history))
+        tried.append(Recommendation(c.id, card.due, recall, _reason(history, now), history))
     due = sorted((r for r in tried if _is_due(r, now)), key=lambda r: r.recall or 0.0)
     waiting = sorted((r for r in tried if not _is_due(r, now)), key=lambda r: r.due or now)
-    difficulty = {k.id: (k.difficulty, k.minutes, k.id) for k in katas}
-    new.sort(key=lambda r: difficulty[r.kata])
+    order = {c.id: (c.difficulty, c.minutes, c.id) for c in cards}
+    new.sort(key=lambda r: order[r.kata])
     return [*due, *new, *waiting]
+
+
+@dataclass(frozen=True)
+class _Card:
+    id: str  # what `drill start` takes
+    difficulty: int
+    minutes: int
+    new_reason: str
+
+
+def _cards(katas: list[Kata]) -> list[_Card]:
+    """One card per kata, and one for all the bug hunts together."""
+    cards = [
+        _Card(k.id, k.difficulty, k.minutes, _new_reason(k.difficulty, k.minutes))
+        for k in katas
+        if not k.is_bug_hunt
+    ]
+    hunts = [k for k in katas if k.is_bug_hunt]
+    if hunts:
+        difficulty = max(k.difficulty for k in hunts)
+        minutes = max(k.minutes for k in hunts)
+        why = f"a planted bug from one of {len(hunts)} files; " + _new_reason(difficulty, minutes)
+        cards.append(_Card(HUNTS, difficulty, minutes, why))
+    return cards
 
 
 def _is_due(r: Recommendation, now: datetime) -> bool:
     return r.due is not None and r.due <= now
 
 
-def _new_reason(kata: Kata) -> str:
-    return f"never tried; difficulty {kata.difficulty}/5, {kata.minutes} min"
+def _new_reason(difficulty: int, minutes: int) -> str:
+    return f"never tried; difficulty {difficulty}/5, {minutes} min"
 
 
 def _reason(history: list[Attempt], now: datetime) -> str:

@@ -108,10 +108,32 @@ def test_never_tried_katas_come_after_the_due_ones_easiest_first_and_the_fresh_l
     assert set(order[:2]) == due  # moe-router: 40 days since a hard pass
     new = [r for r in recs if r.due is None]
     assert [r.kata for r in new] == order[2 : 2 + len(new)]
-    difficulty = {k.id: (k.difficulty, k.minutes) for k in katas}
+    difficulty = {k.id: (k.difficulty, k.minutes) for k in katas if not k.is_bug_hunt}
+    difficulty["bug-hunt"] = (3, 30)  # every family's
     assert [difficulty[r.kata] for r in new] == sorted(difficulty[r.kata] for r in new)
     assert order[-1] == "sampling"
     assert recs[-1].reason == "passed twice, last tried yesterday"
+
+
+def test_the_bug_hunts_are_one_card_that_any_family_reviews() -> None:
+    katas = all_katas(BUILTIN_KATAS)
+    families = [k.id for k in katas if k.is_bug_hunt]
+    assert len(families) >= 6
+    fresh = [r for r in recommend(katas, [], NOW) if r.kata.startswith("bug-hunt")]
+    assert [r.kata for r in fresh] == ["bug-hunt"]
+    assert fresh[0].reason == (
+        f"a planted bug from one of {len(families)} files; never tried; difficulty 3/5, 30 min"
+    )
+    hunts = [
+        grade("bug-hunt-moe", "h1", 9, 30.0, failing=("test_routing.py::test_renormalised",)),
+        grade("bug-hunt-paged-cache", "h2", 2, 95.0),
+    ]
+    recs = {r.kata: r for r in recommend(katas, attempts_from(hunts), NOW)}
+    assert not any(kata.startswith("bug-hunt-") for kata in recs)
+    card = recs["bug-hunt"]
+    assert [a.kata for a in card.attempts] == ["bug-hunt-moe", "bug-hunt-paged-cache"]
+    assert card.reason == "passed after 1 attempt that did not, last tried 2 days ago"
+    assert card.due is not None and card.due > NOW  # just passed: not due again yet
 
 
 def test_the_same_history_gives_the_same_order() -> None:
@@ -150,7 +172,8 @@ def test_drill_next_reads_the_history_store(isolated_home: Path) -> None:
     recs = up["katas"]
     assert recs[0]["kata"] == "kv-cache" and recs[0]["attempts"] == 1
     assert recs[0]["reason"] == "failed 'slot wraps' once, last tried 3 days ago"
-    assert len(recs) == len(all_katas(BUILTIN_KATAS))
+    katas = all_katas(BUILTIN_KATAS)
+    assert len(recs) == sum(not k.is_bug_hunt for k in katas) + 1  # and "bug-hunt"
     assert up["estimate"] == {"topic": "weights", "reason": "never practised"}
 
 
