@@ -20,8 +20,10 @@ from drills.options import (
     BugOption,
     DirOption,
     ForceOption,
+    HtmlOption,
     KataArgument,
     NewDirOption,
+    OutputOption,
     ResumeOption,
     TimedOption,
 )
@@ -176,9 +178,7 @@ def grade(
             help="rich for a terminal, json for scripts, junit for CI test reports, markdown for a pull request",
         ),
     ] = Format.rich,
-    output: Annotated[
-        Path | None, typer.Option("--output", "-o", help="Write the report to this file.")
-    ] = None,
+    output: OutputOption = None,
     only: Annotated[
         str | None, typer.Option("--only", help="Some checks: tests,types,memory,speed.")
     ] = None,
@@ -308,9 +308,7 @@ def next_(
 
 @app.command()
 def stats(
-    html: Annotated[
-        Path | None, typer.Option("--html", help="Also write the plots to this HTML file.")
-    ] = None,
+    html: HtmlOption = None,
     fmt: Annotated[
         ListFormat, typer.Option("--format", "-f", help="table or json")
     ] = ListFormat.table,
@@ -320,10 +318,13 @@ def stats(
 
     progress = actions.stats()
     render.stats(progress, fmt.value)
-    if html is not None:
+    if html is not None and not progress.katas:
+        err_console.print(f"Nothing to plot yet: {html} was not written.")
+    elif html is not None:
         from drills.stats_html import page
+        from drills.workspace import write_output
 
-        html.write_text(page(progress.katas, progress.topics), encoding="utf-8")
+        write_output(html, page(progress.katas, progress.topics))
         err_console.print(f"Wrote the plots to {html}.")
 
 
@@ -364,9 +365,7 @@ def export(
     fmt: Annotated[
         ExportFormat, typer.Option("--format", "-f", help="csv (one line per grade) or json")
     ] = ExportFormat.csv,
-    output: Annotated[
-        Path | None, typer.Option("--output", "-o", help="Write to this file, not stdout.")
-    ] = None,
+    output: OutputOption = None,
 ) -> None:
     """The whole history, every grade with its checks, for a spreadsheet or a script."""
     from drills.history import History

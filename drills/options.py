@@ -7,6 +7,20 @@ from typing import Annotated
 
 import typer
 
+
+def _writable(value: Path | None) -> Path | None:
+    """Refuse an output path before any work is done (a grade takes a minute)."""
+    from drills.workspace import check_output
+    from grader.errors import BadInput
+
+    if value is not None:
+        try:
+            check_output(value)
+        except BadInput as exc:
+            raise typer.BadParameter(str(exc)) from None
+    return value
+
+
 DirOption = Annotated[
     Path,
     typer.Option("--dir", "-d", help="The workspace (default: this folder or the nearest parent)."),
@@ -32,4 +46,12 @@ BugOption = Annotated[
         help="Bug hunts: plant this bug (a name from the kata's mutants.yaml) instead of "
         "drawing one not seen yet; for interviewers and course setups.",
     ),
+]
+OutputOption = Annotated[
+    Path | None,
+    typer.Option("--output", "-o", help="Write to this file.", callback=_writable),
+]
+HtmlOption = Annotated[
+    Path | None,
+    typer.Option("--html", help="Also write the plots to this HTML file.", callback=_writable),
 ]

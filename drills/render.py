@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import io
 import json
 import sys
 from datetime import datetime
@@ -151,6 +152,7 @@ def hint(h: HintTaken) -> None:
 
 
 def report(r: Report, fmt: str, output: Path | None) -> None:
+    from drills.workspace import write_output
     from grader.render import render_text
 
     if fmt == "rich":
@@ -159,13 +161,14 @@ def report(r: Report, fmt: str, output: Path | None) -> None:
         if output is not None:
             from rich.console import Console
 
-            with output.open("w", encoding="utf-8") as f:
-                print_report(r, Console(file=f, width=100))
+            written = io.StringIO()
+            print_report(r, Console(file=written, width=100))
+            write_output(output, written.getvalue())
         print_report(r, console)
         return
     text = render_text(r, fmt)
     if output is not None:
-        output.write_text(text, encoding="utf-8")
+        write_output(output, text)
     else:
         sys.stdout.write(text)
 
@@ -431,13 +434,14 @@ def export(
     grades: list[dict[str, Any]], fmt: str, output: Path | None, moved_aside: Path | None
 ) -> None:
     from drills.history import to_csv
+    from drills.workspace import write_output
 
     store_moved_aside(moved_aside)
     text = to_csv(grades) if fmt == "csv" else json.dumps(grades, indent=2) + "\n"
     if output is None:
         sys.stdout.write(text)
         return
-    output.write_text(text, encoding="utf-8")
+    write_output(output, text)
     err_console.print(f"Wrote {len(grades)} grade(s) to {output}.")
 
 
@@ -479,9 +483,11 @@ def _short(path: Path) -> str:
 def batch(results: list[BatchResult], fmt: str, output: Path | None) -> None:
     from rich.table import Table
 
+    from drills.workspace import write_output
+
     lines = "".join(json.dumps(r.to_json()) + "\n" for r in results)
     if output is not None:
-        output.write_text(lines, encoding="utf-8")
+        write_output(output, lines)
     if fmt == "json":
         sys.stdout.write(lines)
         return

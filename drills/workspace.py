@@ -74,6 +74,45 @@ def write_atomic(path: Path, text: str) -> None:
         raise
 
 
+SOURCE_SUFFIXES = (".py", ".pyi", ".c", ".h")
+
+
+def check_output(path: Path) -> None:
+    """Where a file the user asked for (a report, an export, plots) may go: a file in a
+    folder that exists, never over source code or a workspace's own files."""
+    target = path.resolve()
+    if target.is_dir():
+        raise BadInput(f"{path} is a folder: name a file to write")
+    if not target.parent.is_dir():
+        raise BadInput(f"cannot write {path}: there is no folder {path.parent}")
+    why = _candidates_file(target) if target.exists() else ""
+    if why:
+        raise BadInput(f"{path} is {why}: drill never writes over it; name another file")
+
+
+def _candidates_file(target: Path) -> str:
+    """Why `target` (a resolved path) is the candidate's own work, or ""."""
+    from drills.hunt import DIAGNOSIS
+
+    if target.suffix in SOURCE_SUFFIXES:
+        return "source code"
+    for folder in target.parents:
+        if (folder / SESSION_FILE).is_file():
+            inside = target.relative_to(folder)
+            own = inside.parts[0] in (".drill", "native") or inside.name in ("PROMPT.md", DIAGNOSIS)
+            return "part of a drill workspace" if own else ""
+    return ""
+
+
+def write_output(path: Path, text: str) -> None:
+    """Write a file the user asked for, whole or not at all; one clear line if it cannot be."""
+    check_output(path)
+    try:
+        write_atomic(path, text)
+    except OSError as exc:
+        raise BadInput(f"cannot write {path}: {exc.strerror or exc}") from None
+
+
 @contextmanager
 def locked(path: Path) -> Iterator[None]:
     """Hold an exclusive lock on `path` (created if missing) for the `with` block.

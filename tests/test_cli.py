@@ -244,3 +244,44 @@ def test_again_inside_a_workspace_restarts_that_workspace(
     assert again.returncode == 0, again.stderr
     assert len(list((ws / ".drill" / "attempts").iterdir())) == 1
     assert not (ws / "notes" / "top-k-indices").exists()
+
+
+@pytest.mark.parametrize(
+    ("target", "why"),
+    [
+        ("solution.py", "solution.py is source code: drill never writes over it"),
+        ("PROMPT.md", "PROMPT.md is part of a drill workspace: drill never writes over it"),
+        (".drill/session.json", "part of a drill workspace"),
+        ("missing/report.json", "cannot write missing/report.json: there is no folder missing"),
+        (".", ". is a folder: name a file to write"),
+    ],
+)
+def test_a_report_is_never_written_over_the_candidates_work(
+    toy_katas_dir: Path, tmp_path: Path, target: str, why: str
+) -> None:
+    ws = tmp_path / "ws"
+    assert drill("start", "top-k-indices", "--dir", str(ws)).returncode == 0
+    before = {p: p.read_bytes() for p in ws.rglob("*") if p.is_file()}
+    for args in (["grade", "--format", "json"], ["export"], ["mock", "report"]):
+        result = drill(*args, "--output", target, cwd=ws)
+        assert result.returncode == 2, result.stderr
+        assert why in one_line_error(result)
+    assert {p: p.read_bytes() for p in ws.rglob("*") if p.is_file()} == before
+    assert drill("history", "--format", "json").stdout.strip() == "[]"  # nothing was graded
+
+
+def test_a_report_goes_to_a_new_file_beside_the_solution(
+    toy_katas_dir: Path, tmp_path: Path
+) -> None:
+    ws = tmp_path / "ws"
+    assert drill("start", "top-k-indices", "--dir", str(ws)).returncode == 0
+    result = drill("grade", "--only", "types", "--format", "json", "-o", "report.json", cwd=ws)
+    assert result.returncode == 0, result.stderr
+    assert json.loads((ws / "report.json").read_text())["kata"] == "top-k-indices"
+
+
+def test_stats_writes_no_empty_plots(toy_katas_dir: Path, tmp_path: Path) -> None:
+    result = drill("stats", "--html", str(tmp_path / "stats.html"))
+    assert result.returncode == 0
+    assert "Nothing to plot yet" in result.stderr and "Warning" not in result.stderr
+    assert not (tmp_path / "stats.html").exists()

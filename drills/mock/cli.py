@@ -19,6 +19,7 @@ from drills.options import (
     ForceOption,
     KataArgument,
     NewDirOption,
+    OutputOption,
     ResumeOption,
     TimedOption,
 )
@@ -148,15 +149,13 @@ def report(
             "--format", "-f", help="markdown or html (default: from --output, else markdown)."
         ),
     ] = None,
-    output: Annotated[
-        Path | None, typer.Option("--output", "-o", help="Write the report to this file.")
-    ] = None,
+    output: OutputOption = None,
 ) -> None:
     """The feedback report: auto-grade, rubric, hints, runs over time, notes, what to practise."""
     from drills.console import err_console
     from drills.mock import interview
     from drills.mock import report as mock_report
-    from drills.workspace import write_atomic
+    from drills.workspace import write_output
 
     if fmt is None:
         html = output is not None and output.suffix.lower() in (".html", ".htm")
@@ -165,7 +164,7 @@ def report(
     if output is None:
         sys.stdout.write(text)
         return
-    write_atomic(output, text)
+    write_output(output, text)
     err_console.print(f"Wrote {output}.", style="dim")
 
 
