@@ -12,7 +12,7 @@ from __future__ import annotations
 import functools
 import os
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from contextlib import contextmanager
 from typing import Any
 
@@ -28,6 +28,7 @@ from reference.collectives import (
     ring_all_reduce,
     ring_reduce_scatter,
 )
+from tests.reference.on_ranks import Check, run_checks
 
 WORLD_SIZES = [1, 2, 3, 4]
 LARGE = (1 << 20) + 3  # 4 MB of float32, not divisible by 2, 3 or 4
@@ -182,7 +183,7 @@ def _check_subgroups(rank: int, n: int) -> str | None:
     return None
 
 
-CHECKS: dict[str, Callable[[int, int], str | None]] = {
+CHECKS: dict[str, Check] = {
     "all-reduce-lengths-and-dtypes": _check_all_reduce,
     "all-reduce-many-segments": _check_many_segments,
     "all-reduce-random-floats": _check_random_floats,
@@ -194,17 +195,9 @@ CHECKS: dict[str, Callable[[int, int], str | None]] = {
 }
 
 
-def _all_checks(rank: int, world_size: int) -> dict[str, str | None]:
-    results: dict[str, str | None] = {}
-    for name, check in CHECKS.items():
-        results[name] = check(rank, world_size)
-        dist.barrier()
-    return results
-
-
 @functools.cache
 def _outcome(world_size: int) -> list[dict[str, str | None]]:
-    return launch(_all_checks, world_size, timeout=120)
+    return run_checks(CHECKS, world_size)
 
 
 @pytest.mark.parametrize("check", list(CHECKS))

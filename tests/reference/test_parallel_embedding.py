@@ -22,13 +22,13 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 from torch import Tensor
 
-from reference.collectives import launch
 from reference.parallel_embedding import (
     dim_parallel_embedding,
     shard_range,
     vocab_parallel_embedding,
     vocab_parallel_embedding_backward,
 )
+from tests.reference.on_ranks import Check, run_checks
 
 WORLD_SIZES = [1, 2, 3, 4]
 # (vocab, dim): divisible by every world size, short and empty last shards, tiny.
@@ -202,7 +202,7 @@ def _check_subgroups(rank: int, n: int) -> str | None:
     return None
 
 
-CHECKS: dict[str, Callable[[int, int], str | None]] = {
+CHECKS: dict[str, Check] = {
     "vocab-forward": _check_vocab_forward,
     "vocab-dtypes": _check_vocab_dtypes,
     "backward-by-hand": _check_backward_by_hand,
@@ -214,17 +214,9 @@ CHECKS: dict[str, Callable[[int, int], str | None]] = {
 }
 
 
-def _all_checks(rank: int, world_size: int) -> dict[str, str | None]:
-    results: dict[str, str | None] = {}
-    for name, check in CHECKS.items():
-        results[name] = check(rank, world_size)
-        dist.barrier()
-    return results
-
-
 @functools.cache
 def _outcome(world_size: int) -> list[dict[str, str | None]]:
-    return launch(_all_checks, world_size, timeout=120)
+    return run_checks(CHECKS, world_size)
 
 
 @pytest.mark.parametrize("check", list(CHECKS))
