@@ -16,6 +16,7 @@ if TYPE_CHECKING:
     from drills.actions import Benched, GradeOutcome, HintTaken, NextUp, PlanView, Progress
     from drills.batch import BatchResult
     from drills.history import Row
+    from drills.plan import Item
     from drills.review import Review
     from drills.stats import KataStats, TopicStats
     from drills.workspace import Session, Started, Workspace
@@ -203,6 +204,34 @@ def next_up(up: NextUp, every: bool, fmt: str) -> None:
     console.print(table)
 
 
+def _left_out(items: list[Item]) -> str:
+    """What a plan could not fit, by kind: the first tries and the mocks by name, the
+    re-dos and estimation drills counted."""
+
+    def katas(kind: str) -> list[str]:
+        return list(dict.fromkeys(i.kata for i in items if i.kind == kind))
+
+    def count(n: int, what: str) -> str:
+        return f"{n} {what}{'s' if n > 1 else ''}"
+
+    parts = []
+    if learn := katas("learn"):
+        parts.append(f"the first try of {_and(learn)}")
+    if mock := katas("mock"):
+        parts.append(
+            f"{'a mock interview' if len(mock) == 1 else 'mock interviews'} of {_and(mock)}"
+        )
+    if redos := [i for i in items if i.kind == "again"]:
+        parts.append(f"{count(len(redos), 're-do')} of {count(len(katas('again')), 'kata')}")
+    if drills := sum(i.kind == "estimate" for i in items):
+        parts.append(count(drills, "estimation drill"))
+    return "; ".join(parts)
+
+
+def _and(names: list[str]) -> str:
+    return names[0] if len(names) == 1 else f"{', '.join(names[:-1])} and {names[-1]}"
+
+
 def _clock_or_day(at: datetime) -> str:
     local = at.astimezone()
     return "now" if at <= datetime.now(at.tzinfo) else local.strftime("%a %d %b")
@@ -345,12 +374,10 @@ def plan(view: PlanView | None, every: bool, fmt: str) -> None:
         f"{p.minutes_per_day} min a day): {len(view.done)} of {len(p.items)} items done"
     )
     if p.left_out:
-        names = [f"{i.kind} {i.kata}" for i in p.left_out if i.kind != "estimate"]
-        drills = sum(i.kind == "estimate" for i in p.left_out)
-        if drills:
-            names.append(f"{drills} estimation drill{'s' if drills > 1 else ''}")
         console.print(
-            f"Did not fit: {', '.join(names)} (more --days or --minutes make room).", style="dim"
+            f"Did not fit: {_left_out(p.left_out)} (more --days or --minutes make room; "
+            "--format json lists each).",
+            style="dim",
         )
     if view.today >= p.days:
         console.print(f"The plan ended on {end:%a %d %b}; `drill plan --days N` makes a new one.")

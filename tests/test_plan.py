@@ -118,6 +118,24 @@ def test_drill_plan_lays_out_saves_and_ticks_from_the_history(isolated_home: Pat
     assert both.returncode == 2 and "give one" in both.stderr
 
 
+def test_what_did_not_fit_is_summed_up_by_kind(isolated_home: Path) -> None:
+    env = {**os.environ, "DRILL_HOME": str(isolated_home), "COLUMNS": "400"}
+    shown = subprocess.run(
+        [sys.executable, "-m", "drills", "plan", "--days", "3"],
+        env=env, capture_output=True, text=True, check=True,
+    ).stdout  # fmt: skip
+    (line,) = [line for line in shown.splitlines() if line.startswith("Did not fit: ")]
+    from drills.estimate.names import TOPIC_NAMES
+
+    plan = make_plan(KATAS, START, 3, 90, tuple(TOPIC_NAMES))
+    unlearnt = [i.kata for i in plan.left_out if i.kind == "learn"]
+    redos = [i for i in plan.left_out if i.kind == "again"]
+    assert len(unlearnt) > 1 and redos
+    assert line.startswith(f"Did not fit: the first try of {', '.join(unlearnt[:-1])} and ")
+    katas = len({i.kata for i in redos})
+    assert f"; {len(redos)} re-dos of {katas} katas (more --days or --minutes" in line
+
+
 def test_an_unreadable_plan_is_named_with_the_way_out(isolated_home: Path) -> None:
     from drills.plan import load, plan_path
 
