@@ -18,6 +18,7 @@ import subprocess
 from importlib import metadata
 from pathlib import Path
 
+from drills.workspace import check_output
 from grader.errors import BadInput
 
 DEFAULT_PATH = Path(".github/workflows/drill.yml")
@@ -177,10 +178,15 @@ def init(
 ) -> Path:
     if not 0 <= min_score <= 100:
         raise BadInput(f"--min-score {min_score:g}: expected a score from 0 to 100")
-    if path.exists() and not force:
-        raise BadInput(f"{path} already exists: pass --force to replace it")
     pinned = check_source(source) if source else default_source()
-    path.parent.mkdir(parents=True, exist_ok=True)
+    if path.exists():
+        check_output(path)  # even with --force, never over a candidate's files
+        if not force:
+            raise BadInput(f"{path} already exists: pass --force to replace it")
     text = workflow(pinned, torch or default_torch(), min_score, strict_time)
-    path.write_text(text, encoding="utf-8")
+    try:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.write_text(text, encoding="utf-8")
+    except OSError as exc:
+        raise BadInput(f"cannot write {path}: {exc.strerror or exc}") from None
     return path

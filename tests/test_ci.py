@@ -219,6 +219,25 @@ def test_ci_init_refuses_a_bare_package_name(tmp_path: Path, bare: str) -> None:
     assert not (tmp_path / ".github").exists()
 
 
+def test_ci_init_checks_its_source_before_the_file_and_never_overwrites_code(
+    tmp_path: Path,
+) -> None:
+    assert drill("ci", "init", "--source", SOURCE, cwd=tmp_path).returncode == 0
+    bare = drill("ci", "init", "--source", "drill", cwd=tmp_path)
+    assert bare.returncode == 2 and "a bare package name" in bare.stderr
+    solution = tmp_path / "solution.py"
+    solution.write_text("def f() -> int:\n    return 1\n")
+    over = drill("ci", "init", "--source", SOURCE, "--path", "solution.py", "--force", cwd=tmp_path)
+    assert over.returncode == 2 and "solution.py is source code" in over.stderr
+    assert solution.read_text() == "def f() -> int:\n    return 1\n"
+    under_a_file = drill(
+        "ci", "init", "--source", SOURCE, "--path", "solution.py/x.yml", cwd=tmp_path
+    )
+    assert under_a_file.returncode == 2
+    assert "cannot write solution.py/x.yml" in under_a_file.stderr
+    assert "Traceback" not in under_a_file.stderr
+
+
 def test_the_workflow_never_runs_grader_code_from_the_pull_request() -> None:
     spec = yaml.safe_load(workflow(SOURCE, "2.13.0", 80))
     assert list(spec[True]) == ["pull_request_target"]  # YAML reads the key `on` as True
