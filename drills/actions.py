@@ -390,6 +390,7 @@ class PlanView:
     done: set[int]  # indexes into plan.items
     today: int  # the plan's day number today (may be past its end)
     replaced: bool  # a new plan replaced an older one
+    fits_at: int | None = None  # minutes a day at which every first try and mock fits
 
 
 def plan(days: int | None, minutes_per_day: int) -> PlanView | None:
@@ -414,7 +415,10 @@ def plan(days: int | None, minutes_per_day: int) -> PlanView | None:
         current = loaded
     store = History()
     done = plans.ticked(current, attempts_from(store.export()), estimation_drills(store))
-    return PlanView(current, done, current.day_of(plans.today()), replaced)
+    fits_at = plans.minutes_to_fit(
+        all_katas(), current.start, current.days, current.minutes_per_day, tuple(TOPIC_NAMES)
+    )
+    return PlanView(current, done, current.day_of(plans.today()), replaced, fits_at)
 
 
 def estimation_drills(store: History) -> list[tuple[datetime, frozenset[str]]]:

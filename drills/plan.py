@@ -149,6 +149,25 @@ def _fill(start: date, days: int, per_day: int, wanted: list[tuple[int, int, Ite
     return Plan(start, days, per_day, placed, left)
 
 
+MOST_MINUTES = 480  # a day's practice, at the most, that `minutes_to_fit` suggests
+
+
+def minutes_to_fit(
+    katas: list[Kata], start: date, days: int, minutes_per_day: int, topics: tuple[str, ...] = ()
+) -> int | None:
+    """The fewest minutes a day (a multiple of 10) at which every first try and mock
+    interview of the plan fits; None when they fit already, or would not in 8 hours."""
+
+    def fits(minutes: int) -> bool:
+        plan = make_plan(katas, start, days, minutes, topics)
+        return not any(i.kind in ("learn", "mock") for i in plan.left_out)
+
+    if fits(minutes_per_day):
+        return None
+    first = minutes_per_day // 10 * 10 + 10
+    return next((m for m in range(first, MOST_MINUTES + 1, 10) if fits(m)), None)
+
+
 def ticked(
     plan: Plan, attempts: list[Attempt], drills: Sequence[tuple[datetime, frozenset[str]]] = ()
 ) -> set[int]:

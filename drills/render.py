@@ -363,7 +363,12 @@ def plan(view: PlanView | None, every: bool, fmt: str) -> None:
         return
     p = view.plan
     if fmt == "json":
-        data = {**p.to_json(), "today": view.today, "done": sorted(view.done)}
+        data = {
+            **p.to_json(),
+            "today": view.today,
+            "done": sorted(view.done),
+            "minutes_to_fit": view.fits_at,
+        }
         sys.stdout.write(json.dumps(data, indent=2) + "\n")
         return
     if view.replaced:
@@ -374,9 +379,13 @@ def plan(view: PlanView | None, every: bool, fmt: str) -> None:
         f"{p.minutes_per_day} min a day): {len(view.done)} of {len(p.items)} items done"
     )
     if p.left_out:
+        room = (
+            "more --days or --minutes make room"
+            if view.fits_at is None
+            else f"--minutes {view.fits_at} fits every first try and mock interview"
+        )
         console.print(
-            f"Did not fit: {_left_out(p.left_out)} (more --days or --minutes make room; "
-            "--format json lists each).",
+            f"Did not fit: {_left_out(p.left_out)} ({room}; --format json lists each).",
             style="dim",
         )
     if view.today >= p.days:

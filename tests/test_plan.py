@@ -11,7 +11,7 @@ from pathlib import Path
 
 import pytest
 
-from drills.plan import make_plan, ticked
+from drills.plan import make_plan, minutes_to_fit, ticked
 from drills.schedule import Attempt
 from grader.errors import BadInput
 from grader.kata import all_katas
@@ -133,7 +133,23 @@ def test_what_did_not_fit_is_summed_up_by_kind(isolated_home: Path) -> None:
     assert len(unlearnt) > 1 and redos
     assert line.startswith(f"Did not fit: the first try of {', '.join(unlearnt[:-1])} and ")
     katas = len({i.kata for i in redos})
-    assert f"; {len(redos)} re-dos of {katas} katas (more --days or --minutes" in line
+    fits = minutes_to_fit(KATAS, START, 3, 90, tuple(TOPIC_NAMES))
+    assert fits is not None
+    assert line.endswith(
+        f"; {len(redos)} re-dos of {katas} katas (--minutes {fits} fits every first try and "
+        "mock interview; --format json lists each)."
+    )
+
+
+def test_the_minutes_suggested_are_the_fewest_that_fit_every_first_try_and_mock() -> None:
+    def unfit(minutes: int) -> set[str]:
+        return {i.kind for i in make_plan(KATAS, START, 14, minutes).left_out}
+
+    fits = minutes_to_fit(KATAS, START, 14, 90)
+    assert fits is not None and fits % 10 == 0
+    assert unfit(fits) <= {"again"} and unfit(fits - 10) & {"learn", "mock"}
+    assert minutes_to_fit(KATAS, START, 14, fits) is None  # nothing to suggest
+    assert minutes_to_fit(KATAS, START, 1, 90) is None  # not even in 8 hours a day
 
 
 def test_an_unreadable_plan_is_named_with_the_way_out(isolated_home: Path) -> None:
