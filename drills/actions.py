@@ -59,7 +59,10 @@ def start(
             f"`{hunt.ALIAS}` picks a family for a new attempt: name the family "
             "(e.g. bug-hunt-moe) to resume or redo one"
         )
-    kata = _pick_hunt(store) if kata_id == hunt.ALIAS else load_kata(kata_id)
+    if kata_id != hunt.ALIAS:
+        kata = load_kata(kata_id)
+    else:
+        kata = _pick_hunt(store) if bug is None else _hunt_with(bug)
     if bug is not None and not kata.is_bug_hunt:
         raise BadInput(f"--bug: {kata.id} is not a bug hunt")
     if bug is not None and resume:
@@ -104,6 +107,24 @@ def _pick_hunt(store: History) -> Kata:
         unseen = sum(1 for b in load_mutants(kata) if b.name not in drawn)
         families.append((kata, unseen, len(drawn)))
     return hunt.pick_family(families)
+
+
+def _hunt_with(bug: str) -> Kata:
+    """`drill start bug-hunt --bug NAME`: the family whose catalogue has NAME."""
+    from grader.kata import all_katas
+    from grader.paths import katas_dir
+
+    hunts = [k for k in all_katas() if k.is_bug_hunt]
+    having = [k for k in hunts if any(b.name == bug for b in load_mutants(k))]
+    if len(having) == 1:
+        return having[0]
+    if having:
+        names = ", ".join(k.id for k in having)
+        raise BadInput(f"--bug: {names} each have a planted bug named '{bug}': name the family")
+    raise BadInput(
+        f"--bug: no bug hunt has a planted bug named '{bug}'; the names are in each "
+        f"family's mutants.yaml ({katas_dir()}/bug-hunt-*/mutants.yaml)"
+    )
 
 
 def _default_target(kata: Kata, again: bool) -> Path:

@@ -43,8 +43,8 @@ BugOption = Annotated[
     str | None,
     typer.Option(
         "--bug",
-        help="Bug hunts: plant this bug (a name from the kata's mutants.yaml) instead of "
-        "drawing one not seen yet; for interviewers and course setups.",
+        help="Bug hunts: plant this bug (a name from the kata's mutants.yaml; with bug-hunt, "
+        "from any family) instead of drawing one not seen yet; for interviewers and courses.",
     ),
 ]
 OutputOption = Annotated[

@@ -139,6 +139,33 @@ def test_an_unknown_bug_name_or_a_kata_that_is_no_hunt_is_refused(
         )  # fmt: skip
 
 
+def test_bug_hunt_with_a_named_bug_finds_the_family_that_has_it(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    katas = tmp_path / "katas"
+    shutil.copytree(TOY.folder, katas / TOY.id)
+    shutil.copytree(TOY.folder, katas / "bug-hunt-twin")
+    twin = katas / "bug-hunt-twin"
+    (twin / "kata.yaml").write_text((twin / "kata.yaml").read_text().replace(TOY.id, twin.name))
+    mutants = twin / "mutants.yaml"
+    mutants.write_text(mutants.read_text().replace("window_one_too_long", "window_too_long"))
+    monkeypatch.setenv("DRILL_KATAS", str(katas))
+
+    def hunt_for(bug: str, folder: str) -> Workspace:
+        return actions.start(
+            "bug-hunt", tmp_path / folder, None, force=False, resume=False,
+            mode=Mode.PRACTICE, bug=bug,
+        ).workspace  # fmt: skip
+
+    ws = hunt_for("window_too_long", "w1")
+    assert (ws.load().kata, ws.load().variant) == ("bug-hunt-twin", "window_too_long")
+    with pytest.raises(BadInput, match="bug-hunt-toy, bug-hunt-twin each have a planted bug"):
+        hunt_for("pads_on_the_right", "w2")
+    with pytest.raises(BadInput, match="no bug hunt has a planted bug named 'nope'"):
+        hunt_for("nope", "w3")
+    assert not (tmp_path / "w2").exists() and not (tmp_path / "w3").exists()
+
+
 def test_bug_hunt_starts_the_family_with_the_most_bugs_left(hunts_dir: Path) -> None:
     other = Kata.__new__(Kata)
     object.__setattr__(other, "id", "bug-hunt-other")
