@@ -26,23 +26,51 @@ if TYPE_CHECKING:
     from grader.validate import Finding
 
 
+# `drill list`'s groups: the kata format, and what the group asks of the candidate
+LIST_GROUPS = (
+    ("write", "Write it from scratch"),
+    ("bug-hunt", "Find and fix the planted bug (`drill start bug-hunt` picks a family)"),
+    ("speedup", "Make it fast without changing one output"),
+)
+
+
 def katas_table(katas: list[Kata]) -> None:
+    """One line per kata, grouped by format, easiest first; topics where there is room."""
+    from rich import box
     from rich.table import Table
 
-    table = Table(title="drill katas", title_justify="left", header_style="bold")
-    table.add_column("id", style="cyan", no_wrap=True)
-    table.add_column("title")
-    table.add_column("topics", style="dim")
-    table.add_column("difficulty", justify="center")
-    table.add_column("minutes", justify="right")
-    for k in katas:
-        table.add_row(
-            k.id,
-            k.title,
-            ", ".join(k.topics),
-            "●" * k.difficulty + "○" * (5 - k.difficulty),
-            str(k.minutes),
+    wide = console.width >= 120
+    table = Table(
+        title="drill katas",
+        title_justify="left",
+        header_style="bold",
+        box=box.SIMPLE_HEAD,
+        show_edge=False,
+    )
+    longest = max((len(k.id) for k in katas), default=2)
+    # What the id, difficulty and minutes columns leave for the text: each column is
+    # padded by one on each side, with a separator between two.
+    columns = 5 if wide else 4
+    room = console.width - longest - len("difficulty") - len("min") - 3 * columns + 1
+    title = room * 3 // 5 if wide else room
+    table.add_column("id", style="cyan", no_wrap=True, min_width=longest)
+    table.add_column("title", no_wrap=True, overflow="ellipsis", max_width=title)
+    if wide:
+        table.add_column("topics", style="dim", no_wrap=True, max_width=room - title)
+    table.add_column("difficulty", justify="center", no_wrap=True)
+    table.add_column("min", justify="right", no_wrap=True)
+    for fmt, heading in LIST_GROUPS:
+        group = sorted(
+            (k for k in katas if k.format == fmt), key=lambda k: (k.difficulty, k.minutes, k.id)
         )
+        if not group:
+            continue
+        if table.row_count:
+            table.add_section()
+        table.add_row("", f"[bold]{heading}[/]")
+        for k in group:
+            row = [k.id, k.title, ", ".join(k.topics)] if wide else [k.id, k.title]
+            table.add_row(*row, "●" * k.difficulty + "○" * (5 - k.difficulty), str(k.minutes))
     console.print(table)
     console.print("Start one with [bold]drill start ID --timed 30m[/].", style="dim")
 

@@ -285,3 +285,33 @@ def test_stats_writes_no_empty_plots(toy_katas_dir: Path, tmp_path: Path) -> Non
     assert result.returncode == 0
     assert "Nothing to plot yet" in result.stderr and "Warning" not in result.stderr
     assert not (tmp_path / "stats.html").exists()
+
+
+@pytest.mark.parametrize("columns", [80, 140])
+def test_list_gives_each_kata_one_line_grouped_by_format(columns: int) -> None:
+    from grader.kata import all_katas
+    from grader.paths import BUILTIN_KATAS
+
+    result = subprocess.run(
+        [sys.executable, "-m", "drills", "list"],
+        env={**os.environ, "COLUMNS": str(columns)},
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+    assert result.returncode == 0, result.stderr
+    lines = result.stdout.splitlines()
+    assert all(len(line) <= columns for line in lines)
+    katas = all_katas(BUILTIN_KATAS)
+    for kata in katas:
+        (line,) = [line for line in lines if line.split()[:1] == [kata.id]]
+        assert line.rstrip().endswith(f" {kata.minutes}")
+    headings = ["Write it from scratch", "Find and fix the planted bug", "Make it fast"]
+    at = [next(n for n, line in enumerate(lines) if h in line) for h in headings]
+    assert at == sorted(at)
+    hunts = [
+        n
+        for n, line in enumerate(lines)
+        if line.split()[:1] and line.split()[0].startswith("bug-hunt-")
+    ]
+    assert at[1] < min(hunts) and max(hunts) < at[2]
