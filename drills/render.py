@@ -611,21 +611,34 @@ def history(rows: list[Row], fmt: str, moved_aside: Path | None, kata: str | Non
     if not rows:
         console.print("No grades yet: `drill start KATA`, then `drill grade`.")
         return
-    table = Table(title="drill history", title_justify="left", header_style="bold")
-    for col in ("date", "kata", "score", "passed", "time used", "hints", "attempt"):
-        table.add_column(col, justify="right" if col in ("score", "hints") else "left")
+    from rich import box
+
+    table = Table(
+        title="drill history",
+        title_justify="left",
+        header_style="bold",
+        box=box.SIMPLE_HEAD,
+        show_edge=False,
+        pad_edge=False,
+    )
+    wide = console.width >= 100  # room for the attempt's id
+    columns = ("date", "kata", "score", "time used", "hints", "attempt")
+    for col in columns if wide else columns[:-1]:
+        right = col in ("score", "hints")
+        table.add_column(col, justify="right" if right else "left", no_wrap=col != "time used")
+    this_year = datetime.now().year
     for r in rows:
-        when = datetime.fromisoformat(r.graded_at).astimezone().strftime("%Y-%m-%d %H:%M")
+        at = datetime.fromisoformat(r.graded_at).astimezone()
+        when = at.strftime("%d %b %H:%M" if at.year == this_year else "%d %b %Y")
         used = minutes(r.elapsed_s) + (f" / {minutes(r.limit_s)}" if r.limit_s else "")
         if r.limit_s and r.elapsed_s is not None and r.elapsed_s > r.limit_s:
             used += f" [yellow]({minutes(r.elapsed_s - r.limit_s)} over)[/]"
         table.add_row(
             when,
             r.kata,
-            f"{r.score:.1f}",
-            "[green]yes[/]" if r.passed else "[red]no[/]",
+            f"{r.score:.1f} " + ("[green]passed[/]" if r.passed else "[red]not passed[/]"),
             used,
             str(r.hints),
-            r.attempt,
+            *([r.attempt[:8]] if wide else []),  # shortened as git does; json has it whole
         )
     console.print(table)

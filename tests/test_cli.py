@@ -315,3 +315,34 @@ def test_list_gives_each_kata_one_line_grouped_by_format(columns: int) -> None:
         if line.split()[:1] and line.split()[0].startswith("bug-hunt-")
     ]
     assert at[1] < min(hunts) and max(hunts) < at[2]
+
+
+def test_history_gives_each_grade_one_line_on_an_80_column_terminal() -> None:
+    from datetime import UTC, datetime
+
+    from drills.history import History
+    from grader.report import Check, Report
+
+    for n, (kata, score, passed) in enumerate(
+        [("kv-cache", 100.0, True), ("moe-router", 55.0, False)]
+    ):
+        History().record(
+            f"attempt{n}-0123456789",
+            Path("/w"),
+            Report(
+                kata=kata, score=score, passed=passed, elapsed_s=600.0, limit_s=2700.0,
+                hints_taken=n, checks={"tests": Check("tests", "pass")}, pass_mark=80,
+                graded_at=datetime.now(UTC).isoformat(timespec="seconds"),
+            ),
+        )  # fmt: skip
+    narrow = drill("history")  # not a terminal: 80 columns
+    rows = [line for line in narrow.stdout.splitlines() if " 10m00s / 45m00s " in line]
+    assert len(rows) == 2 and all(len(line) <= 80 for line in rows)
+    assert any(re.search(r" kv-cache +100\.0 passed ", row) for row in rows)
+    assert any(re.search(r" moe-router +55\.0 not passed ", row) for row in rows)
+    assert "attempt" not in narrow.stdout
+    wide = subprocess.run(
+        [sys.executable, "-m", "drills", "history"],
+        env={**os.environ, "COLUMNS": "120"}, capture_output=True, text=True, timeout=60,
+    )  # fmt: skip
+    assert "attempt0" in wide.stdout and "attempt0-01" not in wide.stdout
