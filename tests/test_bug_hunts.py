@@ -193,8 +193,10 @@ def solution_at(tmp_path: Path, source: str) -> Path:
 def test_a_fix_of_the_planted_line_scores_full_marks(tmp_path: Path) -> None:
     planted = planted_source(TOY, mutant_named(TOY, "pads_with_zero"))
     fixed = planted.replace("[0] * (width", "[pad] * (width")
-    report = grade(TOY, solution_at(tmp_path, fixed), device="cpu", variant="pads_with_zero")
+    # "auto": nothing is measured, so the report names where the hidden tests ran
+    report = grade(TOY, solution_at(tmp_path, fixed), device="auto", variant="pads_with_zero")
     assert report.passed and report.score == pytest.approx(100.0)
+    assert report.device == "cpu"
     assert report.checks["diff"].details == {
         "changed_lines": 1,
         "budget_lines": 4,

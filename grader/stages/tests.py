@@ -245,7 +245,6 @@ def _run_suite(ctx: GradeContext) -> tuple[_Records, ChildResult]:
             },
             ctx.stage_dir("tests"),
             deadline_s=remaining,
-            env={"DRILL_DEVICE": ctx.device},
             watchdog=_StuckTest(
                 kata.test_timeout_s + GRACE_S, min(COLLECT_LIMIT_S, kata.test_deadline_s / 2)
             ),
