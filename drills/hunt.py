@@ -15,6 +15,7 @@ from pathlib import Path
 from grader.errors import BadInput
 from grader.kata import Kata
 from grader.mutants import Mutant
+from grader.paths import read_own_file
 
 ALIAS = "bug-hunt"  # `drill start bug-hunt`: the family with the most bugs left to see
 DIAGNOSIS = "diagnosis.txt"
@@ -73,8 +74,8 @@ def report_section(bug: Mutant) -> str:
 
 def read_diagnosis(root: Path) -> str | None:
     """The candidate's one-line diagnosis, if they wrote one."""
-    try:
-        text = (root / DIAGNOSIS).read_text(encoding="utf-8", errors="replace")
+    try:  # the file itself: a link could name a file of whoever shows the diagnosis
+        text = read_own_file(root / DIAGNOSIS, 1 << 16).decode("utf-8", errors="replace")
     except OSError:
         return None
     lines = [line.strip() for line in text.splitlines()]

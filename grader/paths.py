@@ -69,8 +69,16 @@ def copy_own_file(src: Path, dst: Path) -> None:
 
     What a candidate hands in (solution.py, native/ sources) is read here, by the
     grader, with the grader's rights: a link to a secret would be copied into the grade
-    and could come back in a compiler's or a parser's message. `O_NOFOLLOW` refuses the
-    link at the moment of opening, so nothing can swap one in after a check."""
+    and could come back in a compiler's or a parser's message."""
+    dst.write_bytes(read_own_file(src))
+
+
+def read_own_file(src: Path, max_bytes: int = -1) -> bytes:
+    """The content of the regular file `src` itself (at most `max_bytes` of it), never
+    of what a symbolic link there points to: `O_NOFOLLOW` refuses the link at the moment
+    of opening, so nothing can swap one in after a check. Whoever runs drill on a
+    candidate's folder (a grader, a mock interviewer on a shared folder) reads only
+    what the candidate wrote, never a file of their own that a link names."""
     try:
         fd = os.open(src, os.O_RDONLY | os.O_NOFOLLOW | getattr(os, "O_NONBLOCK", 0))
     except OSError as exc:
@@ -80,7 +88,7 @@ def copy_own_file(src: Path, dst: Path) -> None:
     with os.fdopen(fd, "rb") as file:
         if not stat.S_ISREG(os.fstat(file.fileno()).st_mode):
             raise NotOwnFile(f"{src} is not a regular file")
-        dst.write_bytes(file.read())
+        return file.read(max_bytes)
 
 
 class NotOwnFile(OSError):

@@ -122,6 +122,29 @@ def test_the_workspace_gets_the_planted_file_the_report_and_a_diagnosis_file(
     assert hunt.read_diagnosis(ws.root) is None  # the template is all comments
 
 
+def test_a_diagnosis_or_solution_that_links_elsewhere_is_never_read(
+    hunts_dir: Path, tmp_path: Path
+) -> None:
+    from drills.mock import snapshots
+
+    secret = tmp_path / "secret.txt"
+    secret.write_text("TOKEN=hunter2\n")
+    ws = start(tmp_path / "ws", bug="window_one_too_long")
+    (ws.root / hunt.DIAGNOSIS).unlink()
+    (ws.root / hunt.DIAGNOSIS).symlink_to(secret)
+    assert hunt.read_diagnosis(ws.root) is None
+    (ws.root / hunt.DIAGNOSIS).unlink()
+    (ws.root / hunt.DIAGNOSIS).write_text("the window kept one key too many\n")
+    assert hunt.read_diagnosis(ws.root) == "the window kept one key too many"
+    # A mock interviewer's process snapshots the candidate's solution.py on a shared
+    # folder: a link there must not copy the interviewer's own file into it.
+    ws.solution.unlink()
+    ws.solution.symlink_to(secret)
+    assert snapshots.take(ws.root) is None
+    taken = [p.read_text() for p in (ws.root / ".drill").rglob("*.py")]
+    assert not any("hunter2" in text for text in taken)
+
+
 def test_an_unknown_bug_name_or_a_kata_that_is_no_hunt_is_refused(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:

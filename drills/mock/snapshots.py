@@ -12,6 +12,7 @@ from pathlib import Path
 
 from drills.mock.store import snapshots_dir
 from drills.workspace import write_atomic
+from grader.paths import read_own_file
 
 SHA_CHARS = 16
 
@@ -23,8 +24,8 @@ def digest(content: bytes) -> str:
 def take(root: Path) -> str | None:
     """Store the workspace's solution.py; its sha, or None when there is no solution.py."""
     try:
-        content = (root / "solution.py").read_bytes()
-    except FileNotFoundError:
+        content = read_own_file(root / "solution.py")
+    except OSError:  # missing, or a link or a device: nothing the candidate wrote
         return None
     sha = digest(content)
     path = snapshots_dir(root) / f"{sha}.py"
