@@ -16,6 +16,7 @@ from grader.errors import BadInput
 from grader.kata import Kata
 from grader.mutants import Mutant
 from grader.paths import read_own_file
+from grader.wording import printable
 
 ALIAS = "bug-hunt"  # `drill start bug-hunt`: the family with the most bugs left to see
 DIAGNOSIS = "diagnosis.txt"
@@ -80,4 +81,4 @@ def read_diagnosis(root: Path) -> str | None:
         return None
     lines = [line.strip() for line in text.splitlines()]
     written = [line for line in lines if line and not line.startswith("#")]
-    return " ".join(written)[:500] or None
+    return printable(" ".join(written)[:500]) or None

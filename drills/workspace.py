@@ -29,6 +29,7 @@ from typing import Any
 from grader.errors import BadInput
 from grader.kata import Kata
 from grader.mutants import Mutant, planted_source
+from grader.wording import printable_value
 
 SESSION_FILE = Path(".drill") / "session.json"
 SESSION_LOCK = Path(".drill") / "session.lock"
@@ -174,6 +175,7 @@ class Session:
     def from_json(cls, data: Any) -> Session:
         if not isinstance(data, dict):
             raise ValueError("expected a JSON object")
+        data = printable_value(data)  # a mock's other side may have written it
         hints = [Hint(**h) for h in data.get("hints", [])]
         fields = {k: data[k] for k in ("kata", "started_at", "limit_s")}
         datetime.fromisoformat(fields["started_at"])  # validates the timestamp

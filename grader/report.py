@@ -1,7 +1,9 @@
 """The grade report: plain dataclasses whose JSON form is the contract in docs/report.md.
 
 Every renderer (Rich, JSON, JUnit, markdown) reads a `Report`; nothing else. The
-parent builds it from results it checked itself, never from what a child claims.
+parent builds it from results it checked itself, never from what a child claims. Its
+text may still quote the solution (an exception's message): every reason and detail is
+made printable here, once, so no renderer shows a control character a solution chose.
 """
 
 from __future__ import annotations
@@ -10,6 +12,8 @@ import dataclasses
 import json
 from dataclasses import dataclass, field
 from typing import Any, Literal
+
+from grader.wording import printable, printable_value
 
 # "unmeasured": the check ran but the machine was too busy for a verdict (costs nothing).
 Status = Literal["pass", "fail", "error", "skip", "unmeasured"]
@@ -26,6 +30,9 @@ class TestOutcome:
     duration_s: float = 0.0
     line: int | None = None  # where in solution.py it failed, when the traceback says
 
+    def __post_init__(self) -> None:
+        self.reason = printable(self.reason)
+
 
 @dataclass
 class Check:
@@ -37,6 +44,10 @@ class Check:
     max: float = 0.0
     reason: str = ""
     details: dict[str, Any] = field(default_factory=dict)
+
+    def __post_init__(self) -> None:
+        self.reason = printable(self.reason)
+        self.details = printable_value(self.details)
 
     def to_json(self) -> dict[str, Any]:
         out: dict[str, Any] = {"status": self.status, **self.details}

@@ -1,7 +1,40 @@
 """Sizes and times for a person, worded one way wherever a grade speaks of them: in a
-stage's reason and in every renderer."""
+stage's reason and in every renderer; and text a solution chose, made safe to show."""
 
 from __future__ import annotations
+
+import re
+from typing import Any
+
+# Control characters but tab and newline (C0, DEL, C1); the bidirectional overrides and
+# isolates that reorder what a reader sees; what no UTF-8 or XML text may hold.
+_UNPRINTABLE = re.compile(
+    "[\x00-\x08\x0b-\x1f\x7f-\x9f\u202a-\u202e\u2066-\u2069\ud800-\udfff\ufffe\uffff]"
+)
+
+
+def printable(text: str) -> str:
+    """`text` with its control characters written out (`\\x1b`, `\\u202e`): a string a
+    solution chose (an exception's message) must not drive the terminal of whoever reads
+    the grade, hide text behind a carriage return, or break a JUnit file."""
+    return _UNPRINTABLE.sub(_written_out, text)
+
+
+def printable_value(value: Any) -> Any:
+    """`value` (JSON-like: numbers, strings, lists and dicts of them) with every string
+    in it, keys included, made printable."""
+    if isinstance(value, str):
+        return printable(value)
+    if isinstance(value, dict):
+        return {printable_value(k): printable_value(v) for k, v in value.items()}
+    if isinstance(value, list | tuple):
+        return type(value)(printable_value(v) for v in value)
+    return value
+
+
+def _written_out(match: re.Match[str]) -> str:
+    code = ord(match.group())
+    return f"\\x{code:02x}" if code < 0x100 else f"\\u{code:04x}"
 
 
 def minutes(seconds: float | None) -> str:

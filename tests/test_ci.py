@@ -63,6 +63,36 @@ def test_junit_has_one_case_per_hidden_test_and_per_check(toy_kata: Kata, tmp_pa
     assert checks["speed"].is_skipped
 
 
+def test_a_message_full_of_control_characters_leaves_every_format_readable(
+    tmp_path: Path,
+) -> None:
+    import io
+
+    from rich.console import Console
+
+    from grader.render.terminal import print_report
+    from grader.report import Check, Report, TestOutcome
+    from grader.wording import printable
+
+    raised = "ValueError: \x1b]52;c;aGk=\x1b\\\x1b[2J ok\r\u202ekcah\ud800\x00"
+    report = Report(
+        kata="top-k-indices", score=10.0, passed=False, elapsed_s=None, limit_s=None,
+        hints_taken=0, pass_mark=80,
+        checks={"tests": Check("tests", "fail", reason=raised, details={"failures": [raised]})},
+        tests=[TestOutcome("test_top_k.py::test_x", "failed", reason=raised)],
+    )  # fmt: skip
+    terminal = io.StringIO()
+    print_report(report, Console(file=terminal, width=100))  # styled, but no terminal codes
+    texts = {fmt: render_text(report, fmt) for fmt in ("junit", "markdown", "json")}
+    for fmt, text in {**texts, "rich": terminal.getvalue()}.items():
+        assert printable(text) == text, fmt
+        assert "x1b]52;c;" in text and "ud800" in text, fmt
+    path = tmp_path / "report.xml"
+    path.write_text(render_text(report, "junit"), encoding="utf-8")
+    (suite,) = [s for s in JUnitXml.fromfile(str(path)) if s.name.endswith(".hidden")]
+    assert "\\x1b[2J" in (next(iter(suite)).result[0].message or "")
+
+
 def test_github_step_summary_and_annotations(toy_katas_dir: Path, tmp_path: Path) -> None:
     ws = workspace(
         tmp_path,

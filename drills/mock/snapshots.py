@@ -13,6 +13,7 @@ from pathlib import Path
 from drills.mock.store import snapshots_dir
 from drills.workspace import write_atomic
 from grader.paths import read_own_file
+from grader.wording import printable
 
 SHA_CHARS = 16
 
@@ -35,8 +36,9 @@ def take(root: Path) -> str | None:
 
 
 def load(root: Path, sha: str) -> str | None:
-    """A snapshot's text; None if it is missing (a partial copy of the workspace)."""
+    """A snapshot's text, to show (its control characters written out); None if it is
+    missing (a partial copy of the workspace)."""
     try:
-        return (snapshots_dir(root) / f"{sha}.py").read_text(encoding="utf-8")
+        return printable((snapshots_dir(root) / f"{sha}.py").read_text(encoding="utf-8"))
     except FileNotFoundError:
         return None

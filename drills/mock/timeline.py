@@ -27,6 +27,7 @@ from pathlib import Path
 from typing import Any
 
 from drills.workspace import Session, now
+from grader.wording import printable_value
 
 SCHEMA = 1
 _ENVELOPE = ("v", "id", "kind", "by", "at", "t")
@@ -52,6 +53,8 @@ class Event:
         """The event in a parsed line, or None for anything that is not one."""
         if not isinstance(record, dict):
             return None
+        # The candidate's side writes the file: its text is shown on the interviewer's.
+        record = printable_value(record)
         try:
             kind, by, at, eid = (str(record[k]) for k in ("kind", "by", "at", "id"))
             t = float(record["t"])

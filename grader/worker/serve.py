@@ -124,8 +124,9 @@ class Worker:
         args = decoded.tensors if decoded is not None else []
         try:
             header, buffers, _ = encode(_arg_refs(reply, args), self._keep)
-        except BaseException as exc:
-            header, buffers, _ = encode({"err": describe(exc)}, self._keep)
+        except BaseException as exc:  # a value the wire cannot carry (a lone surrogate)
+            why = f"what the solution returned cannot be sent to the judge: {describe(exc)[2]}"
+            header, buffers, _ = encode({"err": ["UnsendableResult", [], why, ""]}, self._keep)
         send_frame(self.sock, header, buffers)
 
     # -- requests ----------------------------------------------------------------------
@@ -401,7 +402,18 @@ def describe(exc: BaseException) -> list[Any]:
         message = "(its message could not be read)"
     if isinstance(exc, OSError) and exc.errno == errno.EFBIG and OUTPUT_CAP_MB:
         message += f" (output is capped at {OUTPUT_CAP_MB} MB per process: print less)"
-    return [type(exc).__name__, bases, message[:2000], where]
+    # A message (or a class name) may hold what UTF-8 cannot (a lone surrogate): send it
+    # written out, not a failure of its own.
+    return [
+        _sendable(type(exc).__name__),
+        [_sendable(b) for b in bases],
+        _sendable(message[:2000]),
+        where,
+    ]
+
+
+def _sendable(text: str) -> str:
+    return text.encode("utf-8", "backslashreplace").decode("utf-8")
 
 
 def serve(sock: socket.socket, module_name: str) -> None:

@@ -35,6 +35,7 @@ import pytest
 from drills.history import History
 from grader.paths import BUILTIN_KATAS, cache_dir
 from grader.report import Check, Report
+from grader.wording import printable
 from grader.worker import landlock
 from tests.conftest import FIXTURE_KATAS
 
@@ -100,6 +101,8 @@ CATALOGUE: dict[str, Verdict] = {
     "forge_channel_records": Verdict(r"malformed reply"),
     "malformed_frames": Verdict(r"malformed reply"),
     "oversized_reply": Verdict(r"over the limit"),
+    # Driving the terminal (or breaking the JUnit file) of whoever reads the grade.
+    "terminal_escapes": Verdict(r"ValueError: \\x1b\]0;drill-title\\x07\\x1b\]52;c;"),
     "tensor_subclass_always_equal": Verdict(HIDDEN_FAIL, kata="sampling"),
     "patch_torch_asserts": Verdict(HIDDEN_FAIL, kata="sampling"),
     # Points not earned: measurements and types.
@@ -304,6 +307,8 @@ def test_hostile_submission_gets_its_verdict_and_changes_nothing(name: str, tmp_
         f"grader failed (exit {graded.returncode}): {graded.stderr[-2000:]}"
     )
     report = json.loads(graded.stdout)
+    # Whatever a submission printed or raised, the report holds no control character.
+    assert printable(reasons(report)) == reasons(report)
     if verdict.check == "passed":
         assert report["passed"] is False and graded.returncode == 1
         assert re.search(verdict.reason, reasons(report)), reasons(report)[:3000]

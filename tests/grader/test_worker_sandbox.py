@@ -68,6 +68,11 @@ class Refused(ValueError):
 
 def refuse() -> None:
     raise Refused("no")
+
+def lone_surrogate(raise_it: bool) -> str:
+    if raise_it:
+        raise ValueError("half a pair: \\ud800")
+    return "half a pair: \\ud800"
 '''
 
 
@@ -117,6 +122,14 @@ def test_the_solutions_exception_class_is_raised_and_caught_by_its_name(probe: S
     with pytest.raises(sol.Refused, match="no") as caught:
         sol.refuse()
     assert isinstance(caught.value, ValueError)
+
+
+def test_what_the_wire_cannot_carry_is_said_as_it_is(probe: Session) -> None:
+    sol = probe.module
+    with pytest.raises(ValueError, match=r"half a pair: \\ud800"):
+        sol.lone_surrogate(True)  # the message, written out: not an encoding error
+    with pytest.raises(Exception, match="what the solution returned cannot be sent"):
+        sol.lone_surrogate(False)
 
 
 @pytest.mark.parametrize(

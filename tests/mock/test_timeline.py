@@ -117,3 +117,26 @@ def test_the_timeline_file_is_readable_by_the_other_side(tmp_path: Path) -> None
     finally:
         os.umask(old)
     assert path.stat().st_mode & 0o044 == 0o044
+
+
+def test_text_the_other_side_wrote_is_read_without_its_control_characters(
+    tmp_path: Path,
+) -> None:
+    from drills.workspace import Session
+
+    record = {
+        "v": 1, "id": "e1", "kind": "test\x1b[2J", "by": "candidate", "at": "2026-12-07T09:00:00",
+        "t": 1.0, "first_failure": "\x1b]52;c;aGk=\x07boom\r", "failures": ["\u202eok"],
+    }  # fmt: skip
+    path = tmp_path / "timeline.jsonl"
+    path.write_text(json.dumps(record) + "\n")
+    (event,) = timeline.read(path)
+    assert event.kind == "test\\x1b[2J"
+    assert event.data["first_failure"] == "\\x1b]52;c;aGk=\\x07boom\\x0d"
+    assert event.data["failures"] == ["\\u202eok"]
+    session = Session.from_json(
+        {"kata": "kv-cache\x1b[31m", "started_at": "2026-12-07T09:00:00+00:00", "limit_s": 60,
+         "last_test": {"first_failure": "\x1b]0;x\x07"}}
+    )  # fmt: skip
+    assert session.kata == "kv-cache\\x1b[31m"
+    assert session.last_test == {"first_failure": "\\x1b]0;x\\x07"}
