@@ -15,7 +15,7 @@ from typing import Annotated
 import typer
 
 from drills import render
-from drills.console import console, err_console
+from drills.console import console, err_console, shown
 from drills.options import (
     BugOption,
     DirOption,
@@ -319,13 +319,13 @@ def stats(
     progress = actions.stats()
     render.stats(progress, fmt.value)
     if html is not None and not progress.katas:
-        err_console.print(f"Nothing to plot yet: {html} was not written.")
+        err_console.print(f"Nothing to plot yet: {shown(html)} was not written.")
     elif html is not None:
         from drills.stats_html import page
         from drills.workspace import write_output
 
         write_output(html, page(progress.katas, progress.topics))
-        err_console.print(f"Wrote the plots to {html}.")
+        err_console.print(f"Wrote the plots to {shown(html)}.")
 
 
 @app.command()
@@ -411,7 +411,7 @@ def ci_init(
     written = ci.init(
         path, source=source, min_score=min_score, force=force, torch=torch, strict_time=strict_time
     )
-    console.print(f"Wrote {written}. Commit it on your default branch; see docs/ci.md.")
+    console.print(f"Wrote {shown(written)}. Commit it on your default branch; see docs/ci.md.")
 
 
 # `drill mock ...`: mock interviews for two people (drills/mock). The sub-app's module

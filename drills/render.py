@@ -9,7 +9,7 @@ from datetime import datetime
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from drills.console import console, err_console
+from drills.console import console, err_console, shown
 from grader.wording import minutes
 
 if TYPE_CHECKING:
@@ -69,7 +69,11 @@ def katas_table(katas: list[Kata]) -> None:
             table.add_section()
         table.add_row("", f"[bold]{heading}[/]")
         for k in group:
-            row = [k.id, k.title, ", ".join(k.topics)] if wide else [k.id, k.title]
+            row = (
+                [k.id, shown(k.title), shown(", ".join(k.topics))]
+                if wide
+                else [k.id, shown(k.title)]
+            )
             table.add_row(*row, "●" * k.difficulty + "○" * (5 - k.difficulty), str(k.minutes))
     console.print(table)
     console.print("Start one with [bold]drill start ID --timed 30m[/].", style="dim")
@@ -106,25 +110,28 @@ def started(s: Started) -> None:
     kata = load_kata(s.session.kata)
     root = s.workspace.root
     if s.backup:
-        err_console.print(f"Moved the old {root} aside to {s.backup}.", style="yellow")
+        err_console.print(
+            f"Moved the old {shown(root)} aside to {shown(s.backup)}.", style="yellow"
+        )
     if s.archived:
-        console.print(f"Kept the previous attempt in {s.archived}.")
+        console.print(f"Kept the previous attempt in {shown(s.archived)}.")
     verb = "Resumed" if s.resumed else "Started again" if s.archived else "Started"
-    console.print(f"[bold green]{verb}[/] [bold]{kata.id}[/]: {kata.headline()}")
+    console.print(f"[bold green]{verb}[/] [bold]{kata.id}[/]: {shown(kata.headline())}")
     if kata.is_bug_hunt and not s.resumed:
         console.print(
             "solution.py works but for one planted bug; the "
             "user's report of it ends PROMPT.md. Fix it with the smallest change."
         )
         if s.repeat:
-            console.print(s.repeat, style="dim")
+            console.print(s.repeat, style="dim", markup=False)
     console.print(
-        f"Workspace {root}: edit [bold]solution.py[/], read PROMPT.md. "
+        f"Workspace {shown(root)}: edit [bold]solution.py[/], read PROMPT.md. "
         f"Time limit {minutes(s.session.limit_s)}, deadline {_clock(s.session.deadline())} "
         f"({minutes(max(0.0, s.session.left_s()))} left)."
     )
     console.print(
-        f"Next: [bold]cd {root}[/], then [bold]drill test[/], [bold]drill hint[/], [bold]drill grade[/].",
+        f"Next: [bold]cd {shown(root)}[/], then [bold]drill test[/], [bold]drill hint[/], "
+        "[bold]drill grade[/].",
         style="dim",
     )
 
@@ -139,10 +146,10 @@ def status(ws: Workspace, session: Session, kata: Kata) -> None:
         f"{minutes(left)} left" if left >= 0 else f"[red]{minutes(-left)} over time[/]"
     )
     table = Table.grid(padding=(0, 2))
-    table.add_row("kata", f"[bold]{kata.id}[/] — {kata.title}")
+    table.add_row("kata", f"[bold]{kata.id}[/] — {shown(kata.title)}")
     if session.mode is Mode.MOCK:
         table.add_row("mode", "mock interview: hints come from your interviewer")
-    table.add_row("workspace", str(ws.root))
+    table.add_row("workspace", shown(ws.root))
     table.add_row("time", f"{clock} (limit {minutes(session.limit_s)})")
     cost = kata.hint_cost * len(session.hints)
     table.add_row("hints", f"{len(session.hints)} taken" + (f" (-{cost:g} points)" if cost else ""))
@@ -157,7 +164,7 @@ def status(ws: Workspace, session: Session, kata: Kata) -> None:
     if session.last_grade:
         g = session.last_grade
         verdict = "[green]passed[/]" if g["passed"] else "[red]not passed[/]"
-        table.add_row("last grade", f"{g['score']}/100, {verdict} ({g['at']})")
+        table.add_row("last grade", f"{shown(g['score'])}/100, {verdict} ({shown(g['at'])})")
     console.print(table)
     if session.hints:
         from drills.actions import hints_of
@@ -165,19 +172,20 @@ def status(ws: Workspace, session: Session, kata: Kata) -> None:
         texts = hints_of(kata, session.variant)
         for h in session.hints:
             console.print(
-                f"  hint {h.index + 1} at {minutes(h.elapsed_s)}: {texts[h.index]}", style="dim"
+                f"  hint {h.index + 1} at {minutes(h.elapsed_s)}: {shown(texts[h.index])}",
+                style="dim",
             )
 
 
 def new_hints(hints: list[tuple[int, str]]) -> None:
     """Hints a mock interviewer revealed since the candidate last looked."""
     for number, text in hints:
-        console.print(f"[bold yellow]Hint {number} from your interviewer:[/] {text}")
+        console.print(f"[bold yellow]Hint {number} from your interviewer:[/] {shown(text)}")
 
 
 def hint(h: HintTaken) -> None:
     console.print(f"[bold]Hint {h.number}/{h.total}[/] [dim](-{h.cost:g} points)[/]")
-    console.print(h.text)
+    console.print(h.text, markup=False)
 
 
 def report(r: Report, fmt: str, output: Path | None) -> None:
@@ -215,20 +223,20 @@ def next_up(up: NextUp, every: bool, fmt: str) -> None:
         sys.stdout.write(json.dumps(data, indent=2) + "\n")
         return
     first = up.katas[0]
-    console.print(f"Next: [bold cyan]{first.kata}[/] ({first.reason})")
+    console.print(f"Next: [bold cyan]{first.kata}[/] ({shown(first.reason)})")
     console.print(f"  drill start {first.kata}", style="dim")
-    console.print(f"Estimation: [bold cyan]{topic}[/] ({why})")
+    console.print(f"Estimation: [bold cyan]{topic}[/] ({shown(why)})")
     console.print(f"  drill estimate {topic}", style="dim")
-    shown = up.katas[1:] if every else up.katas[1:3]
-    if not shown:
+    rest = up.katas[1:] if every else up.katas[1:3]
+    if not rest:
         return
     table = Table(title="then" if not every else "every kata, in order", title_justify="left")
     table.add_column("kata", style="cyan", no_wrap=True)
     table.add_column("due")
     table.add_column("why")
-    for r in shown:
+    for r in rest:
         due = "new" if r.due is None else _clock_or_day(r.due)
-        table.add_row(r.kata, due, r.reason)
+        table.add_row(r.kata, due, shown(r.reason))
     console.print(table)
 
 
@@ -332,26 +340,25 @@ def _bar(score: float, width: int = 20) -> str:
 
 
 def review(r: Review) -> None:
-    from rich.markup import escape
     from rich.rule import Rule
     from rich.syntax import Syntax
 
     def section(title: str) -> None:
         console.print(Rule(title, align="left", style="dim"))
 
-    console.print(f"[bold]Review of {r.kata.id}[/]: {r.kata.headline()}")
+    console.print(f"[bold]Review of {r.kata.id}[/]: {shown(r.kata.headline())}")
     if r.gave_up:
         console.print("You gave up on this attempt; it is recorded in the session.", style="dim")
     if r.failures:
         section("What the last grade failed on")
         for check, reason in r.failures:
-            console.print(f"[bold]{check}[/]: {reason or 'did not pass'}", highlight=False)
+            console.print(f"[bold]{check}[/]: {shown(reason or 'did not pass')}", highlight=False)
     if r.bug is not None:
         section("The planted bug")
-        console.print(f"[bold]{escape(r.bug.name)}[/]: {escape(r.bug.bug)}", highlight=False)
-        said = escape(r.diagnosis) if r.diagnosis else "[dim]none written in diagnosis.txt[/]"
+        console.print(f"[bold]{shown(r.bug.name)}[/]: {shown(r.bug.bug)}", highlight=False)
+        said = shown(r.diagnosis) if r.diagnosis else "[dim]none written in diagnosis.txt[/]"
         console.print(f"Your diagnosis: {said}", highlight=False)
-        console.print(f"Why it is subtle: {escape(r.bug.subtle)}", highlight=False)
+        console.print(f"Why it is subtle: {shown(r.bug.subtle)}", highlight=False)
         console.print("The planted change (- correct, + planted):")
         console.print(
             Syntax(
@@ -372,10 +379,10 @@ def review(r: Review) -> None:
         )
     section("Common mistakes")
     for mistake in r.common_mistakes:
-        console.print(f"- {mistake}", highlight=False)
+        console.print(f"- {mistake}", highlight=False, markup=False)
     section("Follow-up questions an interviewer asks next")
     for question in r.follow_ups:
-        console.print(f"- {question}", highlight=False)
+        console.print(f"- {question}", highlight=False, markup=False)
 
 
 def plan(view: PlanView | None, every: bool, fmt: str) -> None:
@@ -418,18 +425,18 @@ def plan(view: PlanView | None, every: bool, fmt: str) -> None:
         )
     if view.today >= p.days:
         console.print(f"The plan ended on {end:%a %d %b}; `drill plan --days N` makes a new one.")
-    shown = [
+    listed = [
         (n, item)
         for n, item in enumerate(p.items)
         if every or item.day == view.today or (item.day < view.today and n not in view.done)
     ]
-    if not shown:
+    if not listed:
         console.print("Nothing planned for today.", style="dim")
         return
     table = Table(header_style="bold", title_justify="left")
     for name in ("day", "", "do", "min"):
         table.add_column(name, justify="right" if name == "min" else "left")
-    for n, item in shown:
+    for n, item in listed:
         day = p.start + timedelta(days=item.day)
         mark = "[green]✓[/]" if n in view.done else "·"
         when = "today" if item.day == view.today else f"{day:%a %d %b}"
@@ -488,7 +495,7 @@ def bench_runs(runs: list[tuple[str, BenchRun]], newest: int | None) -> None:
 def store_moved_aside(aside: Path | None) -> None:
     if aside is not None:
         err_console.print(
-            f"The history store was unreadable; it was moved aside to {aside} and a new one "
+            f"The history store was unreadable; it was moved aside to {shown(aside)} and a new one "
             "started.",
             style="yellow",
         )
@@ -506,7 +513,7 @@ def export(
         sys.stdout.write(text)
         return
     write_output(output, text)
-    err_console.print(f"Wrote {len(grades)} grade(s) to {output}.")
+    err_console.print(f"Wrote {len(grades)} grade(s) to {shown(output)}.")
 
 
 def ci_outputs(outcome: GradeOutcome) -> None:
@@ -529,12 +536,14 @@ def ci_outputs(outcome: GradeOutcome) -> None:
 
 def batch_progress(result: BatchResult) -> None:
     if result.skipped:
-        err_console.print(f"skipped {result.workspace}: {result.skipped}", style="yellow")
+        err_console.print(
+            f"skipped {shown(result.workspace)}: {shown(result.skipped)}", style="yellow"
+        )
         return
     verdict = (
         "error" if result.report is None else ("passed" if result.report.passed else "not passed")
     )
-    err_console.print(f"graded {result.workspace}: {verdict}", style="dim")
+    err_console.print(f"graded {shown(result.workspace)}: {verdict}", style="dim")
 
 
 def _short(path: Path) -> str:
@@ -562,14 +571,16 @@ def batch(results: list[BatchResult], fmt: str, output: Path | None) -> None:
         table.add_column(col, no_wrap=col == "workspace")
     for r in results:
         if r.skipped:
-            table.add_row(_short(r.workspace), "-", "-", "[yellow]skipped[/]", r.skipped)
+            table.add_row(
+                shown(_short(r.workspace)), "-", "-", "[yellow]skipped[/]", shown(r.skipped)
+            )
             continue
         if r.report is None:
-            table.add_row(_short(r.workspace), "-", "-", "[red]error[/]", r.error)
+            table.add_row(shown(_short(r.workspace)), "-", "-", "[red]error[/]", shown(r.error))
             continue
         failing = [n for n, c in r.report.checks.items() if c.status != "pass"]
         table.add_row(
-            _short(r.workspace),
+            shown(_short(r.workspace)),
             r.report.kata,
             f"{r.report.score:.1f}",
             "[green]yes[/]" if r.report.passed else "[red]no[/]",

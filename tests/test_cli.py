@@ -346,3 +346,32 @@ def test_history_gives_each_grade_one_line_on_an_80_column_terminal() -> None:
         env={**os.environ, "COLUMNS": "120"}, capture_output=True, text=True, timeout=60,
     )  # fmt: skip
     assert "attempt0" in wide.stdout and "attempt0-01" not in wide.stdout
+
+
+def test_brackets_in_a_path_or_a_reason_print_as_they_are(
+    toy_katas_dir: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Rich reads `[/x]` as a closing tag and `[i]` as italics: text drill did not write
+    is shown as it is, never read as markup (nor crashes the command)."""
+    import io
+
+    from rich.console import Console
+
+    from grader.render.terminal import print_report
+    from grader.report import Check, Report
+
+    monkeypatch.setenv("COLUMNS", "400")  # the temporary path is long
+    ws = tmp_path / "ws[/x] k[i]"
+    started = drill("start", "top-k-indices", "--dir", str(ws))
+    assert started.returncode == 0, started.stderr
+    assert f"Workspace {ws}:" in started.stdout
+    status = drill("status", "--dir", str(ws))
+    assert status.returncode == 0 and "ws[/x] k[i]" in status.stdout
+    reason = "ValueError: [/oops] [bold red]LOUD[/] logits[i]"
+    report = Report(
+        kata="top-k-indices", score=0.0, passed=False, elapsed_s=None, limit_s=None,
+        hints_taken=0, pass_mark=80, checks={"tests": Check("tests", "fail", reason=reason)},
+    )  # fmt: skip
+    out = io.StringIO()
+    print_report(report, Console(file=out, width=200))
+    assert reason in out.getvalue()

@@ -165,14 +165,14 @@ def _list_topics(fmt: EstimateFormat) -> None:
 
 
 def _store() -> History:
-    from drills.console import err_console
+    from drills.console import err_console, shown
     from drills.history import History
 
     store = History()
     store.open()  # a store this release cannot read is refused now, not mid-session
     if store.moved_aside:
         err_console.print(
-            f"The history store was unreadable; moved aside to {store.moved_aside}.",
+            f"The history store was unreadable; moved aside to {shown(store.moved_aside)}.",
             style="yellow",
         )
     return store

@@ -152,7 +152,7 @@ def report(
     output: OutputOption = None,
 ) -> None:
     """The feedback report: auto-grade, rubric, hints, runs over time, notes, what to practise."""
-    from drills.console import err_console
+    from drills.console import err_console, shown
     from drills.mock import interview
     from drills.mock import report as mock_report
     from drills.workspace import write_output
@@ -165,7 +165,7 @@ def report(
         sys.stdout.write(text)
         return
     write_output(output, text)
-    err_console.print(f"Wrote {output}.", style="dim")
+    err_console.print(f"Wrote {shown(output)}.", style="dim")
 
 
 @mock_app.command("replay")

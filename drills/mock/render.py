@@ -6,7 +6,7 @@ from typing import TYPE_CHECKING
 
 from rich.text import Text
 
-from drills.console import console, err_console
+from drills.console import console, err_console, shown
 from drills.mock import views
 from grader.wording import minutes
 
@@ -24,20 +24,22 @@ def lines(rows: list[views.Line]) -> None:
 def started(s: Started, title: str) -> None:
     root = s.workspace.root
     if s.backup:
-        err_console.print(f"Moved the old {root} aside to {s.backup}.", style="yellow")
+        err_console.print(
+            f"Moved the old {shown(root)} aside to {shown(s.backup)}.", style="yellow"
+        )
     verb = "Resumed" if s.resumed else "Started"
-    console.print(f"[bold green]{verb}[/] mock interview [bold]{s.session.kata}[/]: {title}")
+    console.print(f"[bold green]{verb}[/] mock interview [bold]{s.session.kata}[/]: {shown(title)}")
     console.print(
-        f"Workspace {root}: edit [bold]solution.py[/], read PROMPT.md. "
+        f"Workspace {shown(root)}: edit [bold]solution.py[/], read PROMPT.md. "
         f"Time limit {minutes(s.session.limit_s)} ({minutes(max(0.0, s.session.left_s()))} left)."
     )
     console.print(
-        f"Candidate: [bold]cd {root}[/], then [bold]drill test[/] and [bold]drill grade[/]; "
+        f"Candidate: [bold]cd {shown(root)}[/], then [bold]drill test[/] and [bold]drill grade[/]; "
         "hints come from your interviewer.",
         style="dim",
     )
     console.print(
-        f"Interviewer: [bold]drill mock interviewer --dir {root}[/] "
+        f"Interviewer: [bold]drill mock interviewer --dir {shown(root)}[/] "
         "(or [bold]--print[/] for plain text).",
         style="dim",
     )

@@ -29,7 +29,8 @@ def print_report(report: Report, console: Console) -> None:
     table.add_column("result", ratio=1)
     for name, check in report.checks.items():
         style = STYLES.get(check.status, "")
-        result = summary(check) if check.status == "pass" else check.reason
+        # Text, not markup: a reason may quote the solution ("[/x]" would be a tag).
+        result = Text(summary(check) if check.status == "pass" else check.reason)
         table.add_row(
             TITLES.get(name, name),
             Text(check.status, style=style),
