@@ -93,6 +93,28 @@ def test_a_message_full_of_control_characters_leaves_every_format_readable(
     assert "\\x1b[2J" in (next(iter(suite)).result[0].message or "")
 
 
+def test_a_reason_makes_no_markup_in_the_pull_requests_summary() -> None:
+    from grader.report import Check, Report, TestOutcome
+
+    raised = "ValueError: </details> ![x](https://evil.example/p.png) @org/team | <b>hi</b>"
+    report = Report(
+        kata="top-k-indices", score=10.0, passed=False, elapsed_s=None, limit_s=None,
+        hints_taken=0, pass_mark=80, checks={"tests": Check("tests", "fail", reason=raised)},
+        tests=[TestOutcome("test_top_k.py::test_x", "failed", reason=raised)],
+    )  # fmt: skip
+    text = render_text(report, "markdown")
+    assert f"| `{raised.replace('|', chr(92) + '|')}` |" in text  # a code span in the table
+    assert f"(failed): `{raised}`" in text  # and in the list of failing tests
+    ticks = render_text(
+        Report(
+            kata="k", score=0.0, passed=False, elapsed_s=None, limit_s=None, hints_taken=0,
+            pass_mark=80, checks={"tests": Check("tests", "fail", reason="`a`` b`")},
+        ),
+        "markdown",
+    )  # fmt: skip
+    assert "| ``` `a`` b` ``` |" in ticks  # a longer fence, padded: the text as it is
+
+
 def test_github_step_summary_and_annotations(toy_katas_dir: Path, tmp_path: Path) -> None:
     ws = workspace(
         tmp_path,
