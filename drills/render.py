@@ -13,6 +13,8 @@ from drills.console import console, err_console, shown
 from grader.wording import minutes
 
 if TYPE_CHECKING:
+    from rich.table import Table
+
     from drills.actions import Benched, GradeOutcome, HintTaken, NextUp, PlanView, Progress
     from drills.batch import BatchResult
     from drills.history import Row
@@ -34,24 +36,27 @@ LIST_GROUPS = (
 )
 
 
-def katas_table(katas: list[Kata]) -> None:
-    """One line per kata, grouped by format, easiest first; topics where there is room."""
+def _listing(title: str) -> Table:
+    """A table of one line per item: a rule under the header, no borders, so that a
+    line fits an 80-column terminal."""
     from rich import box
     from rich.table import Table
 
+    return Table(
+        title=title, title_justify="left", header_style="bold", box=box.SIMPLE_HEAD,
+        show_edge=False, pad_edge=False,
+    )  # fmt: skip
+
+
+def katas_table(katas: list[Kata]) -> None:
+    """One line per kata, grouped by format, easiest first; topics where there is room."""
     wide = console.width >= 120
-    table = Table(
-        title="drill katas",
-        title_justify="left",
-        header_style="bold",
-        box=box.SIMPLE_HEAD,
-        show_edge=False,
-    )
+    table = _listing("drill katas")
     longest = max((len(k.id) for k in katas), default=2)
     # What the id, difficulty and minutes columns leave for the text: each column is
-    # padded by one on each side, with a separator between two.
+    # padded by one on each side but at the table's edges, with a separator between two.
     columns = 5 if wide else 4
-    room = console.width - longest - len("difficulty") - len("min") - 3 * columns + 1
+    room = console.width - longest - len("difficulty") - len("min") - 3 * columns + 3
     title = room * 3 // 5 if wide else room
     table.add_column("id", style="cyan", no_wrap=True, min_width=longest)
     table.add_column("title", no_wrap=True, overflow="ellipsis", max_width=title)
@@ -610,7 +615,6 @@ def finding(f: Finding) -> None:
 
 
 def history(rows: list[Row], fmt: str, moved_aside: Path | None, kata: str | None = None) -> None:
-    from rich.table import Table
 
     store_moved_aside(moved_aside)
     if fmt == "json":
@@ -622,16 +626,7 @@ def history(rows: list[Row], fmt: str, moved_aside: Path | None, kata: str | Non
     if not rows:
         console.print("No grades yet: `drill start KATA`, then `drill grade`.")
         return
-    from rich import box
-
-    table = Table(
-        title="drill history",
-        title_justify="left",
-        header_style="bold",
-        box=box.SIMPLE_HEAD,
-        show_edge=False,
-        pad_edge=False,
-    )
+    table = _listing("drill history")
     wide = console.width >= 100  # room for the attempt's id
     columns = ("date", "kata", "score", "time used", "hints", "attempt")
     for col in columns if wide else columns[:-1]:
