@@ -10,6 +10,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from drills.console import console, err_console, shown
+from grader.checks import TITLES
 from grader.wording import minutes
 
 if TYPE_CHECKING:
@@ -559,7 +560,6 @@ def _short(path: Path) -> str:
 
 
 def batch(results: list[BatchResult], fmt: str, output: Path | None) -> None:
-    from rich.table import Table
 
     from drills.workspace import write_output
 
@@ -569,29 +569,40 @@ def batch(results: list[BatchResult], fmt: str, output: Path | None) -> None:
     if fmt == "json":
         sys.stdout.write(lines)
         return
-    table = Table(
-        title=f"drill batch: {len(results)} workspaces", title_justify="left", header_style="bold"
-    )
-    for col in ("workspace", "kata", "score", "passed", "note"):
-        table.add_column(col, no_wrap=col == "workspace")
+    table = _listing(f"drill batch: {len(results)} workspaces")
+    widths = [
+        max((len(_short(r.workspace)) for r in results), default=9),
+        max((len(r.report.kata) for r in results if r.report is not None), default=4),
+        len("100.0 not passed"),
+    ]
+    for name, width in zip(("workspace", "kata", "score"), widths, strict=True):
+        table.add_column(name, no_wrap=True, min_width=width)
+    # The note takes what is left of the line (`--format json` has it whole).
+    note = max(10, console.width - sum(widths) - 3 * len(widths))
+    table.add_column("note", no_wrap=True, overflow="ellipsis", max_width=note)
     for r in results:
         if r.skipped:
-            table.add_row(
-                shown(_short(r.workspace)), "-", "-", "[yellow]skipped[/]", shown(r.skipped)
-            )
+            table.add_row(shown(_short(r.workspace)), "-", "[yellow]skipped[/]", shown(r.skipped))
             continue
         if r.report is None:
-            table.add_row(shown(_short(r.workspace)), "-", "-", "[red]error[/]", shown(r.error))
+            table.add_row(shown(_short(r.workspace)), "-", "[red]error[/]", shown(r.error))
             continue
-        failing = [n for n, c in r.report.checks.items() if c.status != "pass"]
+        verdict = "[green]passed[/]" if r.report.passed else "[red]not passed[/]"
         table.add_row(
             shown(_short(r.workspace)),
             r.report.kata,
-            f"{r.report.score:.1f}",
-            "[green]yes[/]" if r.report.passed else "[red]no[/]",
-            ", ".join(failing),
+            f"{r.report.score:.1f} {verdict}",
+            shown(_first_problem(r.report)),
         )
     console.print(table)
+
+
+def _first_problem(report: Report) -> str:
+    """The first check that did not pass, and why (a batch's one-line note)."""
+    for name, check in report.checks.items():
+        if check.status not in ("pass", "skip"):
+            return f"{TITLES.get(name, name)}: {check.reason or check.status}"
+    return ""
 
 
 def grade_notes(outcome: GradeOutcome) -> None:
