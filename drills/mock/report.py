@@ -9,6 +9,7 @@ scripts, fonts or images from elsewhere.
 from __future__ import annotations
 
 import html
+import re
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
@@ -21,6 +22,7 @@ from drills.mock.views import phase_starts
 from drills.workspace import Session, now
 from grader.checks import TITLES
 from grader.kata import Kata
+from grader.render.markdown import code_span
 from grader.wording import minutes
 
 
@@ -85,7 +87,7 @@ def _auto_grade(state: MockState) -> Section:
             TITLES.get(name, name),
             str(c.get("status", "?")),
             f"{c.get('score', 0)}/{c.get('max', 0)}",
-            str(c.get("reason", "")),
+            code_span(str(c.get("reason", ""))),  # it may quote the candidate's code
         )
         for name, c in g.checks.items()
     ]
@@ -106,7 +108,7 @@ def _bug_hunt(mock: Mock) -> Section:
     bug = mock.script.bug
     assert bug is not None
     diagnosis = read_diagnosis(mock.root)
-    said = f"`{diagnosis}`" if diagnosis else "none written (diagnosis.txt)"
+    said = code_span(diagnosis) if diagnosis else "none written (diagnosis.txt)"
     return Section(
         "The planted bug",
         [
@@ -318,12 +320,27 @@ LEGEND = (
 )
 
 
+# A code span as markdown writes it: a fence of backticks, the same fence to close it.
+_CODE = re.compile(r"(?<!`)(`+)(?!`)(.+?)(?<!`)\1(?!`)", re.S)
+
+
 def _inline(text: str) -> str:
-    """Escape, then the two bits of markdown the sections use: **bold** and `code`."""
-    out = html.escape(text, quote=False)
-    parts = out.split("`")
-    out = "".join(f"<code>{p}</code>" if i % 2 else p for i, p in enumerate(parts))
-    parts = out.split("**")
+    """Escape, then the two bits of markdown the sections use: `code` (any fence, as
+    `code_span` writes text that quotes the candidate) and **bold** outside it."""
+    out, last = [], 0
+    for m in _CODE.finditer(text):
+        out.append(_bold(html.escape(text[last : m.start()], quote=False)))
+        inner = m.group(2)
+        if inner.startswith(" ") and inner.endswith(" ") and inner.strip():
+            inner = inner[1:-1]
+        out.append(f"<code>{html.escape(inner, quote=False)}</code>")
+        last = m.end()
+    out.append(_bold(html.escape(text[last:], quote=False)))
+    return "".join(out)
+
+
+def _bold(escaped: str) -> str:
+    parts = escaped.split("**")
     return "".join(f"<strong>{p}</strong>" if i % 2 else p for i, p in enumerate(parts))
 
 

@@ -15,15 +15,14 @@ def _cell(text: str) -> str:
     return text.replace("|", "\\|").replace("\n", " ")
 
 
-def _quoted(text: str, in_table: bool = False) -> str:
-    """A reason, which may quote the solution, as a code span: literal text that makes
-    no link, image, mention, HTML or closing tag in a pull request. The fence is longer
-    than any run of backticks inside; a table cell's pipes are escaped (GFM's rule)."""
+def code_span(text: str) -> str:
+    """`text`, which may quote the solution, as a code span: literal text that makes no
+    link, image, mention, HTML or closing tag where markdown is shown. The fence is
+    longer than any run of backticks inside (and padded where the text starts or ends
+    with one); in a table cell, `_cell` escapes its pipes as GFM asks."""
     if not text:
         return ""
     text = text.replace("\n", " ")
-    if in_table:
-        text = text.replace("|", "\\|")
     fence = "`" * (max((len(run) for run in re.findall("`+", text)), default=0) + 1)
     pad = " " if text[0] == "`" or text[-1] == "`" else ""
     return f"{fence}{pad}{text}{pad}{fence}"
@@ -42,11 +41,7 @@ def to_markdown(report: Report) -> str:
         "|---|---|---|---|",
     ]
     for name, check in report.checks.items():
-        result = (
-            _quoted(check.reason, in_table=True)
-            if check.status != "pass"
-            else _cell(summary(check))
-        )
+        result = _cell(code_span(check.reason) if check.status != "pass" else summary(check))
         lines.append(
             f"| {TITLES.get(name, name)} | {ICONS.get(check.status, '')} {check.status} "
             f"| {check.score:.1f}/{check.max:g} | {result} |"
@@ -55,7 +50,7 @@ def to_markdown(report: Report) -> str:
     if failed:
         lines += ["", "<details><summary>Failing hidden tests</summary>", ""]
         lines += [
-            f"- `{t.id.rsplit('::', 1)[-1]}` ({t.outcome}): {_quoted(t.reason)}" for t in failed
+            f"- `{t.id.rsplit('::', 1)[-1]}` ({t.outcome}): {code_span(t.reason)}" for t in failed
         ]
         lines += ["", "</details>"]
     return "\n".join(lines) + "\n"

@@ -77,7 +77,7 @@ def test_the_markdown_report_shows_the_whole_interview(finished: Mock) -> None:
     for needle in (
         "# Mock interview: Indices of the k largest values",
         "Last grade at 10m00s: **78.5/100, not passed**",
-        "| speed | fail | 3.5/20 | 4.1x the reference's time |",
+        "| speed | fail | 3.5/20 | `4.1x the reference's time` |",  # a reason quotes code
         "Total 11/16 (4 of 4 scored).",
         "| Code quality and types | 2/4 | typed loosely |",
         "| 2 | 2m30s | A key of (-value, index) gives the order you need. |",  # hint 2, given at 2m30s
@@ -143,6 +143,20 @@ def test_the_html_report_is_self_contained_and_well_formed(finished: Mock) -> No
     assert names.count("svg") == 1
     assert names.count("circle") == 2 and names.count("rect") == 1  # two tests, one grade
     assert "talked through ties | well" in page and "<code>drill start" in page
+
+
+def test_text_that_quotes_the_candidate_is_a_code_span_in_both_formats() -> None:
+    from grader.render.markdown import code_span
+
+    said = "fixed `x` ![p](https://evil.example/p.png) **now** </code><img src=x>"
+    quoted = code_span(said)
+    assert quoted == f"``{said}``"
+    page = report._inline(f"The candidate's diagnosis: {quoted} and **bold**")
+    assert page == (
+        "The candidate&#x27;s diagnosis: <code>fixed `x` ![p](https://evil.example/p.png) "
+        "**now** &lt;/code&gt;&lt;img src=x&gt;</code> and <strong>bold</strong>"
+    ).replace("&#x27;", "'")
+    assert report._inline(code_span("`tick`")) == "<code>`tick`</code>"  # padded fence
 
 
 def test_the_chart_places_runs_by_minute_and_percent() -> None:
