@@ -80,9 +80,13 @@ def list_katas(
 
 @app.command()
 def show(kata: Annotated[str, typer.Argument(help="Kata id, e.g. sampling.")]) -> None:
-    """The kata's prompt, rendered."""
-    from grader.kata import load_kata
+    """The kata's prompt, rendered (bug-hunt: the bug hunts, one line each)."""
+    from drills.hunt import ALIAS
+    from grader.kata import all_katas, load_kata
 
+    if kata == ALIAS:
+        render.hunts([k for k in all_katas() if k.is_bug_hunt])
+        return
     render.prompt(load_kata(kata))
 
 
@@ -249,14 +253,22 @@ def history(
 ) -> None:
     """Past grades: kata, date, score, time used, hints."""
     from drills.history import History
+    from drills.hunt import ALIAS
 
     store = History()
-    rows = store.rows(kata, limit)
-    if kata is not None and not rows:
+    # bug-hunt: every family's grades, as `drill start bug-hunt` draws from them all
+    rows = store.rows(_hunt_ids() if kata == ALIAS else kata, limit)
+    if kata is not None and kata != ALIAS and not rows:
         from grader.kata import load_kata
 
         load_kata(kata)  # an unknown id is bad input, with the closest one named
     render.history(rows, fmt.value, store.moved_aside, kata)
+
+
+def _hunt_ids() -> list[str]:
+    from grader.kata import all_katas
+
+    return [k.id for k in all_katas() if k.is_bug_hunt]
 
 
 @app.command()

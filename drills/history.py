@@ -14,7 +14,7 @@ from __future__ import annotations
 
 import json
 import sqlite3
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from contextlib import closing, contextmanager
 from dataclasses import asdict, dataclass, fields
 from datetime import UTC, datetime
@@ -227,12 +227,13 @@ class History:
             found = conn.execute(query, (attempt,)).fetchone()
         return None if found is None else dict(json.loads(found[0]))
 
-    def rows(self, kata: str | None = None, limit: int = 50) -> list[Row]:
+    def rows(self, kata: str | Sequence[str] | None = None, limit: int = 50) -> list[Row]:
+        """The latest grades, newest first: of every kata, of one, or of several."""
         query = "SELECT attempt, kata, workspace, graded_at, score, passed, elapsed_s, limit_s, hints FROM grades"
         params: tuple[object, ...] = ()
         if kata:
-            query += " WHERE kata = ?"
-            params = (kata,)
+            params = (kata,) if isinstance(kata, str) else tuple(kata)
+            query += f" WHERE kata IN ({', '.join('?' * len(params))})"
         query += " ORDER BY graded_at DESC, id DESC LIMIT ?"
         with self._connect() as conn:
             found = conn.execute(query, (*params, limit)).fetchall()

@@ -85,6 +85,18 @@ def katas_table(katas: list[Kata]) -> None:
     console.print("Start one with [bold]drill start ID --timed 30m[/].", style="dim")
 
 
+def hunts(katas: list[Kata]) -> None:
+    """`drill show bug-hunt`: what the alias stands for."""
+    console.print(
+        "[bold]bug-hunt[/] stands for the bug hunts: a working file with one planted bug, "
+        "drawn from those you have not been given; `drill start bug-hunt` picks the family "
+        "with the most left to see, `drill show FAMILY` prints one's prompt."
+    )
+    width = max((len(k.id) for k in katas), default=0)
+    for k in katas:
+        console.print(f"  [cyan]{k.id:<{width}}[/]  {shown(k.title)} ({k.minutes} min)")
+
+
 def katas_json(katas: list[Kata]) -> None:
     rows = [
         {

@@ -375,3 +375,28 @@ def test_brackets_in_a_path_or_a_reason_print_as_they_are(
     out = io.StringIO()
     print_report(report, Console(file=out, width=200))
     assert reason in out.getvalue()
+
+
+def test_bug_hunt_stands_for_every_family_in_show_and_history() -> None:
+    from datetime import UTC, datetime
+
+    from drills.history import History
+    from grader.kata import all_katas
+    from grader.paths import BUILTIN_KATAS
+    from grader.report import Check, Report
+
+    families = [k.id for k in all_katas(BUILTIN_KATAS) if k.is_bug_hunt]
+    shown = drill("show", "bug-hunt")
+    assert shown.returncode == 0
+    assert all(f"  {family} " in shown.stdout for family in families)
+    for n, kata in enumerate(["bug-hunt-moe", "kv-cache", "bug-hunt-sampling"]):
+        History().record(
+            f"a{n}", Path("/w"),
+            Report(
+                kata=kata, score=90.0, passed=True, elapsed_s=60.0, limit_s=1800.0,
+                hints_taken=0, checks={"tests": Check("tests", "pass")}, pass_mark=85,
+                graded_at=datetime.now(UTC).isoformat(timespec="seconds"),
+            ),
+        )  # fmt: skip
+    rows = json.loads(drill("history", "-k", "bug-hunt", "--format", "json").stdout)
+    assert sorted(r["kata"] for r in rows) == ["bug-hunt-moe", "bug-hunt-sampling"]
