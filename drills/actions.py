@@ -99,10 +99,9 @@ def start(
 def _pick_hunt(store: History) -> Kata:
     """The bug hunt with the most planted bugs this candidate has not been given."""
     from drills import hunt
-    from grader.kata import all_katas
 
     families = []
-    for kata in (k for k in all_katas() if k.is_bug_hunt):
+    for kata in hunt.families():
         drawn = store.draws(kata.id)
         unseen = sum(1 for b in load_mutants(kata) if b.name not in drawn)
         families.append((kata, unseen, len(drawn)))
@@ -111,10 +110,10 @@ def _pick_hunt(store: History) -> Kata:
 
 def _hunt_with(bug: str) -> Kata:
     """`drill start bug-hunt --bug NAME`: the family whose catalogue has NAME."""
-    from grader.kata import all_katas
+    from drills import hunt
     from grader.paths import katas_dir
 
-    hunts = [k for k in all_katas() if k.is_bug_hunt]
+    hunts = hunt.families()
     having = [k for k in hunts if any(b.name == bug for b in load_mutants(k))]
     if len(having) == 1:
         return having[0]
@@ -338,6 +337,7 @@ def grade_batch(
 def validate(
     kata_id: str | None, *, every: bool, quick: bool, on_finding: Callable[[Any], None]
 ) -> list[Any]:
+    from drills import hunt
     from drills.visible import failing_tests
     from grader.kata import kata_ids
     from grader.paths import katas_dir
@@ -345,9 +345,14 @@ def validate(
 
     if every == (kata_id is not None):
         raise BadInput("give one kata id or --all")
-    if kata_id is not None and kata_id not in kata_ids():
+    if kata_id is not None and kata_id != hunt.ALIAS and kata_id not in kata_ids():
         load_kata(kata_id)  # raises "unknown kata", with the closest id
-    ids = kata_ids() if every else [str(kata_id)]
+    if every:
+        ids = kata_ids()
+    elif kata_id == hunt.ALIAS:
+        ids = [k.id for k in hunt.families()]  # every family
+    else:
+        ids = [str(kata_id)]
     findings = []
     for kid in ids:
         findings += run_validate(

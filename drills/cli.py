@@ -81,11 +81,11 @@ def list_katas(
 @app.command()
 def show(kata: Annotated[str, typer.Argument(help="Kata id, e.g. sampling.")]) -> None:
     """The kata's prompt, rendered (bug-hunt: the bug hunts, one line each)."""
-    from drills.hunt import ALIAS
-    from grader.kata import all_katas, load_kata
+    from drills.hunt import ALIAS, families
+    from grader.kata import load_kata
 
     if kata == ALIAS:
-        render.hunts([k for k in all_katas() if k.is_bug_hunt])
+        render.hunts(families())
         return
     render.prompt(load_kata(kata))
 
@@ -232,7 +232,9 @@ def grade(
 
 @app.command()
 def validate(
-    kata: Annotated[str | None, typer.Argument(help="Kata id (or --all).")] = None,
+    kata: Annotated[
+        str | None, typer.Argument(help="Kata id (bug-hunt: every family), or --all.")
+    ] = None,
     every: Annotated[bool, typer.Option("--all", help="Every kata.")] = False,
     quick: Annotated[bool, typer.Option("--quick", help="Structure only; skip grading.")] = False,
 ) -> None:
@@ -253,22 +255,16 @@ def history(
 ) -> None:
     """Past grades: kata, date, score, time used, hints."""
     from drills.history import History
-    from drills.hunt import ALIAS
+    from drills.hunt import ALIAS, families
 
     store = History()
     # bug-hunt: every family's grades, as `drill start bug-hunt` draws from them all
-    rows = store.rows(_hunt_ids() if kata == ALIAS else kata, limit)
+    rows = store.rows([k.id for k in families()] if kata == ALIAS else kata, limit)
     if kata is not None and kata != ALIAS and not rows:
         from grader.kata import load_kata
 
         load_kata(kata)  # an unknown id is bad input, with the closest one named
     render.history(rows, fmt.value, store.moved_aside, kata)
-
-
-def _hunt_ids() -> list[str]:
-    from grader.kata import all_katas
-
-    return [k.id for k in all_katas() if k.is_bug_hunt]
 
 
 @app.command()

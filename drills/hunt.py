@@ -26,6 +26,14 @@ DIAGNOSIS_TEMPLATE = (
 )
 
 
+def families() -> list[Kata]:
+    """Every bug hunt installed: what `bug-hunt` stands for in start, show, history and
+    validate."""
+    from grader.kata import all_katas
+
+    return [k for k in all_katas() if k.is_bug_hunt]
+
+
 def draw(bugs: Sequence[Mutant], drawn: Sequence[str], rng: random.Random) -> Mutant:
     """A bug not in `drawn` (the names drawn before, oldest first), chosen by `rng`; when
     every bug has been drawn, the one whose last draw is the oldest."""

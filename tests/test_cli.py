@@ -400,3 +400,6 @@ def test_bug_hunt_stands_for_every_family_in_show_and_history() -> None:
         )  # fmt: skip
     rows = json.loads(drill("history", "-k", "bug-hunt", "--format", "json").stdout)
     assert sorted(r["kata"] for r in rows) == ["bug-hunt-moe", "bug-hunt-sampling"]
+    checked = drill("validate", "bug-hunt", "--quick")
+    assert checked.returncode == 0, checked.stdout[-2000:]
+    assert all(f"{family}: planted bug " in checked.stdout for family in families)
