@@ -214,3 +214,18 @@ def mutant_named(kata: Kata, name: str) -> Mutant:
         if mutant.name == name:
             return mutant
     raise KataError(f"{mutants_path(kata)}: no mutant named {name}")
+
+
+def write_starter(kata: Kata) -> Path:
+    """A bug hunt's starter/solution.py: the model answer with its first planted bug."""
+    path = kata.starter_dir / "solution.py"
+    path.write_text(planted_source(kata, load_mutants(kata)[0]), encoding="utf-8")
+    return path
+
+
+if __name__ == "__main__":  # python -m grader.mutants KATA_FOLDER
+    import sys
+
+    from grader.kata import load_kata_from
+
+    print(write_starter(load_kata_from(Path(sys.argv[1]))))

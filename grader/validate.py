@@ -3,8 +3,7 @@
 Well-formed (manifest and interview script against their schemas, every part present,
 entrypoints defined by starter and model answer), the model answer scores 100, the
 starter does not pass, and every known-wrong variant in `mutants.yaml` applies to the
-model answer and is caught by the checks it names. A bug hunt keeps no starter
-solution: `drill start` plants one of its mutants, each of which must be caught.
+model answer and is caught by the checks it names.
 """
 
 from __future__ import annotations
@@ -33,10 +32,9 @@ from grader.report import Report
 from grader.stages.diff import changed_lines
 from grader.stages.static import inspect_source
 
-STARTER = "starter/solution.py"
 PARTS = (
     "prompt.md",
-    STARTER,
+    "starter/solution.py",
     "starter/test_visible.py",
     "interview.yaml",
     "model_answer.py",
@@ -81,10 +79,6 @@ def missing_follow_ups(follow_ups: list[str]) -> list[str]:
 def check_structure(kata: Kata) -> Iterator[Finding]:
     for part in PARTS:
         present = (kata.folder / part).is_file()
-        if kata.is_bug_hunt and part == STARTER:  # planted by `drill start`, never kept
-            detail = "present: a bug hunt's is planted by `drill start`; remove it"
-            yield Finding(kata.id, part, not present, detail if present else "planted at start")
-            continue
         yield Finding(kata.id, part, present, "present" if present else "missing")
     if kata.interview_path.is_file():
         try:
@@ -103,7 +97,7 @@ def check_structure(kata: Kata) -> Iterator[Finding]:
             yield Finding(kata.id, "interview.yaml", False, str(exc))
     hidden = sorted(kata.hidden_dir.glob("test_*.py"))
     yield Finding(kata.id, "hidden suite", bool(hidden), f"{len(hidden)} test file(s)")
-    for name in ("model_answer.py", STARTER):
+    for name in ("model_answer.py", "starter/solution.py"):
         path = kata.folder / name
         if path.is_file():
             missing = inspect_source(path).missing(kata.entrypoints)
@@ -135,6 +129,7 @@ def check_planted(kata: Kata) -> Iterator[Finding]:
         return  # said by check_mutants
     assert kata.diff is not None
     model = kata.model_answer.read_text(encoding="utf-8")
+    yield _starter_is_first_bug(kata, bugs[0])
     visible = visible_test_names(kata)
     for bug in bugs:
         missing = [f for f in ("symptom", "subtle", "shows_in", "hints") if not getattr(bug, f)]
@@ -151,6 +146,23 @@ def check_planted(kata: Kata) -> Iterator[Finding]:
                 problems.append(f"its fix changes {size} lines, over the diff budget")
         detail = "; ".join(problems) or "symptom, hints, visible tests and fix size in order"
         yield Finding(kata.id, f"planted bug {bug.name}", not problems, detail)
+
+
+def _starter_is_first_bug(kata: Kata, first: Mutant) -> Finding:
+    """A bug hunt's starter/solution.py is the model answer with its first planted bug:
+    what a copy of starter/ gives; `drill start` plants the bug it draws instead."""
+    starter = kata.starter_dir / "solution.py"
+    try:
+        same = starter.read_text(encoding="utf-8") == planted_source(kata, first)
+    except (OSError, KataError):
+        same = False
+    detail = (
+        f"the model answer with {first.name} planted"
+        if same
+        else f"not the model answer with its first planted bug ({first.name}): write it with "
+        f"`python -m grader.mutants {kata.folder}`"
+    )
+    return Finding(kata.id, "starter/solution.py", same, detail)
 
 
 def check_symptoms(kata: Kata, failures: VisibleFailures) -> Iterator[Finding]:
@@ -224,8 +236,7 @@ def check_grades(kata: Kata, device: str = "cpu") -> Iterator[Finding]:
         ok,
         f"{model.score:.1f}" + (f" ({problems})" if problems else ""),
     )
-    if not kata.is_bug_hunt:  # a bug hunt's starters are its planted bugs, just below
-        yield check_starter(kata, device)
+    yield check_starter(kata, device)
     for mutant in load_mutants(kata):
         yield check_mutant(kata, mutant, device)
 

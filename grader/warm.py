@@ -31,10 +31,7 @@ def main() -> None:
     kata = load_kata(sys.argv[1])
     with tempfile.TemporaryDirectory(prefix="drill-warm-") as tmp:
         target = Path(tmp) / "solution.py"
-        # A bug hunt has no starter solution (drill start plants one): its answer has the
-        # same imports.
-        given = kata.model_answer if kata.is_bug_hunt else kata.starter_dir / "solution.py"
-        shutil.copyfile(given, target)
+        shutil.copyfile(kata.starter_dir / "solution.py", target)
         run_mypy(target, Path(tmp))
 
 

@@ -25,7 +25,7 @@ from grader.kata import Kata, load_kata_from
 from grader.mutants import load_mutants, mutant_named, planted_source
 from grader.pipeline import grade
 from grader.stages.diff import changed_lines
-from grader.validate import check_planted, check_structure, check_symptoms
+from grader.validate import check_planted, check_symptoms
 from tests.conftest import FIXTURE_KATAS
 
 HUNTS = Path(__file__).resolve().parent / "fixtures" / "hunts"
@@ -328,12 +328,10 @@ def test_bug_hunt_is_for_new_attempts_only(hunts_dir: Path, tmp_path: Path) -> N
             )  # fmt: skip
 
 
-def test_a_bug_hunt_keeps_no_starter_solution_of_its_own(tmp_path: Path) -> None:
+def test_a_starter_that_is_not_the_first_planted_file_is_reported(tmp_path: Path) -> None:
     folder = tmp_path / "bug-hunt-toy"
     shutil.copytree(TOY.folder, folder)
-    found = {f.item: f for f in check_structure(load_kata_from(folder))}
-    assert found["starter/solution.py"].ok  # drill start plants it
+    assert {f.item: f.ok for f in check_planted(load_kata_from(folder))}["starter/solution.py"]
     (folder / "starter" / "solution.py").write_text(TOY.model_answer.read_text())
-    found = {f.item: f for f in check_structure(load_kata_from(folder))}
-    assert not found["starter/solution.py"].ok
-    assert "planted by `drill start`; remove it" in found["starter/solution.py"].detail
+    found = {f.item: f for f in check_planted(load_kata_from(folder))}["starter/solution.py"]
+    assert not found.ok and "python -m grader.mutants" in found.detail
