@@ -345,14 +345,12 @@ def validate(
 
     if every == (kata_id is not None):
         raise BadInput("give one kata id or --all")
-    if kata_id is not None and kata_id != hunt.ALIAS and kata_id not in kata_ids():
-        load_kata(kata_id)  # raises "unknown kata", with the closest id
     if every:
         ids = kata_ids()
     elif kata_id == hunt.ALIAS:
-        ids = [k.id for k in hunt.families()]  # every family
-    else:
-        ids = [str(kata_id)]
+        ids = [k.id for k in hunt.families()]
+    else:  # an unknown id is bad input, with the closest one named
+        ids = [load_kata(str(kata_id)).id]
     findings = []
     for kid in ids:
         findings += run_validate(
@@ -441,9 +439,11 @@ def plan(days: int | None, minutes_per_day: int) -> PlanView | None:
         current = loaded
     store = History()
     done = plans.ticked(current, attempts_from(store.export()), estimation_drills(store))
-    fits_at = plans.minutes_to_fit(
-        all_katas(), current.start, current.days, current.minutes_per_day, tuple(TOPIC_NAMES)
-    )
+    fits_at = None
+    if any(i.kind in ("learn", "mock") for i in current.left_out):  # else nothing to suggest
+        fits_at = plans.minutes_to_fit(
+            all_katas(), current.start, current.days, current.minutes_per_day, tuple(TOPIC_NAMES)
+        )
     return PlanView(current, done, current.day_of(plans.today()), replaced, fits_at)
 
 

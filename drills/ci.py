@@ -18,7 +18,7 @@ import subprocess
 from importlib import metadata
 from pathlib import Path
 
-from drills.workspace import check_output
+from drills.workspace import check_output, write_output
 from grader.errors import BadInput
 
 DEFAULT_PATH = Path(".github/workflows/drill.yml")
@@ -185,8 +185,8 @@ def init(
             raise BadInput(f"{path} already exists: pass --force to replace it")
     text = workflow(pinned, torch or default_torch(), min_score, strict_time)
     try:
-        path.parent.mkdir(parents=True, exist_ok=True)
-        path.write_text(text, encoding="utf-8")
+        path.parent.mkdir(parents=True, exist_ok=True)  # .github/workflows
     except OSError as exc:
         raise BadInput(f"cannot write {path}: {exc.strerror or exc}") from None
+    write_output(path, text)
     return path

@@ -10,7 +10,6 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from drills.console import console, err_console, shown
-from grader.checks import TITLES
 from grader.wording import minutes
 
 if TYPE_CHECKING:
@@ -49,15 +48,22 @@ def _listing(title: str) -> Table:
     )  # fmt: skip
 
 
+def _left_on_the_line(*fixed: int, columns: int) -> int:
+    """What a `_listing` of `columns` columns leaves on a line beside the `fixed` widths:
+    each column is padded by one on each side but at the edges, one separator between two."""
+    return console.width - sum(fixed) - 3 * columns + 3
+
+
+def _verdict(passed: bool) -> str:
+    return "[green]passed[/]" if passed else "[red]not passed[/]"
+
+
 def katas_table(katas: list[Kata]) -> None:
     """One line per kata, grouped by format, easiest first; topics where there is room."""
     wide = console.width >= 120
     table = _listing("drill katas")
     longest = max((len(k.id) for k in katas), default=2)
-    # What the id, difficulty and minutes columns leave for the text: each column is
-    # padded by one on each side but at the table's edges, with a separator between two.
-    columns = 5 if wide else 4
-    room = console.width - longest - len("difficulty") - len("min") - 3 * columns + 3
+    room = _left_on_the_line(longest, len("difficulty"), len("min"), columns=5 if wide else 4)
     title = room * 3 // 5 if wide else room
     table.add_column("id", style="cyan", no_wrap=True, min_width=longest)
     table.add_column("title", no_wrap=True, overflow="ellipsis", max_width=title)
@@ -181,8 +187,9 @@ def status(ws: Workspace, session: Session, kata: Kata) -> None:
         )
     if session.last_grade:
         g = session.last_grade
-        verdict = "[green]passed[/]" if g["passed"] else "[red]not passed[/]"
-        table.add_row("last grade", f"{shown(g['score'])}/100, {verdict} ({shown(g['at'])})")
+        table.add_row(
+            "last grade", f"{shown(g['score'])}/100, {_verdict(g['passed'])} ({shown(g['at'])})"
+        )
     console.print(table)
     if session.hints:
         from drills.actions import hints_of
@@ -572,8 +579,10 @@ def _short(path: Path) -> str:
 
 
 def batch(results: list[BatchResult], fmt: str, output: Path | None) -> None:
+    from rich.text import Text
 
     from drills.workspace import write_output
+    from grader.render.common import headline
 
     lines = "".join(json.dumps(r.to_json()) + "\n" for r in results)
     if output is not None:
@@ -582,15 +591,17 @@ def batch(results: list[BatchResult], fmt: str, output: Path | None) -> None:
         sys.stdout.write(lines)
         return
     table = _listing(f"drill batch: {len(results)} workspaces")
+    graded = [r.report for r in results if r.report is not None]
     widths = [
         max((len(_short(r.workspace)) for r in results), default=9),
-        max((len(r.report.kata) for r in results if r.report is not None), default=4),
-        len("100.0 not passed"),
+        max((len(g.kata) for g in graded), default=4),
+        # a full grade's "100.0/100 NOT PASSED" on one line; a partial one's may wrap
+        min(max((len(headline(g)) for g in graded), default=5), len("100.0/100 NOT PASSED")),
     ]
-    for name, width in zip(("workspace", "kata", "score"), widths, strict=True):
-        table.add_column(name, no_wrap=True, min_width=width)
+    for name, width in zip(("workspace", "kata", "grade"), widths, strict=True):
+        table.add_column(name, no_wrap=name != "grade", min_width=width, max_width=width)
     # The note takes what is left of the line (`--format json` has it whole).
-    note = max(10, console.width - sum(widths) - 3 * len(widths))
+    note = max(10, _left_on_the_line(*widths, columns=len(widths) + 1))
     table.add_column("note", no_wrap=True, overflow="ellipsis", max_width=note)
     for r in results:
         if r.skipped:
@@ -599,11 +610,10 @@ def batch(results: list[BatchResult], fmt: str, output: Path | None) -> None:
         if r.report is None:
             table.add_row(shown(_short(r.workspace)), "-", "[red]error[/]", shown(r.error))
             continue
-        verdict = "[green]passed[/]" if r.report.passed else "[red]not passed[/]"
         table.add_row(
             shown(_short(r.workspace)),
             r.report.kata,
-            f"{r.report.score:.1f} {verdict}",
+            Text(headline(r.report), style="green" if r.report.passed else "red"),
             shown(_first_problem(r.report)),
         )
     console.print(table)
@@ -611,6 +621,8 @@ def batch(results: list[BatchResult], fmt: str, output: Path | None) -> None:
 
 def _first_problem(report: Report) -> str:
     """The first check that did not pass, and why (a batch's one-line note)."""
+    from grader.checks import TITLES
+
     for name, check in report.checks.items():
         if check.status not in ("pass", "skip"):
             return f"{TITLES.get(name, name)}: {check.reason or check.status}"
@@ -638,7 +650,6 @@ def finding(f: Finding) -> None:
 
 
 def history(rows: list[Row], fmt: str, moved_aside: Path | None, kata: str | None = None) -> None:
-
     store_moved_aside(moved_aside)
     if fmt == "json":
         sys.stdout.write(json.dumps([r.__dict__ for r in rows], indent=2) + "\n")
@@ -665,7 +676,7 @@ def history(rows: list[Row], fmt: str, moved_aside: Path | None, kata: str | Non
         table.add_row(
             when,
             r.kata,
-            f"{r.score:.1f} " + ("[green]passed[/]" if r.passed else "[red]not passed[/]"),
+            f"{r.score:.1f} {_verdict(r.passed)}",
             used,
             str(r.hints),
             *([r.attempt[:8]] if wide else []),  # shortened as git does; json has it whole

@@ -85,7 +85,7 @@ def check_output(path: Path) -> None:
     if target.is_dir():
         raise BadInput(f"{path} is a folder: name a file to write")
     if not target.parent.is_dir():
-        raise BadInput(f"cannot write {path}: there is no folder {path.parent}")
+        raise BadInput(f"cannot write {path}: there is no folder {path.parent} (create it first)")
     why = _candidates_file(target) if target.exists() else ""
     if why:
         raise BadInput(f"{path} is {why}: drill never writes over it; name another file")

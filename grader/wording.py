@@ -27,8 +27,10 @@ def printable_value(value: Any) -> Any:
         return printable(value)
     if isinstance(value, dict):
         return {printable_value(k): printable_value(v) for k, v in value.items()}
-    if isinstance(value, list | tuple):
-        return type(value)(printable_value(v) for v in value)
+    if isinstance(value, list):
+        return [printable_value(v) for v in value]
+    if isinstance(value, tuple):  # a named tuple too: JSON makes it a list anyway
+        return tuple(printable_value(v) for v in value)
     return value
 
 

@@ -222,13 +222,15 @@ def test_a_class_hand_in_of_bare_solutions_is_graded_with_kata(
         Path(line["workspace"]).name: line for line in map(json.loads, graded.stdout.splitlines())
     }
     assert by_name["dan"]["passed"] is True and by_name["eve"]["passed"] is False
-    table = drill("grade", "--batch", str(root), "--kata", "top-k-indices", "--only", "tests")
+    table = drill("grade", "--batch", str(root), "--kata", "top-k-indices")  # full grades
     lines = table.stdout.splitlines()
     assert all(len(line) <= 80 for line in lines)  # one line per workspace
     (dan,) = [line for line in lines if line.startswith("handed-in/dan ")]
     (eve,) = [line for line in lines if line.startswith("handed-in/eve ")]
-    assert re.search(r" top-k-indices +100\.0 passed", dan)
-    assert re.search(r" 0\.0 not passed +hidden tests: 7 of 7 hidden", eve)
+    assert re.search(r" top-k-indices +100\.0/100 PASSED", dan)
+    assert re.search(r" \d+\.\d/100 NOT PASSED +hidden tests: 7 of 7", eve)
+    partial = drill("grade", "--batch", str(root), "--kata", "top-k-indices", "--only", "tests")
+    assert "partial: tests" in partial.stdout and "PASSED" not in partial.stdout
 
 
 @pytest.mark.slow

@@ -58,6 +58,11 @@ class RemoteError(Exception):
     KeyboardInterrupt, a test framework's own outcome)."""
 
 
+class UnsendableResult(Exception):
+    """The solution's call returned, but its result is not a value the wire carries (a
+    string holding a lone surrogate): the call fails, saying so."""
+
+
 class Session:
     """One module (the solution, or a reference) served by a worker started on demand."""
 
@@ -145,6 +150,9 @@ class Session:
             raise WorkerDied("the solution's process sent a malformed reply")
         if "err" in reply:
             raise self._exception(reply["err"])
+        if "unsendable" in reply:
+            why = str(reply["unsendable"])
+            raise UnsendableResult(f"what the solution returned cannot be sent to the judge: {why}")
         if "ok" not in reply:
             raise WorkerDied("the solution's process sent a malformed reply")
         _apply_updates(reply, sent.tensors, sent.generators)

@@ -30,7 +30,8 @@ its elements at positions drawn from the seed: a measured call returns something
 judge can check without moving megabytes. A reply is {"ok": value, "updates": {i:
 tensor}, "states": {i: generator state}} where `updates` are tensor arguments the call
 changed in place (by their order in the request) and `states` the generators it
-advanced; or {"err": [type, bases, message, where]}.
+advanced; or {"err": [type, bases, message, where]}; or, when the result itself cannot
+be encoded, {"unsendable": why}.
 """
 
 from __future__ import annotations
@@ -125,8 +126,8 @@ class Worker:
         try:
             header, buffers, _ = encode(_arg_refs(reply, args), self._keep)
         except BaseException as exc:  # a value the wire cannot carry (a lone surrogate)
-            why = f"what the solution returned cannot be sent to the judge: {describe(exc)[2]}"
-            header, buffers, _ = encode({"err": ["UnsendableResult", [], why, ""]}, self._keep)
+            unsendable = {"unsendable": describe(exc)[2]}  # not something the solution raised
+            header, buffers, _ = encode(unsendable, self._keep)
         send_frame(self.sock, header, buffers)
 
     # -- requests ----------------------------------------------------------------------

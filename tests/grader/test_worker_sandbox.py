@@ -128,8 +128,10 @@ def test_what_the_wire_cannot_carry_is_said_as_it_is(probe: Session) -> None:
     sol = probe.module
     with pytest.raises(ValueError, match=r"half a pair: \\ud800"):
         sol.lone_surrogate(True)  # the message, written out: not an encoding error
-    with pytest.raises(Exception, match="what the solution returned cannot be sent"):
+    with pytest.raises(Exception, match="what the solution returned cannot be sent") as caught:
         sol.lone_surrogate(False)
+    assert type(caught.value).__name__ == "UnsendableResult"  # not something it raised
+    assert "the solution raised" not in str(caught.value)
 
 
 @pytest.mark.parametrize(
