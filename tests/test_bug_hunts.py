@@ -207,6 +207,64 @@ def test_changed_lines_count_code_not_comments_or_blank_lines() -> None:
     assert changed_lines(given, "x = 0\ny = 0\nz = 0\nw = 0\n") == 4
 
 
+PADS_WITH_ZERO = planted_source(TOY, mutant_named(TOY, "pads_with_zero"))
+# The rewrite, run from one appended line: the given file is left as it was.
+EXEC_REWRITE = PADS_WITH_ZERO + f"exec(compile({REWRITE!r}, __file__, 'exec'))\n"
+
+
+def test_a_rewrite_on_one_long_line_counts_once_per_100_characters() -> None:
+    appended = EXEC_REWRITE.splitlines()[-1]
+    assert changed_lines(PADS_WITH_ZERO, EXEC_REWRITE) == -(-len(appended) // 100) > 4
+
+
+def test_lines_inside_a_string_are_code_even_when_they_start_with_a_hash() -> None:
+    payload = "".join(f"# {line}\n" for line in REWRITE.splitlines())
+    fixed = f'{PADS_WITH_ZERO}_FIX = """\n{payload}"""\n'
+    assert changed_lines(PADS_WITH_ZERO, fixed) == len(REWRITE.splitlines()) + 2
+
+
+def test_a_one_line_fix_with_a_comment_explaining_it_counts_one() -> None:
+    fixed = PADS_WITH_ZERO.replace(
+        "        filler = [0] * (width - len(row))",
+        "        # The filler is the caller's pad value: zero is a real token id.\n"
+        "        # (Found by test_pad_value_is_used.)\n"
+        "        filler = [pad] * (width - len(row))",
+    )
+    assert fixed != PADS_WITH_ZERO
+    assert changed_lines(PADS_WITH_ZERO, fixed) == 1
+
+
+def test_comments_or_whitespace_that_carry_a_payload_count_past_300_characters() -> None:
+    decoder = "exec(''.join(line[2:] for line in open(__file__) if line.startswith('#|')))\n"
+    in_comments = [f"#| {line}" for line in REWRITE.splitlines()]
+    over = sum(map(len, in_comments)) - 300
+    fixed = PADS_WITH_ZERO + "".join(f"{line}\n" for line in in_comments) + decoder
+    assert changed_lines(PADS_WITH_ZERO, fixed) == 1 + -(-over // 100) > 1
+    # Spaces and tabs after `return out` (twice in the file): 134 characters, two lines each.
+    in_whitespace = PADS_WITH_ZERO.replace("    return out\n", "    return out" + " \t" * 60 + "\n")
+    assert changed_lines(PADS_WITH_ZERO, in_whitespace) == 2 * 2
+
+
+def test_line_endings_do_not_count_and_a_file_that_does_not_tokenize_counts_every_line() -> None:
+    assert changed_lines(PADS_WITH_ZERO, PADS_WITH_ZERO.replace("\n", "\r\n")) == 0
+    unterminated = PADS_WITH_ZERO + "x = '''\n# one\n# two\n"
+    assert changed_lines(PADS_WITH_ZERO, unterminated) == 3
+
+
+def test_a_rewrite_run_from_one_appended_line_is_not_a_fix(tmp_path: Path) -> None:
+    report = grade(
+        TOY,
+        solution_at(tmp_path, EXEC_REWRITE),
+        device="cpu",
+        only={"tests", "diff"},
+        variant="pads_with_zero",
+    )
+    diff = report.checks["diff"]
+    assert report.checks["tests"].status == "pass" and diff.status == "fail", diff.reason
+    assert "a line counts once per 100 characters" in diff.reason
+    assert "over the budget of 4: a rewrite is not a fix" in diff.reason
+
+
 def solution_at(tmp_path: Path, source: str) -> Path:
     path = tmp_path / "solution.py"
     path.write_text(source)

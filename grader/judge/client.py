@@ -179,6 +179,9 @@ class WorkerProcess:
         self.zygote = zygote
         self.pid = pid
         self.sock = zygote.channels.pop(pid)
+        # Resident before the solution's import, as the worker said before it imported
+        # (nothing of the solution's had run yet): what import keeps counts as setup.
+        self.import_rss: int | None = None
         self.dead = ""
         self.hello: dict[str, Any] | None = None
         self._on_handle = on_handle
@@ -190,11 +193,16 @@ class WorkerProcess:
     # -- requests ----------------------------------------------------------------------
 
     def wait_ready(self, timeout_s: float) -> dict[str, Any]:
-        """The worker's first message: {"ready": pid} or {"import_error": [...]}."""
+        """The worker's hello: {"ready": pid} or {"import_error": [...]}; a serving
+        worker sends {"import_rss": bytes} first, before it imports the solution."""
         if self.hello is None:
             self.sock.settimeout(timeout_s)
             try:
-                self.hello = self._receive(None).value
+                first = self._receive(None).value
+                if isinstance(first, dict) and "import_rss" in first:
+                    self.import_rss = int(first["import_rss"])
+                    first = self._receive(None).value
+                self.hello = first
             except TimeoutError:
                 self.kill()
                 raise

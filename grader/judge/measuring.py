@@ -42,11 +42,13 @@ Check = Callable[[Any, Any, tuple[Any, ...]], str | None]
 @dataclass
 class Case:
     """`call(*inputs(i))` is the i-th measured call; `check(candidate_out, reference_out,
-    inputs)` says why two results disagree (None: they agree)."""
+    inputs)` says why two results disagree (None: they agree). `verify_calls`: how many
+    timed calls are compared with the reference's (a statistical check wants many)."""
 
     call: Callable[..., object]
     inputs: Callable[[int], tuple[Any, ...]] = lambda i: ()
     check: Check | None = None
+    verify_calls: int = 6
 
 
 def close(a: Any, b: Any, rtol: float = 1e-3, atol: float = 1e-3) -> str | None:
@@ -111,11 +113,12 @@ class RemoteSide:
         return max(wall, spent) / n
 
 
-def verify(candidate: RemoteSide, reference: RemoteSide, checks: int = 6) -> tuple[str | None, int]:
+def verify(candidate: RemoteSide, reference: RemoteSide) -> tuple[str | None, int]:
     """Compare the candidate's results with the reference's on some of the calls both made
     (chosen at random after the timing, so a worker cannot know which count); returns
     (why they disagree, how many were compared)."""
     common = sorted(set(candidate.outputs) & set(reference.outputs))
+    checks = candidate.case.verify_calls
     chosen = random.SystemRandom().sample(common, min(checks, len(common)))
     check = candidate.case.check or (lambda a, b, _inputs: close(a, b))
     for i in sorted(chosen):
@@ -174,7 +177,7 @@ def channel_overhead(session: Session, calls: int = 100) -> float:
 @dataclass(frozen=True)
 class Footprint:
     peak_bytes: int  # the peak over the warm-up and the measured call, above `before`
-    setup_bytes: int  # what importing and building the case's state left resident
+    setup_bytes: int  # what importing the module and building the case's state left resident
     output: Any  # the measured call's sampled result
     case: Case
     inputs: tuple[Any, ...]  # the measured call's
@@ -193,7 +196,9 @@ def peak_memory(
     worker = session.worker()
     if device == "cuda":
         return _peak_cuda_memory(session, build)
-    imported = worker.resident_bytes()
+    # From before the import, not after it: memory an import holds and the first call
+    # frees would otherwise raise `before` and hide the call's own peak under it.
+    imported = worker.import_rss if worker.import_rss is not None else worker.resident_bytes()
     case = build()
     built = worker.resident_bytes()
     warm, measured = case.inputs(0), case.inputs(1)
@@ -213,8 +218,9 @@ def peak_memory(
 
 def _peak_cuda_memory(session: Session, build: Callable[[], Case]) -> Footprint:
     """On a GPU: torch's own count of device memory, which only the worker can read (the
-    kernel does not see it): the same window, reported by the worker."""
-    imported, _ = session.request({"op": "cuda_memory"})["ok"]
+    kernel does not see it): the same window, reported by the worker. A worker starts
+    with no device memory (a forked process cannot inherit CUDA), so all it holds before
+    the window, import included, is setup."""
     case = build()
     warm, measured = case.inputs(0), case.inputs(1)
     sent_warm = tuple(session.put(v) for v in warm)
@@ -225,9 +231,7 @@ def _peak_cuda_memory(session: Session, build: Callable[[], Case]) -> Footprint:
     with session.measuring(1):
         output = case.call(*sent_measured)
     _, peak = session.request({"op": "cuda_memory"})["ok"]
-    return Footprint(
-        max(0, int(peak) - int(before)), max(0, int(before) - int(imported)), output, case, measured
-    )
+    return Footprint(max(0, int(peak) - int(before)), max(0, int(before)), output, case, measured)
 
 
 def same_result(candidate: Footprint, reference: Footprint) -> str | None:

@@ -43,9 +43,10 @@ def test_speed_case(benchmark, side):
 class BenchSide:
     """One side as the generated test sees it: `call(i, *inputs)` in its worker."""
 
-    def __init__(self, session: Session, case: Case) -> None:
+    def __init__(self, session: Session, case: Case, subject: str) -> None:
         self.session = session
         self.case = case
+        self.subject = subject  # who raised, in a message: "your solution", "the reference"
         self.calls = itertools.count()
         self.warmup = WARMUP_ROUNDS
         self.rounds = MIN_ROUNDS
@@ -62,7 +63,7 @@ class BenchSide:
             with self.session.measuring(i):
                 self.outputs[i] = self.case.call(*args)
         except BaseException as exc:
-            self.error = self.error or describe(exc)
+            self.error = self.error or describe(exc, self.subject)
             raise
 
     def size_rounds(self) -> None:
@@ -111,16 +112,17 @@ def main() -> None:
         sides = {}
         for who in ("reference", "candidate"):
             make = workers.candidate if who == "candidate" else workers.reference
-            session = make(zygote, config, f"bench-{who}")
+            session = make(zygote, config, f"bench-{who}", alone=True)  # as a grade times
             sessions.append(session)
             try:
-                side = BenchSide(session, factory(session.module, device, size))
+                subject = "your solution" if who == "candidate" else "the reference"
+                side = BenchSide(session, factory(session.module, device, size), subject)
                 side.size_rounds()
             except SolutionUnavailable as exc:
                 channel.send({"kind": "import_error", "error": str(exc)})
                 return
             except BaseException as exc:  # the candidate's failure is a result
-                channel.send({"kind": "error", "who": who, "error": describe(exc)})
+                channel.send({"kind": "error", "who": who, "error": describe(exc, subject)})
                 return
             sides[who] = side
         folder = Path(config["bench_dir"])

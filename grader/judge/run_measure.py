@@ -36,13 +36,14 @@ BASELINE_MAX_S, BASELINE_ROUNDS = 2.0, 7  # a report, not a verdict: a few round
 GROWTH_MAX_S = 2.0
 
 
-def describe(exc: BaseException) -> str:
-    """`NotImplementedError: top_p (raised at solution.py line 12)`."""
+def describe(exc: BaseException, who: str = "your code") -> str:
+    """`your code raised NotImplementedError: top_p (raised at solution.py line 12)`, or
+    what became of the worker (`the solution's process died from SIGSEGV`)."""
     if isinstance(exc, SolutionUnavailable | WorkerDied):
         return str(exc)
     text = f"{type(exc).__name__}: {exc}".strip().rstrip(":")
     notes = [n for n in getattr(exc, "__notes__", []) if n.startswith("raised at")]
-    return text[:300] + (f" ({notes[0]})" if notes else "")
+    return f"{who} raised " + text[:300] + (f" ({notes[0]})" if notes else "")
 
 
 def resolve_device(wanted: str) -> str:
@@ -72,14 +73,15 @@ class Measurer:
         self.zygote = zygote
         self.sessions: list[Session] = []
 
-    def session(self, who: str) -> Session:
-        """A fresh worker for the candidate, the reference or the kata's starter."""
+    def session(self, who: str, alone: bool = True) -> Session:
+        """A fresh worker for the candidate, the reference or the kata's starter; `alone`:
+        one process, no children (memory and speed; the engine may want more)."""
         make = {
             "candidate": workers.candidate,
             "reference": workers.reference,
             "baseline": workers.baseline,
         }[who]
-        session = make(self.zygote, self.config, f"measure-{who}")
+        session = make(self.zygote, self.config, f"measure-{who}", alone)
         self.sessions.append(session)
         return session
 
@@ -101,7 +103,9 @@ class Measurer:
             try:
                 found[who] = peak_memory(session, build, sync, device)
             except BaseException as exc:  # the candidate's failure is a result, not our crash
-                self.channel.send({"kind": "memory", "who": who, "error": describe(exc)})
+                subject = "the reference" if who == "reference" else "your code"
+                error = describe(exc, subject)
+                self.channel.send({"kind": "memory", "who": who, "error": error})
                 return
             finally:
                 session.close()
@@ -200,7 +204,7 @@ class Measurer:
             original = RemoteSide(session, factory(session.module, device, size), sync)
             found = compare_sides(original, ref, max_s=BASELINE_MAX_S, rounds=BASELINE_ROUNDS)
         except BaseException as exc:
-            return {"baseline_error": describe(exc)}
+            return {"baseline_error": describe(exc, "the original")}
         finally:
             session.close()
         return {"baseline_ratio": found.ratio, "baseline_s": found.a_s}
@@ -209,7 +213,7 @@ class Measurer:
 
     def integration(self, case: Callable[[Any, str], str | None], device: str) -> None:
         """The candidate's component inside the reference engine: None, or where it differs."""
-        session = self.session("candidate")
+        session = self.session("candidate", alone=False)
         try:
             difference = case(session.module, device)
         except BaseException as exc:

@@ -17,18 +17,28 @@ from grader.judge.client import WorkerSpec, ZygoteClient
 from grader.judge.remote import Session
 
 _serial = itertools.count(1)
+ALONE = 2  # the zygote's process limit counts the worker: 2 leaves it no room for another
 
 
 def _spec(
-    config: dict[str, Any], label: str, module: str, path: list[str], read: list[str]
+    config: dict[str, Any],
+    label: str,
+    module: str,
+    path: list[str],
+    read: list[str],
+    alone: bool = False,
 ) -> Callable[[int], WorkerSpec]:
+    # A measured worker runs alone: the CPU time charged to it is its own process's, so a
+    # helper process could burn CPU beside the other side's turn without paying for it.
+    limits = {**config["limits"], "processes": ALONE} if alone else config["limits"]
+
     def spec(generation: int) -> WorkerSpec:
         folder = Path(config["workers_dir"]) / f"{label}-{next(_serial)}"
         return WorkerSpec(
             module=module,
             path=path,
             folder=folder,
-            limits=config["limits"],
+            limits=limits,
             read=read,
             network=bool(config.get("network")),
             env=dict(config.get("env", {})),
@@ -37,22 +47,29 @@ def _spec(
     return spec
 
 
-def candidate(zygote: ZygoteClient, config: dict[str, Any], label: str) -> Session:
+def candidate(
+    zygote: ZygoteClient, config: dict[str, Any], label: str, alone: bool = False
+) -> Session:
     solution_dir = config["solution_dir"]
-    spec = _spec(config, label, "solution", [solution_dir], [solution_dir])
+    spec = _spec(config, label, "solution", [solution_dir], [solution_dir], alone)
     return Session(zygote, spec, float(config["import_timeout_s"]))
 
 
-def reference(zygote: ZygoteClient, config: dict[str, Any], label: str) -> Session:
+def reference(
+    zygote: ZygoteClient, config: dict[str, Any], label: str, alone: bool = False
+) -> Session:
     hidden = config["hidden_dir"]
-    spec = _spec(config, label, config["reference"], [hidden], [hidden, *config["reference_read"]])
+    read = [hidden, *config["reference_read"]]
+    spec = _spec(config, label, config["reference"], [hidden], read, alone)
     return Session(zygote, spec, float(config["import_timeout_s"]), label="the reference")
 
 
-def baseline(zygote: ZygoteClient, config: dict[str, Any], label: str) -> Session:
+def baseline(
+    zygote: ZygoteClient, config: dict[str, Any], label: str, alone: bool = False
+) -> Session:
     """The kata's own starter (a speed-up kata's slow original), timed as a third side."""
     starter = config["starter_dir"]
-    spec = _spec(config, label, "solution", [starter], [starter])
+    spec = _spec(config, label, "solution", [starter], [starter], alone)
     return Session(zygote, spec, float(config["import_timeout_s"]), label="the original")
 
 

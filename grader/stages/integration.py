@@ -1,4 +1,4 @@
-"""Stage 6, integration: does the candidate's component run a real model?
+"""The integration check: does the candidate's component run a real model?
 
 The kata's integration case swaps the candidate's implementation into the reference
 engine (`reference.components.Components`), a tiny model generates, and the tokens must
@@ -21,9 +21,7 @@ def check_integration(ctx: GradeContext, result: ChildResult) -> Check:
     if record is None:
         return Check("integration", "fail", reason=failure(result, "the integration case"))
     if "error" in record:
-        return Check(
-            "integration", "fail", reason=f"inside the engine, your code raised {record['error']}"
-        )
+        return Check("integration", "fail", reason=f"inside the engine, {record['error']}")
     details = {"device": record.get("device", ctx.device)}
     if record["difference"] is None:
         return Check("integration", "pass", details=details)

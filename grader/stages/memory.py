@@ -1,4 +1,4 @@
-"""Stage 3, memory: peak bytes of the candidate against the reference and the kata's budget."""
+"""The memory check: peak bytes of the candidate against the reference and the kata's budget."""
 
 from __future__ import annotations
 
@@ -8,12 +8,17 @@ from grader.sandbox import ChildResult
 from grader.stages.measure import failure, first
 from grader.wording import size
 
+# Setup is measured from before the solution's import: importing a module or two that
+# the reference does not (a few MiB) is not what the memory check is about.
+IMPORT_ALLOWANCE_BYTES = 8 << 20
+
 
 def check_memory(ctx: GradeContext, result: ChildResult) -> Check:
     """Peak resident memory of the candidate's worker over the memory case, against the
     reference's worker on the same calls (the kernel's accounting, `grader.judge.measuring`).
-    Memory left resident by importing and building the case counts too, against the same
-    budget: memory reserved before the measured calls cannot hide their cost."""
+    Memory left resident by importing the solution and building the case counts too,
+    against the same budget (plus an allowance for imports): memory reserved before the
+    measured calls cannot hide their cost."""
     spec = ctx.kata.memory
     assert spec is not None
     record = first(result, "memory")
@@ -33,7 +38,7 @@ def check_memory(ctx: GradeContext, result: ChildResult) -> Check:
     peak, ref_peak = int(record["peak_bytes"]), int(record["reference_peak_bytes"])
     setup, ref_setup = int(record["setup_bytes"]), int(record["reference_setup_bytes"])
     budget = int(spec.max_ratio * ref_peak + spec.slack_bytes)
-    setup_budget = int(spec.max_ratio * ref_setup + spec.slack_bytes)
+    setup_budget = int(spec.max_ratio * ref_setup + spec.slack_bytes + IMPORT_ALLOWANCE_BYTES)
     details = {
         "peak_bytes": peak,
         "reference_peak_bytes": ref_peak,

@@ -1,4 +1,4 @@
-"""Stage 4, speed: the median time ratio against the reference, and growth where it matters."""
+"""The speed check: the median time ratio against the reference, and growth where it matters."""
 
 from __future__ import annotations
 
@@ -24,7 +24,7 @@ def check_speed(ctx: GradeContext, result: ChildResult) -> Check:
         return Check(
             "speed",
             "fail",
-            reason=f"speed case did not run: your code raised {record['error']}",
+            reason=f"speed case did not run: {record['error']}",
             details={"device": device},
         )
     if "differs" in record:

@@ -1,10 +1,15 @@
-"""Checks on the solution's source that need no execution: syntax, names, forbidden imports."""
+"""Checks on the solution's source that need no execution: syntax, names, forbidden imports,
+and what keeps mypy from checking the code that runs."""
 
 from __future__ import annotations
 
 import ast
+import operator
+import sys
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
 # Our own packages: a solution that imports them is refused before it runs (its worker
 # could not read them anyway; the message is clearer this way).
@@ -16,6 +21,21 @@ UNCHECKED = frozenset({"no_type_check", "no_type_check_decorator"})
 # Names whose value mypy decides before it checks: code under `if TYPE_CHECKING:` is
 # what mypy sees and never what runs (and `if not TYPE_CHECKING:` the other way round).
 STATIC_CONDITIONS = frozenset({"TYPE_CHECKING", "MYPY", "version_info", "platform"})
+# Names mypy takes to be true, or false, whatever they hold at run time (mypy's
+# reachability rules go by the name alone).
+MYPY_TRUE = frozenset({"TYPE_CHECKING", "MYPY", "PY3"})
+MYPY_FALSE = frozenset({"PY2"})
+# Builtins that run source text or reach a namespace by name: what they define or run,
+# mypy never reads. (`vars(obj)` only reads an object; a bare `vars()` is the namespace.)
+DYNAMIC_NAMES = frozenset(
+    {"exec", "eval", "compile", "globals", "locals", "vars", "__import__", "__builtins__"}
+)
+# Attributes that reach a module's namespace or a function's code from the inside.
+DYNAMIC_ATTRIBUTES = frozenset(
+    {"__globals__", "__code__", "f_globals", "f_locals", "import_module"}
+)
+# Modules whose import hands out the same: the builtins, and the solution itself.
+DYNAMIC_MODULES = frozenset({"builtins", "solution"})
 
 
 @dataclass
@@ -58,8 +78,8 @@ def inspect_source(path: Path) -> SourceFacts:
 
 
 def _module_level(body: list[ast.stmt]) -> list[ast.stmt]:
-    """The module's statements, and those inside its top-level `if`, `try` and `with`
-    blocks (a name defined there is the module's too), not inside functions or classes."""
+    """The module's statements, and those inside its top-level `if`, `try`, `with` and
+    `match` blocks (a name defined there is the module's too), not inside functions or classes."""
     out: list[ast.stmt] = []
     for node in body:
         out.append(node)
@@ -71,6 +91,8 @@ def _module_level(body: list[ast.stmt]) -> list[ast.stmt]:
             inner = [*node.body, *node.orelse, *node.finalbody]
             inner += [s for h in node.handlers for s in h.body]
             out += _module_level(inner)
+        elif isinstance(node, ast.Match):
+            out += _module_level([s for case in node.cases for s in case.body])
     return out
 
 
@@ -97,6 +119,16 @@ def _defines(node: ast.stmt) -> set[str]:
 
 
 def _evasions(tree: ast.Module, entrypoints: tuple[str, ...]) -> list[str]:
+    found = _switched_off(tree, entrypoints)
+    found += _truncated(tree)
+    found += _not_defs(tree, entrypoints)
+    found += _dynamic_code(tree)
+    return found
+
+
+def _switched_off(tree: ast.Module, entrypoints: tuple[str, ...]) -> list[str]:
+    """Decorators and calls that turn mypy off, and definitions under a condition mypy
+    decides before it checks."""
     found: list[str] = []
     aliases = {
         alias.asname
@@ -116,11 +148,8 @@ def _evasions(tree: ast.Module, entrypoints: tuple[str, ...]) -> list[str]:
         elif isinstance(node, ast.If) and (
             _names(node.test) & static or isinstance(node.test, ast.Constant)
         ):
-            branches = [*node.body, *node.orelse]
-            hidden = sorted(
-                {name for stmt in branches for sub in ast.walk(stmt) if isinstance(sub, ast.stmt)
-                 for name in _defines(sub)} & set(entrypoints)
-            )  # fmt: skip
+            in_branches = _defined_in([*node.body, *node.orelse]) & set(entrypoints)
+            hidden = sorted(in_branches | _runtime_only_defs(node))
             if hidden:
                 found.append(
                     f"line {node.lineno}: {', '.join(hidden)} defined under "
@@ -130,3 +159,301 @@ def _evasions(tree: ast.Module, entrypoints: tuple[str, ...]) -> list[str]:
         elif isinstance(node, ast.Call) and _names(node.func) & unchecked:
             found.append(f"line {node.lineno}: {ast.unparse(node.func)}() switches mypy off")
     return found
+
+
+def _defined_in(stmts: list[ast.stmt]) -> set[str]:
+    """Every name the statements define, at any depth."""
+    return {
+        name for stmt in stmts for sub in ast.walk(stmt) if isinstance(sub, ast.stmt)
+        for name in _defines(sub)
+    }  # fmt: skip
+
+
+def _runtime_only_defs(node: ast.If) -> set[str]:
+    """Functions and classes in the branch that runs but that mypy skips, where the two
+    differ (`else:` of `if TYPE_CHECKING:`): a typed stub there hides an untyped helper."""
+    if not _names(node.test) & (MYPY_TRUE | MYPY_FALSE):
+        return set()
+    value = _mypy_value(node.test)
+    skipped = node.orelse if value else node.body if value is False else []
+    return {
+        stmt.name
+        for stmt in _module_level(skipped)
+        if isinstance(stmt, ast.FunctionDef | ast.AsyncFunctionDef | ast.ClassDef)
+    }
+
+
+def _truncated(tree: ast.Module) -> list[str]:
+    """mypy stops reading a module at a top-level `assert` it decides is false (and says
+    nothing, warn_unreachable or not): everything after it runs unchecked."""
+    for stmt in tree.body[:-1]:
+        if isinstance(stmt, ast.Assert) and _mypy_value(stmt.test) is False:
+            test = ast.unparse(stmt.test)
+            return [
+                f"line {stmt.lineno}: code after `assert {test}` is unreachable to mypy, "
+                "which checks none of it"
+            ]
+    return []
+
+
+def _mypy_value(test: ast.expr) -> bool | None:
+    """The value mypy gives a condition before it checks (mypy's reachability rules), or
+    None where it leaves the condition to the type checker."""
+    if isinstance(test, ast.UnaryOp) and isinstance(test.op, ast.Not):
+        value = _mypy_value(test.operand)
+        return None if value is None else not value
+    if isinstance(test, ast.BoolOp):
+        values = [_mypy_value(v) for v in test.values]
+        deciding = isinstance(test.op, ast.Or)  # one true decides an `or`, one false an `and`
+        if deciding in values:
+            return deciding
+        return None if None in values else not deciding
+    name = test.id if isinstance(test, ast.Name) else ""
+    name = test.attr if isinstance(test, ast.Attribute) else name
+    if name in MYPY_TRUE | MYPY_FALSE:
+        return name in MYPY_TRUE
+    value = _version_value(test)
+    return value if value is not None else _platform_value(test)
+
+
+# Comparisons mypy evaluates on sys.version_info and sys.platform, by operator.
+COMPARE: dict[type[ast.cmpop], Callable[[Any, Any], bool]] = {
+    ast.Eq: operator.eq,
+    ast.NotEq: operator.ne,
+    ast.Lt: operator.lt,
+    ast.LtE: operator.le,
+    ast.Gt: operator.gt,
+    ast.GtE: operator.ge,
+}
+MIRRORED: dict[type[ast.cmpop], type[ast.cmpop]] = {
+    ast.Eq: ast.Eq,
+    ast.NotEq: ast.NotEq,
+    ast.Lt: ast.Gt,
+    ast.Gt: ast.Lt,
+    ast.LtE: ast.GtE,
+    ast.GtE: ast.LtE,
+}
+
+
+def _is_sys(node: ast.expr, attr: str) -> bool:
+    """`sys.<attr>`, spelt so: mypy goes by the spelling, not by what `sys` is."""
+    return (
+        isinstance(node, ast.Attribute)
+        and node.attr == attr
+        and isinstance(node.value, ast.Name)
+        and node.value.id == "sys"
+    )
+
+
+def _version_value(test: ast.expr) -> bool | None:
+    """A comparison of sys.version_info as mypy decides it: on (major, minor) of the
+    interpreter that runs mypy, which is this one."""
+    if not (isinstance(test, ast.Compare) and len(test.ops) == 1):
+        return None
+    op, left, right = type(test.ops[0]), test.left, test.comparators[0]
+    if op not in COMPARE:
+        return None
+    mine, other = _version_part(left), _ints(right)
+    if mine is None or other is None:  # `(3, 11) <= sys.version_info`
+        mine, other, op = _version_part(right), _ints(left), MIRRORED[op]
+    if mine is None or other is None or type(mine) is not type(other):
+        return None
+    if isinstance(mine, tuple) and isinstance(other, tuple):
+        same = len(mine) == len(other)
+        if not same and (len(mine) < len(other) or op in (ast.Eq, ast.NotEq)):
+            return None
+    return COMPARE[op](mine, other)
+
+
+def _version_part(node: ast.expr) -> int | tuple[int, ...] | None:
+    now = tuple(sys.version_info[:2])
+    if _is_sys(node, "version_info"):
+        return now
+    if not (isinstance(node, ast.Subscript) and _is_sys(node.value, "version_info")):
+        return None
+    index = node.slice
+    if isinstance(index, ast.Constant) and type(index.value) is int:
+        return now[index.value] if 0 <= index.value <= 1 else None
+    if isinstance(index, ast.Slice) and index.step is None:
+        low, high = _int_or(index.lower, 0), _int_or(index.upper, 2)
+        if low is not None and high is not None and 0 <= low < high <= 2:
+            return now[low:high]
+    return None
+
+
+def _int_or(node: ast.expr | None, default: int) -> int | None:
+    if node is None:
+        return default
+    return node.value if isinstance(node, ast.Constant) and type(node.value) is int else None
+
+
+def _ints(node: ast.expr) -> int | tuple[int, ...] | None:
+    if isinstance(node, ast.Constant) and type(node.value) is int:
+        return node.value
+    if isinstance(node, ast.Tuple):
+        items = [_ints(item) for item in node.elts]
+        if all(type(item) is int for item in items):
+            return tuple(item for item in items if isinstance(item, int))
+    return None
+
+
+def _platform_value(test: ast.expr) -> bool | None:
+    """A test of sys.platform as mypy decides it: on this interpreter's platform."""
+    if isinstance(test, ast.Call):
+        func, prefix = test.func, _strings(test.args)
+        if (
+            isinstance(func, ast.Attribute)
+            and func.attr == "startswith"
+            and _is_sys(func.value, "platform")
+            and prefix is not None
+            and len(prefix) == 1
+            and not test.keywords
+        ):
+            return sys.platform.startswith(prefix[0])
+        return None
+    if not (isinstance(test, ast.Compare) and len(test.ops) == 1):
+        return None
+    op, right = type(test.ops[0]), test.comparators[0]
+    if not _is_sys(test.left, "platform"):
+        return None
+    if op in (ast.Eq, ast.NotEq) and isinstance(right, ast.Constant):
+        return COMPARE[op](sys.platform, right.value) if isinstance(right.value, str) else None
+    items = _strings(right.elts) if isinstance(right, ast.Tuple | ast.List | ast.Set) else None
+    if op not in (ast.In, ast.NotIn) or items is None:
+        return None
+    return (sys.platform in items) == (op is ast.In)
+
+
+def _strings(nodes: list[ast.expr]) -> list[str] | None:
+    values = [n.value for n in nodes if isinstance(n, ast.Constant) and isinstance(n.value, str)]
+    return values if len(values) == len(nodes) else None
+
+
+def _not_defs(tree: ast.Module, entrypoints: tuple[str, ...]) -> list[str]:
+    """Entrypoints that mypy cannot check as they run: missing from the source, or bound
+    by anything but a def or class (`f = ns["f"]` after `exec`, an import, a `global`)."""
+    bindings = _module_bindings(tree)
+    found: list[str] = []
+    for name in entrypoints:
+        mine = [(line, how) for bound, line, how in bindings if bound == name]
+        others = [(line, how) for line, how in mine if how]
+        if others:
+            line, how = others[0]
+            found.append(
+                f"line {line}: {name} is bound by {how}, not by a def or class: "
+                "mypy cannot check what runs"
+            )
+        elif not mine:
+            found.append(
+                f"{name} is not defined by a def or class at module level: mypy cannot check it"
+            )
+    return found
+
+
+# What binds the names in a statement's targets, by statement (the rest are assignments).
+BINDS: dict[type[ast.stmt], str] = {
+    ast.For: "a for loop",
+    ast.With: "a with statement",
+    ast.Delete: "a del statement",
+}
+
+
+def _module_bindings(tree: ast.Module) -> list[tuple[str, int, str]]:
+    """Every binding of a name in the module's namespace: the name, its line, and what
+    binds it ("" for a def or class)."""
+    found = [binding for stmt in _module_level(tree.body) for binding in _bound_by(stmt)]
+    found += [
+        (name, node.lineno, "a `global` statement")
+        for node in ast.walk(tree)
+        if isinstance(node, ast.Global)
+        for name in node.names
+    ]
+    return found
+
+
+def _bound_by(stmt: ast.stmt) -> list[tuple[str, int, str]]:
+    """The names `stmt` itself binds (not the statements nested in it)."""
+    if isinstance(stmt, ast.Import | ast.ImportFrom):
+        return [((a.asname or a.name).split(".")[0], stmt.lineno, "an import") for a in stmt.names]
+    found = []
+    if isinstance(stmt, ast.FunctionDef | ast.AsyncFunctionDef | ast.ClassDef):
+        found.append((stmt.name, stmt.lineno, ""))
+    for node, parent in _own_nodes(stmt):
+        if isinstance(node, ast.Name) and isinstance(node.ctx, ast.Store | ast.Del):
+            how = BINDS.get(type(stmt), "an assignment")
+            if isinstance(parent, ast.NamedExpr):
+                how = "an assignment expression"
+            found.append((node.id, node.lineno, how))
+        elif isinstance(node, ast.ExceptHandler) and node.name:
+            found.append((node.name, node.lineno, "an except clause"))
+        elif isinstance(node, ast.MatchAs | ast.MatchStar) and node.name:
+            found.append((node.name, node.lineno, "a match pattern"))
+        elif isinstance(node, ast.MatchMapping) and node.rest:
+            found.append((node.rest, node.lineno, "a match pattern"))
+    return found
+
+
+def _own_nodes(node: ast.AST) -> Iterator[tuple[ast.AST, ast.AST]]:
+    """The nodes of a statement, each with its parent, leaving out nested statements."""
+    for child in ast.iter_child_nodes(node):
+        if not isinstance(child, ast.stmt):
+            yield child, node
+            yield from _own_nodes(child)
+
+
+def _dynamic_code(tree: ast.Module) -> list[str]:
+    """Ways to run code mypy never reads or to bind names behind its back: `exec`, the
+    module's namespace by name, a function's code object, a module-level `__getattr__`."""
+    sys_names = {
+        alias.asname or alias.name
+        for node in ast.walk(tree)
+        if isinstance(node, ast.Import)
+        for alias in node.names
+        if alias.name == "sys"
+    }
+    reads = {  # vars(obj) reads an object's attributes: nothing is defined
+        id(node.func)
+        for node in ast.walk(tree)
+        if isinstance(node, ast.Call)
+        and node.args
+        and isinstance(node.func, ast.Name)
+        and node.func.id == "vars"
+    }
+    uses = [
+        use for node in ast.walk(tree) if id(node) not in reads for use in _dynamic(node, sys_names)
+    ]
+    uses += [
+        (stmt.lineno, "def __getattr__")
+        for stmt in _module_level(tree.body)
+        if isinstance(stmt, ast.FunctionDef | ast.AsyncFunctionDef) and stmt.name == "__getattr__"
+    ]
+    return [
+        f"line {line}: `{text}` can define names or run code that mypy never checks"
+        for line, text in sorted(uses)
+    ]
+
+
+def _dynamic(node: ast.AST, sys_names: set[str]) -> list[tuple[int, str]]:
+    """`node`, with its line, if it runs source text or reaches a namespace by name."""
+    if isinstance(node, ast.Name) and isinstance(node.ctx, ast.Load):
+        return [(node.lineno, node.id)] if node.id in DYNAMIC_NAMES else []
+    if isinstance(node, ast.Attribute):
+        of_sys = isinstance(node.value, ast.Name) and node.value.id in sys_names
+        hit = node.attr in DYNAMIC_ATTRIBUTES or (of_sys and node.attr == "modules")
+        return [(node.lineno, ast.unparse(node))] if hit else []
+    if isinstance(node, ast.Import | ast.ImportFrom) and _dynamic_import(node):
+        return [(node.lineno, ast.unparse(node))]
+    return []
+
+
+def _dynamic_import(node: ast.Import | ast.ImportFrom) -> bool:
+    """`import builtins`, `import solution` (itself), `from sys import modules`, ..."""
+    if isinstance(node, ast.Import):
+        return any(alias.name.split(".")[0] in DYNAMIC_MODULES for alias in node.names)
+    names = {alias.name for alias in node.names}
+    if node.module == "sys" and "modules" in names:
+        return True
+    module = (node.module or "").split(".")[0]
+    return module in DYNAMIC_MODULES or bool(
+        names & (DYNAMIC_NAMES | DYNAMIC_ATTRIBUTES | DYNAMIC_MODULES)
+    )

@@ -1,4 +1,4 @@
-"""Stage 2, types: `mypy --strict` on the solution, on our terms.
+"""The types check: `mypy --strict` on the solution, on our terms.
 
 mypy runs on a private copy from which every `# type: ignore` and file-level
 `# mypy:` comment has been blanked (same columns, so line numbers still point into

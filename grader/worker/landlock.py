@@ -5,8 +5,10 @@ process and everything it starts can:
 - read only what `readable` names: the interpreter, the installed dependencies and the
   system's libraries, never the grader, the reference stack, the kata folders, the
   history store or the workspace (`read_rules` works out the rules);
-- write only beneath its private directory (and /dev/null, /dev/shm), so the
-  workspace, the kata folder, the history store and the home directory are untouched;
+- write only beneath its private directory (and /dev/null), so the workspace, the kata
+  folder, the history store and the home directory are untouched, and nothing it writes
+  outlives the grade (/dev/shm only where asked: for the candidate's own visible tests,
+  whose multiprocessing pools need it, and on a GPU, for CUDA and NCCL);
 - execute only the Python interpreter and the shared libraries it loads, so a solution
   cannot start a shell or another program (multiprocessing's spawn still works); a
   native build's worker may also execute the C toolchain, and runs no candidate code;
@@ -166,6 +168,7 @@ def restrict(
     *,
     network: bool,
     executables: Sequence[Path] = (),
+    shared_memory: bool = False,
 ) -> list[str]:
     """Apply the rules; return the protections in force (empty if none could be).
 
@@ -198,7 +201,10 @@ def restrict(
     try:
         # CUDA opens its device files read-write (/dev/nvidiactl, /dev/nvidia0, ...).
         devices = sorted(Path("/dev").glob("nvidia*"))
-        for path in [*writable, Path("/dev/null"), Path("/dev/shm"), *devices]:
+        # /dev/shm outlives a grade: a worker that could write there could hand the next
+        # grade its results (a replay), so only a run that needs it gets it.
+        shm = [Path("/dev/shm")] if shared_memory or devices else []
+        for path in [*writable, Path("/dev/null"), *shm, *devices]:
             _allow(libc, ruleset, path, write | read)
         for path in readable:
             _allow(libc, ruleset, path, read)

@@ -113,6 +113,8 @@ class Worker:
             self._send(reply, decoded)
 
     def _import(self) -> bool:
+        # Said before the solution runs, so that what it says is still ours.
+        self._send({"import_rss": _resident_bytes()}, None)
         try:
             self.module = importlib.import_module(self.module_name)
             hello: dict[str, Any] = {"ready": os.getpid()}
@@ -402,7 +404,7 @@ def describe(exc: BaseException) -> list[Any]:
     except BaseException:
         message = "(its message could not be read)"
     if isinstance(exc, OSError) and exc.errno == errno.EFBIG and OUTPUT_CAP_MB:
-        message += f" (output is capped at {OUTPUT_CAP_MB} MB per process: print less)"
+        message += f" (output is capped at {OUTPUT_CAP_MB} MiB per process: print less)"
     # A message (or a class name) may hold what UTF-8 cannot (a lone surrogate): send it
     # written out, not a failure of its own.
     return [
@@ -419,3 +421,11 @@ def _sendable(text: str) -> str:
 
 def serve(sock: socket.socket, module_name: str) -> None:
     Worker(sock, module_name).run()
+
+
+def _resident_bytes() -> int:
+    with open("/proc/self/status", encoding="ascii", errors="replace") as status:
+        for line in status:
+            if line.startswith("VmRSS:"):
+                return int(line.split()[1]) * 1024
+    return 0

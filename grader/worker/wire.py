@@ -34,6 +34,13 @@ import msgpack
 PREFIX = struct.Struct("!QI")
 MAX_FRAME_BYTES = 256 << 20  # a frame larger than this is refused, not buffered
 MAX_DEPTH = 64
+# What a value outside its tensors' bytes may hold. Decoded, a byte can become a
+# Python object of 30 to 60 bytes (an empty list, a small int), so without these a
+# small reply could take the judge's memory: a frame's header, the length of any list
+# or dict, and the list and dict entries of one value, all together.
+MAX_HEADER_BYTES = 32 << 20
+MAX_LENGTH = 1 << 20
+MAX_ENTRIES = 4 << 20
 
 # Extension type codes.
 TENSOR, HANDLE, DTYPE, DEVICE, TUPLE, EXC_CLASS, GENERATOR, ARG, SLICE, BIGINT, SET = range(1, 12)
@@ -125,6 +132,11 @@ def recv_frame(sock: socket.socket, limit: int = MAX_FRAME_BYTES) -> tuple[bytes
     total, header_len = PREFIX.unpack(_recv_exactly(sock, PREFIX.size))
     if total > limit or header_len > total - 4:
         raise WireError(f"a frame of {total} bytes is over the limit of {limit}")
+    if header_len > MAX_HEADER_BYTES:
+        raise WireError(
+            f"a value of {header_len} bytes besides its tensors is over the limit of"
+            f" {MAX_HEADER_BYTES}"
+        )
     body = _recv_exactly(sock, total - 4)
     return bytes(body[:header_len]), body, header_len
 
@@ -252,6 +264,13 @@ class Decoder:
     def decode(self, header: bytes, body: bytearray, start: int) -> Decoded:
         out = Decoded(None, [], [])
         depth = [0]
+        entries = [0]
+
+        def counted(container: Any) -> Any:
+            entries[0] += len(container) + 1
+            if entries[0] > MAX_ENTRIES:
+                raise WireError(f"a value with more than {MAX_ENTRIES} list and dict entries")
+            return container
 
         def unpack(data: bytes) -> Any:
             depth[0] += 1
@@ -259,7 +278,15 @@ class Decoder:
                 raise WireError("a value nested too deeply")
             try:
                 return msgpack.unpackb(
-                    data, ext_hook=hook, strict_map_key=False, raw=False, use_list=True
+                    data,
+                    ext_hook=hook,
+                    list_hook=counted,
+                    object_hook=counted,
+                    strict_map_key=False,
+                    raw=False,
+                    use_list=True,
+                    max_array_len=MAX_LENGTH,
+                    max_map_len=MAX_LENGTH,
                 )
             finally:
                 depth[0] -= 1
@@ -274,13 +301,17 @@ class Decoder:
             out.value = unpack(header)
         except WireError:
             raise
+        except ValueError as exc:
+            if "exceeds max_" in str(exc):  # msgpack's words for MAX_LENGTH
+                raise WireError(f"a list or dict longer than {MAX_LENGTH} entries") from exc
+            raise WireError(f"not a valid message: {type(exc).__name__}: {exc}") from exc
         except Exception as exc:  # msgpack's own errors: ExtraData, FormatError, ...
             raise WireError(f"not a valid message: {type(exc).__name__}: {exc}") from exc
         finally:
             # The two closures refer to each other (and to the frame): a cycle that only
             # the garbage collector would free, keeping every frame resident till then
             # and skewing memory figures. Emptying their cells frees them now.
-            unpack = hook = None  # type: ignore[assignment]
+            unpack = hook = counted = None  # type: ignore[assignment]
         return out
 
     def _ext(

@@ -71,7 +71,7 @@ CATALOGUE: dict[str, Verdict] = {
     # Resources.
     "allocate_30gb": Verdict(r"MemoryError"),
     "fork_bomb": Verdict(r"started more than 15 processes"),
-    "flood_output": Verdict(r"output is capped at 64 MB"),
+    "flood_output": Verdict(r"output is capped at 64 MiB"),
     "threads_left_running": Verdict(r"", check="ok"),
     "detached_survivor": Verdict(r"", check="ok"),
     # Reaching outside the worker.
@@ -81,8 +81,10 @@ CATALOGUE: dict[str, Verdict] = {
     "write_kata_folder": Verdict(DENIED),
     "write_workspace": Verdict(DENIED),
     "write_history": Verdict(DENIED),
+    "write_dev_shm": Verdict(DENIED),
+    "decode_bomb": Verdict(r"a list or dict longer than \d+ entries"),
     "read_hidden_tests": Verdict(r"importing solution\.py raised PermissionError"),
-    "read_through_proc": Verdict(HIDDEN_FAIL),
+    "read_through_proc": Verdict(r"probe: hidden source not found in \d+ readable files"),
     "symlink_to_the_kata": Verdict(DENIED),
     "kill_the_grader": Verdict(r"PermissionError|Operation not permitted"),
     "signal_the_judge": Verdict(HIDDEN_FAIL),
@@ -105,13 +107,33 @@ CATALOGUE: dict[str, Verdict] = {
     "terminal_escapes": Verdict(r"ValueError: \\x1b\]0;drill-title\\x07\\x1b\]52;c;"),
     "tensor_subclass_always_equal": Verdict(HIDDEN_FAIL, kata="sampling"),
     "patch_torch_asserts": Verdict(HIDDEN_FAIL, kata="sampling"),
+    "argmax_while_timed": Verdict(
+        r"the draws do not follow the probabilities", check="speed", kata="sampling"
+    ),
     # Points not earned: measurements and types.
     "hide_memory": Verdict(r"peak .* is .*x the reference's", check="memory"),
+    "helper_burns_cpu": Verdict(r"a measured worker runs alone", check="speed"),
+    "memory_ballast_at_import": Verdict(
+        r"importing and setting up kept .* resident before the measured calls", check="memory"
+    ),
     "slow_and_cached": Verdict(r"slower than the reference", check="speed"),
     "type_ignore_everywhere": Verdict(r"were not honoured", check="types"),
     "relaxed_mypy_config": Verdict(r"Function is missing a type annotation", check="types"),
     "no_type_check": Verdict(r"@typing\.no_type_check switches mypy off", check="types"),
     "type_checking_stubs": Verdict(r"defined under `if TYPE_CHECKING:`", check="types"),
+    "assert_not_type_checking": Verdict(
+        r"code after `assert not TYPE_CHECKING` is unreachable to mypy",
+        check="types",
+        kata="sampling",
+    ),
+    "exec_defined_entrypoints": Verdict(
+        r"filter_logits is bound by an assignment, not by a def or class",
+        check="types",
+        kata="sampling",
+    ),
+    "one_line_exec_rewrite": Verdict(
+        r"over the budget of 8: a rewrite is not a fix", check="diff", kata="bug-hunt-sampling"
+    ),
 }
 
 
@@ -218,8 +240,8 @@ def write_workspace_extras(name: str, ws: Path, marker: Path) -> None:
         )
 
 
-def seed_history(grade_count: int = 2) -> None:
-    store = History()
+def seed_history(path: Path, grade_count: int = 2) -> None:
+    store = History(path)
     for i in range(grade_count):
         report = Report(
             kata="top-k-indices",
@@ -263,9 +285,8 @@ def test_hostile_submission_gets_its_verdict_and_changes_nothing(name: str, tmp_
         "DRILL_NO_WARM": "1",
         "DRILL_CACHE": str(cache_dir()),  # keep the warm mypy cache out of the fake home
     }
-    os.environ["DRILL_HOME"] = str(data)  # the history seeded below lives where drill will look
-    seed_history()
     history_file = data / "history.sqlite3"
+    seed_history(history_file)
     started = subprocess.run(
         [sys.executable, "-m", "drills", "start", verdict.kata, "--dir", str(ws)],
         env=env,
@@ -282,6 +303,7 @@ def test_hostile_submission_gets_its_verdict_and_changes_nothing(name: str, tmp_
             "@@WORKSPACE@@": str(ws),
             "@@HISTORY@@": str(history_file),
             "@@PORT@@": str(server.port),
+            "@@MODEL_ANSWER@@": (kata / "model_answer.py").read_text(),
         }.items():
             source = source.replace(token, value)
         (ws / "solution.py").write_text(source)

@@ -49,6 +49,10 @@ def detach() -> int:
         os._exit(0)
     return 0
 
+def shared_segment(key: int) -> int:
+    """A System V shared memory segment: the id the kernel gave it."""
+    return int(ctypes.CDLL(None, use_errno=True).shmget(key, 4096, 0o1000 | 0o600))
+
 def crash() -> None:
     os.kill(os.getpid(), signal.SIGSEGV)
 
@@ -227,3 +231,18 @@ def test_the_worker_cannot_look_into_the_judges_process(probe: Session, entry: s
 def test_the_worker_cannot_reset_its_own_peak_memory(probe: Session) -> None:
     with pytest.raises(PermissionError):
         probe.module.write("/proc/self/clear_refs")
+
+
+def test_shared_memory_segments_a_worker_makes_go_with_it(probe: Session) -> None:
+    import ctypes
+
+    key = 0x0D7111 + os.getpid() % 1000
+    assert probe.module.shared_segment(key) >= 0  # the worker may make one, in its own world
+    probe.close()
+    libc = ctypes.CDLL(None, use_errno=True)
+    seen = libc.shmget(key, 0, 0)  # the machine's namespace: no such key
+    if seen >= 0:
+        libc.shmctl(seen, 0, None)  # IPC_RMID: never leave it behind
+        if os.geteuid() != 0:
+            pytest.skip("an IPC namespace of its own needs privileges this machine does not give")
+    assert seen < 0, "a worker's shared memory segment outlived it"
