@@ -10,8 +10,7 @@ block of output features at a time and never holds the float weight.
 What stays float: the embedding table (a lookup, not a matmul), the norms, and the MoE
 experts (the MoE kernel is a component of its own and takes float tensors).
 
-What it costs: each weight moves by at most half a step of its row's scale (about
-40 dB of SQNR per projection for Gaussian rows). Everything else is the float engine's
+What it costs: each weight moves by at most half a step of its row's scale. Everything else is the float engine's
 arithmetic on the dequantized weights (tests/reference/test_quantized.py); how far the
 tokens drift from the float model's is measured in docs/benchmarks.md.
 """

@@ -130,8 +130,8 @@ def apply_top_k_top_p(logits: Tensor, top_k: Tensor, top_p: Tensor) -> Tensor:
     # Top-p on the top-k survivors (the masked tail has probability 0).
     probs = ranked.softmax(dim=-1)
     cum = probs.cumsum(dim=-1)  # cum[j]: mass of ranks 0..j
-    # Rank j survives iff the mass before it, cum[j] - probs[j], is < p. That is a
-    # prefix of the ranking; count it, and its last logit is the cutoff.
+    # The nucleus is the shortest prefix of the ranking whose mass reaches p; count
+    # it, and its last logit is the cutoff.
     n_keep = (cum - probs < top_p.unsqueeze(1)).sum(dim=-1, keepdim=True).clamp_(min=1)
     cutoff = ranked.gather(1, n_keep - 1)  # [batch, 1]
     # top_p = 1 is off, even where float32 mass reaches 1.0 before the last token.

@@ -12,7 +12,7 @@ class OutOfMemory(RuntimeError):
 
 
 class CachingAllocator:
-    """Blocks carved from segments of one zero-filled uint8 buffer, named by offset."""
+    """Blocks carved from segments of one uint8 buffer, named by offset."""
 
     buffer: torch.Tensor  # uint8 [capacity_bytes]
 

@@ -128,7 +128,7 @@ def test_sqnr_of_gaussian_weights_meets_the_stated_bounds() -> None:
     w = gaussian(256, 4096, seed=16)
     q, scale, zp = sol.quantize(w, 8, True)
     int8 = sol.sqnr_db(w, sol.dequantize(q, scale, zp))
-    assert 39.0 <= int8 <= 43.0, f"int8 per-channel on N(0, 1): about 40.5 dB, got {int8:.2f}"
+    assert 39.5 <= int8 <= 43.0, f"int8 per-channel on N(0, 1): about 41 dB, got {int8:.2f}"
     q, scale, zp = sol.quantize(w, 4, True, 128)
     int4 = sol.sqnr_db(w, sol.dequantize(q, scale, zp, 128))
-    assert 18.5 <= int4 <= 21.5, f"int4 groups of 128 on N(0, 1): about 20 dB, got {int4:.2f}"
+    assert 17.5 <= int4 <= 19.5, f"int4 groups of 128 on N(0, 1): about 18.6 dB, got {int4:.2f}"

@@ -86,6 +86,7 @@ def test_int4_weights_survive_packing(symmetric: bool) -> None:
         (torch.tensor([8, 0], dtype=torch.int8), "int8 8 (above 7)"),
         (torch.tensor([-9, 0], dtype=torch.int8), "int8 -9 (below -8)"),
         (torch.tensor([16, 0], dtype=torch.uint8), "uint8 16 (above 15)"),
+        (torch.tensor([1, 2], dtype=torch.int32), "int32 (neither int8 nor uint8)"),
     ],
 )
 def test_pack_rejects_what_does_not_fit(q: torch.Tensor, why: str) -> None:

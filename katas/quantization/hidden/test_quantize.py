@@ -263,6 +263,7 @@ def test_the_weight_is_not_modified() -> None:
         ((gaussian(2, 8, 0), 3, True, None), "bits=3"),
         ((gaussian(2, 8, 0), 8, True, 0), "group_size=0"),
         ((gaussian(1, 8, 0)[0], 8, True, None), "a 1-D weight"),
+        ((torch.zeros(2, 0), 8, True, None), "a weight with no columns"),
     ],
 )
 def test_invalid_arguments_raise_value_error(args: tuple[object, ...], why: str) -> None:
