@@ -9,8 +9,9 @@ first, then the mocks, then a short estimation drill every other day, then the r
 with many katas and few days, re-doing is what gives.
 
 Bug hunts are a format rather than katas to learn one by one: a new attempt draws a
-bug not seen before, from any family. The plan holds one bug hunt a week
-(`drill start bug-hunt`), learnt with the katas; an attempt at any family ticks it.
+bug not seen before, from any family. The plan holds one bug hunt in each week of it
+(days 0-6, 7-13, ...; see `_hunt_weeks`), mid-week (`drill start bug-hunt`), learnt with
+the katas; an attempt at any family ticks it.
 
 An item is ticked by an attempt at its kata (its last grade in the history), each
 attempt ticking the earliest open item of that kata: a kata done a day early counts.
@@ -42,7 +43,7 @@ MOCK_SHARE = 0.25  # the last quarter of the plan
 ESTIMATE_EVERY_DAYS = 2  # a short estimation drill every other day, topics in turn
 ESTIMATE_MIN = 10
 ESTIMATE_COUNT = 5  # questions per drill
-HUNT_EVERY_DAYS = 7  # one bug hunt a week (at least one in any plan)
+HUNT_EVERY_DAYS = 7  # one bug hunt in each week of the plan (one in any plan)
 
 
 @dataclass(frozen=True)
@@ -104,41 +105,64 @@ def make_plan(
         (k for k in katas if not k.is_bug_hunt), key=lambda k: (k.difficulty, k.minutes, k.id)
     )
     mock_from = days - max(1, round(days * MOCK_SHARE)) if days > 3 else days
-    # (priority, earliest day, item): learning every kata comes first, then the mocks,
-    # then the estimation drills, then the first re-do of each, then the second re-dos.
-    wanted: list[tuple[int, int, Item]] = []
+    # (priority, the days it may go on in the order tried, item on the first of them):
+    # learning every kata comes first, then the mocks, then the estimation drills, then
+    # the first re-do of each, then the second re-dos.
+    wanted: list[tuple[int, Sequence[int], Item]] = []
     for n, kata in enumerate(order):
         first = min(n * mock_from // len(order), max(mock_from - 1, 0))  # spread, in order
-        wanted.append((0, first, Item(first, "learn", kata.id, kata.minutes)))
+        wanted.append((0, range(first, days), Item(first, "learn", kata.id, kata.minutes)))
         for rank, gap in enumerate(REPEAT_AFTER_DAYS):
             day = first + gap
-            wanted.append((3 if rank == 0 else 4, day, Item(day, "again", kata.id, kata.minutes)))
+            item = Item(day, "again", kata.id, kata.minutes)
+            wanted.append((3 if rank == 0 else 4, range(day, days), item))
     if hunts:
-        count = max(1, days // HUNT_EVERY_DAYS)
         minutes = max(k.minutes for k in hunts)
-        for n in range(count):
-            day = (n + 1) * max(mock_from, 1) // (count + 1)
-            wanted.append((0, day, Item(day, "learn", HUNTS, minutes)))
+        for week in _hunt_weeks(days, mock_from):
+            wanted.append((0, week, Item(week[0], "learn", HUNTS, minutes)))
     hardest = sorted(order, key=lambda k: (-k.difficulty, -k.minutes, k.id))
     for kata in hardest[: days - mock_from]:
         item = Item(mock_from, "mock", kata.id, kata.minutes + MOCK_EXTRA_MIN)
-        wanted.append((1, mock_from, item))
+        wanted.append((1, range(mock_from, days), item))
     # Estimation drills (`topics`): every other day from the second, topics in turn.
     for n, day in enumerate(range(1, days, ESTIMATE_EVERY_DAYS)):
         if topics:
             topic = topics[n % len(topics)]
-            wanted.append((2, day, Item(day, "estimate", topic, ESTIMATE_MIN)))
+            wanted.append((2, range(day, days), Item(day, "estimate", topic, ESTIMATE_MIN)))
     return _fill(start, days, minutes_per_day, wanted)
 
 
-def _fill(start: date, days: int, per_day: int, wanted: list[tuple[int, int, Item]]) -> Plan:
-    """Place each item, most important first, on the first day from its earliest with
-    room for it."""
+def _hunt_weeks(days: int, mock_from: int) -> list[list[int]]:
+    """For each week of the plan, the days its bug hunt may go on, in the order tried.
+
+    A week is days 7w to 7w + 6. Days left over after the last whole week are a week of
+    their own when there are four or more of them, and join the last week otherwise (a
+    plan of any length holds at least one). The hunt goes mid-week, among the week's
+    days before the mocks where it has any, so that the hunts spread out and the mock
+    days stay for the mocks; then the rest of the week, from that day on and back.
+    A week with no room keeps no hunt: the hunt is left out, never moved to the next
+    week, which holds its own."""
+    weeks = max(1, round(days / HUNT_EVERY_DAYS))  # never a tie: 7 is odd
+    tries: list[list[int]] = []
+    for w in range(weeks):
+        first = w * HUNT_EVERY_DAYS
+        end = days if w == weeks - 1 else first + HUNT_EVERY_DAYS
+        before_mocks = range(first, min(end, mock_from)) or range(first, end)
+        middle = before_mocks[len(before_mocks) // 2]
+        tries.append([*range(middle, end), *range(middle - 1, first - 1, -1)])
+    return tries
+
+
+def _fill(
+    start: date, days: int, per_day: int, wanted: list[tuple[int, Sequence[int], Item]]
+) -> Plan:
+    """Place each item, most important first (and, among equals, the earliest first), on
+    the first day it may go on with room for it."""
     used = [0] * days
     placed: list[Item] = []
     left: list[Item] = []
-    for _, earliest, item in sorted(wanted, key=lambda w: (w[0], w[1])):
-        day = next((d for d in range(earliest, days) if used[d] + item.minutes <= per_day), None)
+    for _, tries, item in sorted(wanted, key=lambda w: (w[0], w[2].day)):
+        day = next((d for d in tries if used[d] + item.minutes <= per_day), None)
         if day is None:
             left.append(item)
             continue

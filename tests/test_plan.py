@@ -188,3 +188,38 @@ def test_bug_hunts_are_one_a_week_ticked_by_an_attempt_at_any_family() -> None:
         [attempt("bug-hunt-moe", START), attempt("bug-hunt-sampling", START + timedelta(days=1))],
     )
     assert done == set(hunts)
+
+
+@pytest.mark.parametrize(("days", "minutes"), [(14, 90), (14, 120), (21, 90), (28, 150), (11, 90)])
+def test_each_week_of_the_plan_holds_one_bug_hunt_mid_week(days: int, minutes: int) -> None:
+    plan = make_plan(KATAS, START, days, minutes)
+    hunts = sorted(i.day for i in plan.items if i.kata == "bug-hunt")
+    assert not [i for i in plan.left_out if i.kata == "bug-hunt"]
+    weeks = round(days / 7)  # 11 days: a week and a four-day week
+    assert len(hunts) == weeks
+    for week, day in enumerate(hunts):
+        end = days if week == weeks - 1 else 7 * week + 7
+        assert 7 * week <= day < end  # in its own week
+    # An attempt at a family in the second week ticks the second week's hunt too.
+    attempts = [
+        attempt("bug-hunt-moe", START + timedelta(days=hunts[0])),
+        attempt("bug-hunt-batching", START + timedelta(days=hunts[1])),
+    ]
+    at = [n for n, i in enumerate(plan.items) if i.kata == "bug-hunt"]
+    assert ticked(plan, attempts) == set(at[:2])
+
+
+def test_a_plan_shorter_than_a_week_still_holds_a_bug_hunt() -> None:
+    for days in (3, 5, 7, 10):
+        plan = make_plan(KATAS, START, days, 120)
+        assert [i.kata for i in [*plan.items, *plan.left_out]].count("bug-hunt") == 1
+
+
+def test_first_tries_go_easiest_first_and_the_hour_long_katas_last() -> None:
+    # docs/guide.md: sampling and the sliding-window mask before the KV cache; the BPE
+    # trainer, flash attention and the request scheduler last.
+    plan = make_plan(KATAS, START, 14, 90)
+    learnt = [i.kata for i in plan.items if i.kind == "learn" and i.kata != "bug-hunt"]
+    assert set(learnt[:2]) == {"sampling", "sliding-window-mask"}
+    assert learnt.index("kv-cache") > 1
+    assert set(learnt[-3:]) == {"bpe-tokenizer", "flash-attention", "request-scheduler"}

@@ -165,16 +165,12 @@ def _list_topics(fmt: EstimateFormat) -> None:
 
 
 def _store() -> History:
-    from drills.console import err_console, shown
     from drills.history import History
+    from drills.render import store_moved_aside
 
     store = History()
     store.open()  # a store this release cannot read is refused now, not mid-session
-    if store.moved_aside:
-        err_console.print(
-            f"The history store was unreadable; moved aside to {shown(store.moved_aside)}.",
-            style="yellow",
-        )
+    store_moved_aside(store.moved_aside)
     return store
 
 
@@ -248,7 +244,7 @@ def _session(
     on = f"on {name}" if name else "on mixed topics"
     console.print(
         f"drill estimate: {what} {on} (seed {seed}; --seed {seed} asks them again). "
-        f"{session.bands()} GB = 1e9 bytes, GiB = 2^30.",
+        f"{session.bands()} GB = 1e9 bytes, GiB = 2^30 bytes, Gb = 1e9 bits.",
         markup=False,
         highlight=False,
     )

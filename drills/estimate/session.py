@@ -24,7 +24,16 @@ from rich.text import Text
 from drills.estimate import grading
 from drills.estimate.grading import FULL_MARKS_WITHIN, HALF_MARKS_FACTOR
 from drills.estimate.topics import Question
-from drills.estimate.units import BARE, EXAMPLES, NOUN, AnswerError, parse, show
+from drills.estimate.units import (
+    BARE,
+    BITS_PER_BYTE,
+    EXAMPLES,
+    NOUN,
+    AnswerError,
+    parse,
+    read,
+    show,
+)
 from drills.history import EstimateRow
 from grader.wording import minutes
 
@@ -122,15 +131,27 @@ def show_question(out: Console, number: int, planned: int | None, q: Question, l
 
 
 def verdict_line(q: Question, answer: str | None, value: float | None, score: float) -> str:
-    """`Half marks (0.5/1): 200 kB = ... is 53% high; the answer is 131,072 B (128 KiB).`"""
+    """`Half marks (0.5/1): 200 kB = ... is 53% high; the answer is 131,072 B (128 KiB).`
+    An answer read as bits says so: `172 Gb (read as gigabits, 8 to a byte) = 21.5 GB`."""
     expected = q.expected_text()
     if value is None:
         return f"Shown (0/1): the answer is {expected}."
     mine = show(q.kind, value, percent=q.percent)
+    typed = answer
+    if answer is not None and (bits := _bits(answer, q)):
+        typed = f"{answer} (read as {bits}, {BITS_PER_BYTE} to a byte)"
     return (
-        f"{grading.verdict(score).capitalize()} ({score:g}/1): {answer} = {mine} is "
+        f"{grading.verdict(score).capitalize()} ({score:g}/1): {typed} = {mine} is "
         f"{grading.how_far(value, q.expected)}; the answer is {expected}."
     )
+
+
+def _bits(answer: str, q: Question) -> str:
+    """The bit unit `answer` was read in (`gigabits`), or empty."""
+    try:
+        return read(answer, q.kind)[1]
+    except AnswerError:  # a verdict is only ever given for an answer that was read
+        return ""
 
 
 def show_result(out: Console, r: Result) -> None:
@@ -190,8 +211,13 @@ def run(
 
 
 def summary(out: Console, outcome: Outcome, limit_s: float | None) -> None:
+    """How the session ended, and the table of its answers. Interrupted before any answer,
+    it prints nothing more: the CLI's exit line (`drill: interrupted; nothing was
+    recorded`) says it all, once."""
     results = outcome.results
-    out.print()
+    out.print()  # off the prompt's line
+    if not results and outcome.ending is Ending.INTERRUPTED:
+        return
     n = len(results)
     if outcome.ending is Ending.TIME:
         out.print(Text(f"Time is up ({minutes(limit_s)}).", style="bold"))

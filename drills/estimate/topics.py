@@ -127,7 +127,8 @@ def _param_lines(m: Model, experts: int) -> list[str]:
         f"Attention per layer: Q {d:,} x {q:,} ({m.n_heads} heads x {m.head_dim}) + K and V "
         f"2 x {d:,} x {kv:,} ({m.n_kv_heads} KV heads x {m.head_dim}) + O {q:,} x {d:,} "
         f"= {attn:,}",
-        f"MLP per layer: 3 matrices (SwiGLU gate, up, down) x {d:,} x {m.ffn_dim:,} = {mlp:,}",
+        f"{'One expert' if m.is_moe else 'MLP per layer'}: 3 matrices (SwiGLU gate, up, "
+        f"down) x {d:,} x {m.ffn_dim:,} = {mlp:,}",
     ]
     if m.is_moe:
         which = "all" if experts == m.n_experts else f"the top-{experts} of"
@@ -148,6 +149,22 @@ def _param_lines(m: Model, experts: int) -> list[str]:
     total = m.n_layers * layer + f.embedding_params(m)
     lines.append(f"Total: {_n(total)} parameters")
     return lines
+
+
+def _matmul_sum(m: Model, experts: int) -> str:
+    """`f.matmul_params(m, experts)` written out as the sum it is, each part named."""
+    parts = [f"attention {f.attention_params(m):,}"]
+    if m.is_moe:
+        parts += [
+            f"top-{experts} of {m.n_experts} experts {experts} x {f.expert_params(m):,}",
+            f"router {f.router_params(m):,}",
+        ]
+    else:
+        parts.append(f"MLP {experts * f.expert_params(m):,}")
+    return (
+        f"{m.n_layers} layers x ({' + '.join(parts)}) + output head {m.vocab:,} x "
+        f"{m.d_model:,} = {_n(f.matmul_params(m, experts))}"
+    )
 
 
 def _kv_lines(m: Model, kv_dtype: str) -> list[str]:
@@ -345,8 +362,9 @@ def decode(rng: random.Random) -> Draft:
     if m.is_moe:
         lines.append(
             f"At batch 1 a step reads only the routed experts: {_n(read)} parameters "
-            f"(every layer's attention, router and top-{m.top_k} of {m.n_experts} experts, "
-            "the output head; the input embedding is a one-row lookup)"
+            f"(every layer's attention, norms, router and top-{m.top_k} of {m.n_experts} "
+            "experts, the final norm and the output head; the input embedding is a one-row "
+            "lookup)"
         )
     else:
         lines.append(
@@ -428,13 +446,13 @@ def prefill(rng: random.Random) -> Draft:
     length = rng.choice([p for p in (512, 1024, 2048, 4096, 8192) if p <= m.context])
     util = rng.choice((0.4, 0.5, 0.6))
     tokens = prompts * length
-    params = f.matmul_params(m, m.top_k if m.is_moe else 1)
+    experts = m.top_k if m.is_moe else 1
+    params = f.matmul_params(m, experts)
     flops = f.matmul_flops(params, tokens)
     peak = n * _peak(acc, dtype)
     seconds = f.compute_seconds(flops, peak, util)
     attn = f.attention_flops(m, length, prompts)
     where = f"{n} x {acc.name} (tensor parallel)" if n > 1 else f"one {acc.name}"
-    used = f"top-{m.top_k} of {m.n_experts} experts, " if m.is_moe else ""
     left_out = (
         f"Left out: attention's own FLOPs (QK^T and AV, {_flops(attn)}, {_pct(attn / flops)} more)"
     )
@@ -448,8 +466,8 @@ def prefill(rng: random.Random) -> Draft:
         expected=seconds,
         derivation=[
             f"Tokens: {prompts} x {length:,} = {tokens:,}",
-            f"Matmul weights a token goes through: {_n(params)} ({used}every layer's "
-            "attention, the output head; not the norms or the input embedding lookup)",
+            f"Matmul weights a token goes through: {_matmul_sum(m, experts)}; the norms and "
+            "the input embedding (a lookup) are not matmuls",
             f"FLOPs: 2 (a multiply and an add per weight per token) x {params:,} x {tokens:,} "
             f"= {_flops(flops)}",
             f"Compute: {n} x {_peak_words(acc, dtype)} x {util} = {_flop_rate(peak * util)}",

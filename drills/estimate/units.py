@@ -7,6 +7,16 @@ A bare number is read in the base unit of what the question asks (bytes, seconds
 tokens/s, bytes/s, dollars, a factor, a count). `B` after a number is bytes, except in
 a question that asks for a count, where `7B` is 7 billion.
 
+Bits and bytes are the 8x trap of the system-design round (links are quoted in Gb/s),
+so the case of the b decides, as in the SI and IEC symbols: `B` is bytes and `b` bits
+(`b`, `kb`, `Kb`, `Mb`, `Gb`, `Tb`, with `/s` too; `bps`, `Gbps` and the like are bits
+per second whatever the prefix's case; `bit`, `Gbit`, `gigabits` in any case). A bit
+answer is divided by 8 and its grade says that it was read as bits. Two spellings are
+refused as ambiguous, with one line naming both readings: an all-lowercase `mb`, `gb`,
+`tb`, `pb` (a lowercase m, g, t, p is not the SI prefix, so the b's case says little),
+and a binary prefix with a lowercase b (`gib`, `Gib`: gibibits are not a unit people
+mean).
+
 A unit of another kind than the question's (`12 ms` for a size) is an `AnswerError`
 whose message says what was asked; so is anything that is not a number.
 """
@@ -16,6 +26,7 @@ from __future__ import annotations
 import math
 import re
 from enum import StrEnum
+from typing import NamedTuple
 
 
 class Kind(StrEnum):
@@ -38,22 +49,13 @@ NOUN: dict[Kind, str] = {
     Kind.COUNT: "a plain number",
 }
 EXAMPLES: dict[Kind, str] = {
-    Kind.BYTES: "14 GB, 13 GiB, 1.4e10",
+    Kind.BYTES: "14 GB, 13 GiB, 1.4e10 or, in bits, 112 Gb",
     Kind.TIME: "120 ms, 2.5 s, 80 us",
     Kind.RATE: "3.2k tok/s, 45 tok/s",
-    Kind.BANDWIDTH: "2.5 TB/s, 900 GB/s",
+    Kind.BANDWIDTH: "2.5 TB/s, 900 GB/s or, in bits, 400 Gb/s",
     Kind.MONEY: "$1.20, 0.35",
     Kind.RATIO: "1.5x, 40%, 0.4",
     Kind.COUNT: "12, 3.5k, 7.2 billion",
-}
-BASE_UNIT: dict[Kind, str] = {
-    Kind.BYTES: "B",
-    Kind.TIME: "s",
-    Kind.RATE: "tok/s",
-    Kind.BANDWIDTH: "B/s",
-    Kind.MONEY: "$",
-    Kind.RATIO: "x",
-    Kind.COUNT: "",
 }
 BARE: dict[Kind, str] = {
     Kind.BYTES: "bytes",
@@ -70,24 +72,24 @@ class AnswerError(ValueError):
     """An answer that cannot be graded; the message is one line for the person."""
 
 
+# Byte units spelt out; the symbols (GB, Gb, GiB...) are read case and all by `_symbol`.
 _BYTE_SCALES = {
-    "b": 1.0,
     "byte": 1.0,
     "bytes": 1.0,
-    "kb": 1e3,
-    "mb": 1e6,
-    "gb": 1e9,
-    "tb": 1e12,
-    "pb": 1e15,
-    "kib": 2.0**10,
-    "mib": 2.0**20,
-    "gib": 2.0**30,
-    "tib": 2.0**40,
+    "kilobyte": 1e3,
     "kilobytes": 1e3,
+    "megabyte": 1e6,
     "megabytes": 1e6,
+    "gigabyte": 1e9,
     "gigabytes": 1e9,
+    "terabyte": 1e12,
     "terabytes": 1e12,
 }
+_PREFIXES = {"": 1.0, "k": 1e3, "m": 1e6, "g": 1e9, "t": 1e12, "p": 1e15}
+_PREFIX_WORDS = {"": "", "k": "kilo", "m": "mega", "g": "giga", "t": "tera", "p": "peta"}
+_BINARY = {"k": 2.0**10, "m": 2.0**20, "g": 2.0**30, "t": 2.0**40, "p": 2.0**50}
+_BINARY_WORDS = {"k": "kibi", "m": "mebi", "g": "gibi", "t": "tebi", "p": "pebi"}
+BITS_PER_BYTE = 8
 _TIME_SCALES = {
     "ns": 1e-9,
     "us": 1e-6,
@@ -124,9 +126,34 @@ _COUNT_NOUNS = (
     "requests",
     "replicas",
 )
+
+
+class Reading(NamedTuple):
+    """What a unit stands for: its kind (None: a bare number) and its scale to the kind's
+    base unit; `bits` names the bit unit it was read as (`gigabits`), or is empty."""
+
+    kind: Kind | None
+    scale: float
+    bits: str = ""
+
+
+def _bit_words() -> dict[str, Reading]:
+    """`bit`, `Gbit`, `gigabits` (and per second): spelt out, so their case does not matter."""
+    found: dict[str, Reading] = {}
+    for p, scale in _PREFIXES.items():
+        words = f"{_PREFIX_WORDS[p]}bits"
+        for name in (f"{p}bit", f"{p}bits", f"{_PREFIX_WORDS[p]}bit", words):
+            found[name] = Reading(Kind.BYTES, scale / BITS_PER_BYTE, words)
+            found[f"{name}/s"] = Reading(Kind.BANDWIDTH, scale / BITS_PER_BYTE, f"{words}/s")
+    return found
+
+
+_BIT_WORDS = _bit_words()
+
 UNITS: dict[str, tuple[Kind, float]] = {
     **{u: (Kind.BYTES, s) for u, s in _BYTE_SCALES.items()},
     **{f"{u}/s": (Kind.BANDWIDTH, s) for u, s in _BYTE_SCALES.items()},
+    **{u: (r.kind, r.scale) for u, r in _BIT_WORDS.items() if r.kind is not None},
     **{u: (Kind.TIME, s) for u, s in _TIME_SCALES.items()},
     "tok/s": (Kind.RATE, 1.0),
     "t/s": (Kind.RATE, 1.0),
@@ -168,34 +195,72 @@ _MULTIPLIER = re.compile(r"^(thousand|million|billion|trillion|bn|k|m|b|g|t)(.*)
 _PER_MILLION = re.compile(r"/1?(m|million)(tok)?$")
 
 
-def _normalise(rest: str) -> str:
-    s = re.sub(r"\bper\b", "/", rest.strip().lower())
-    s = re.sub(r"\s+", "", s)
-    s = re.sub(r"tokens?|toks", "tok", s)
-    return re.sub(r"/(sec|secs|second)$", "/s", s)
+def _normalise(rest: str, *, lower: bool = True) -> str:
+    s = re.sub(r"\bper\b", "/", rest.strip(), flags=re.IGNORECASE)
+    s = re.sub(r"\s+", "", s.lower() if lower else s)
+    if lower:
+        s = re.sub(r"tokens?|toks", "tok", s)
+    return re.sub(r"/(sec|secs|second)$", "/s", s, flags=re.IGNORECASE)
 
 
-def _candidates(unit: str, dollar: bool) -> list[tuple[Kind | None, float]]:
-    """Every reading of `unit`; kind None is a bare number (times a multiplier)."""
+# A byte or bit symbol, its case kept: `GB`, `Gb`, `GiB`, `kB/s`, `Gbps`, `b`.
+_SYMBOL = re.compile(r"(?P<prefix>[kmgtp]?)(?P<binary>i?)(?P<b>b)(?P<per>/s|ps)?", re.IGNORECASE)
+
+
+def _symbol(raw: str, symbol: str) -> Reading | None:
+    """The reading of a byte or bit symbol (`symbol`: the unit, spaces out, case kept), or
+    None when it is not one. An ambiguous one is an AnswerError (module docstring)."""
+    m = _SYMBOL.fullmatch(symbol)
+    if m is None or (m["binary"] and m["prefix"] == ""):
+        return None
+    prefix, binary, bits = m["prefix"], bool(m["binary"]), m["b"] == "b"
+    per = (m["per"] or "").lower()
+    p = prefix.lower()
+    kind, per_s = (Kind.BANDWIDTH, "/s") if per else (Kind.BYTES, "")
+    if binary and per == "ps":
+        return None  # `GiBps`: not a spelling anyone uses
+    if not bits:
+        return Reading(kind, _BINARY[p] if binary else _PREFIXES[p])
+    words = f"{_PREFIX_WORDS[p]}bits{per_s}"
+    if binary:
+        raise AnswerError(
+            f"'{raw}' is ambiguous: a lowercase b is bits; write {prefix.upper()}iB{per_s} "
+            f"for {_BINARY_WORDS[p]}bytes{per_s} or {prefix.upper()}b{per_s} for {words}"
+        )
+    if per != "ps" and prefix in ("m", "g", "t", "p"):  # `bps` is bits whatever the prefix
+        raise AnswerError(
+            f"'{raw}' is ambiguous: write {prefix.upper()}B{per_s} for "
+            f"{_PREFIX_WORDS[p]}bytes{per_s} or {prefix.upper()}b{per_s} for {words}"
+        )
+    return Reading(kind, _PREFIXES[p] / BITS_PER_BYTE, words)
+
+
+def _candidates(unit: str, symbol: Reading | None, dollar: bool) -> list[Reading]:
+    """Every reading of `unit` (`symbol`: its reading as a byte or bit symbol); kind None
+    is a bare number (times a multiplier)."""
     if dollar or (m := _PER_MILLION.search(unit)) is not None:
         # `$1.20/M`, `1.2 usd per million tokens`: the question is already per million
         stripped = _PER_MILLION.sub("", unit)
         if dollar or UNITS.get(stripped, (None, 0.0))[0] is Kind.MONEY:
             unit = stripped
-    found: list[tuple[Kind | None, float]] = []
+    found: list[Reading] = []
     if unit == "":
-        found.append((None, 1.0))
-    if unit in UNITS:
-        found.append(UNITS[unit])
+        found.append(Reading(None, 1.0))
+    if symbol is not None:
+        found.append(symbol)
+    elif unit in _BIT_WORDS:
+        found.append(_BIT_WORDS[unit])
+    elif unit in UNITS:
+        found.append(Reading(*UNITS[unit]))
     if (m := _MULTIPLIER.match(unit)) is not None:
         scale, tail = MULTIPLIERS[m.group(1)], m.group(2)
-        if tail == "":
-            found.append((None, scale))
+        if tail == "":  # `7B` in a question that asks for a count: 7 billion
+            found.append(Reading(None, scale))
         elif tail in UNITS and UNITS[tail][0] in _MULTIPLIED:
             kind, unit_scale = UNITS[tail]
-            found.append((kind, scale * unit_scale))
+            found.append(Reading(kind, scale * unit_scale))
     if dollar:
-        found = [(Kind.MONEY, s) for k, s in found if k in (None, Kind.MONEY)]
+        found = [Reading(Kind.MONEY, r.scale) for r in found if r.kind in (None, Kind.MONEY)]
         if not found:
             raise AnswerError("a $ amount takes no other unit: write e.g. $1.20")
     return found
@@ -203,6 +268,12 @@ def _candidates(unit: str, dollar: bool) -> list[tuple[Kind | None, float]]:
 
 def parse(text: str, kind: Kind) -> float:
     """The value of `text` in the base unit of `kind` (bytes, seconds...), or AnswerError."""
+    return read(text, kind)[0]
+
+
+def read(text: str, kind: Kind) -> tuple[float, str]:
+    """`parse`'s value, and the bit unit it read `text` in (`gigabits`; empty for any
+    other unit), for a grade to say so: bits are divided by 8."""
     raw = text.strip()
     if not raw:
         raise AnswerError(f"no answer given: type {NOUN[kind]}, e.g. {EXAMPLES[kind]}")
@@ -221,27 +292,30 @@ def parse(text: str, kind: Kind) -> float:
             value *= 10.0 ** int(number.group("exp"))
         except OverflowError:
             value = math.inf
-    unit = _normalise(s[number.end() :])
-    options = _candidates(unit, dollar)
+    rest = s[number.end() :]
+    unit = _normalise(rest)
+    options = _candidates(unit, _symbol(raw, _normalise(rest, lower=False)), dollar)
     if not options:
         raise AnswerError(
-            f"'{raw}': '{s[number.end() :].strip()}' is not a unit drill knows; "
+            f"'{raw}': '{rest.strip()}' is not a unit drill knows; "
             f"for {NOUN[kind]} write e.g. {EXAMPLES[kind]}"
         )
-    chosen = next((o for o in options if o[0] in (None, kind)), None)
+    chosen = next((o for o in options if o.kind in (None, kind)), None)
     if chosen is None:
-        found = options[0][0]
-        assert found is not None
+        found = options[0]
+        assert found.kind is not None
+        noun = NOUN[found.kind]
+        if found.bits:  # `a size in bytes` would not be what they typed
+            noun = noun.replace("bytes", "bits")
         raise AnswerError(
-            f"'{raw}' is {NOUN[found]}, but this question asks for {NOUN[kind]} "
-            f"(e.g. {EXAMPLES[kind]})"
+            f"'{raw}' is {noun}, but this question asks for {NOUN[kind]} (e.g. {EXAMPLES[kind]})"
         )
-    if chosen[0] is None and chosen[1] != 1.0 and kind is Kind.TIME:
+    if chosen.kind is None and chosen.scale != 1.0 and kind is Kind.TIME:
         raise AnswerError(f"'{raw}': give a time with its unit, e.g. {EXAMPLES[kind]}")
-    result = value * chosen[1]
+    result = value * chosen.scale
     if not math.isfinite(result):
         raise AnswerError(f"'{raw}' is too large to be an estimate of anything here")
-    return result
+    return result, chosen.bits
 
 
 # --- wording values -------------------------------------------------------------------------

@@ -81,6 +81,21 @@ def test_ctrl_c_prints_the_summary_keeps_the_answers_and_exits_130(
     assert len(History().estimates("moe")) == 1
 
 
+def test_ctrl_c_before_any_answer_says_nothing_was_recorded_once(
+    capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    def typed(prompt: str = "") -> str:
+        raise KeyboardInterrupt
+
+    monkeypatch.setattr(builtins, "input", typed)
+    code = run(["estimate", "moe", "--seed", "5"])
+    out, err = capsys.readouterr()
+    assert code == 130
+    assert err == "drill: interrupted; nothing was recorded\n"
+    assert "nothing was recorded" not in out and "No answers given" not in out
+    assert History().estimates() == []
+
+
 @pytest.mark.parametrize(
     ("args", "message"),
     [
@@ -189,3 +204,19 @@ def test_topics_are_listed_and_help_is_fast_to_load(
     )
     assert "HEAVY []" in result.stdout, result.stdout[-500:] + result.stderr[-500:]
     assert "kv-cache" in result.stdout and "--answers" in result.stdout
+
+
+def test_json_grades_gigabits_as_an_eighth_of_gigabytes(
+    capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    q = session_questions("kv-cache", 1)(0)
+    gb = q.expected / 1e9
+    stdin = f"{gb:.6g} Gb\n{gb:.6g} GB\n{gb * 8:.6g} Gbit\n"
+    args = ["estimate", "kv-cache", "--seed", "1", "-f", "json", "--answers", "-", "-n", "1"]
+    for line, value, score in zip(
+        stdin.splitlines(), (q.expected / 8, q.expected, q.expected), (0.0, 1.0, 1.0), strict=True
+    ):
+        code, out, _ = drill(args, line + "\n", capsys, monkeypatch)
+        assert code == 0
+        (graded,) = json.loads(out)["questions"]
+        assert graded["value"] == pytest.approx(value, rel=1e-5) and graded["score"] == score

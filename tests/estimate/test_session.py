@@ -12,7 +12,7 @@ from rich.console import Console
 from drills.estimate import session
 from drills.estimate.session import Ending, Outcome, Result
 from drills.estimate.topics import session_questions
-from drills.estimate.units import format_value
+from drills.estimate.units import Kind, format_value
 
 SEED = 11
 make = session_questions("kv-cache", SEED)
@@ -104,6 +104,11 @@ def test_end_of_input_and_ctrl_c_end_the_session_with_the_summary() -> None:
     assert outcome.ending is Ending.INTERRUPTED and len(recorded) == 2
     assert "Interrupted after 2 of 3 questions." in text
     outcome, recorded, text = play([KeyboardInterrupt()])
+    assert outcome.results == [] and recorded == []
+    # The CLI's exit line says it (`drill: interrupted; nothing was recorded`), once.
+    assert "nothing was recorded" not in text and "Interrupted after" not in text
+    outcome, recorded, text = play([])  # the input ends before any answer
+    assert "Input ended after 0 of 3 questions." in text
     assert "No answers given; nothing was recorded." in text
 
 
@@ -133,3 +138,16 @@ def test_graded_json_reports_each_line() -> None:
     assert doc["questions"][2]["answer"] is None and doc["questions"][2]["error"] is None
     assert doc["answered"] == 2 and doc["score"] == 1.0
     assert [r.number for r in recorded] == [1, 4]
+
+
+def test_an_answer_read_as_bits_says_so_in_its_grade() -> None:
+    q = make(0)  # a size in bytes: an answer in gigabits is an eighth of it
+    assert q.kind is Kind.BYTES
+    in_bits = f"{q.expected / 1e9:.6g} Gb"
+    outcome, _, text = play([in_bits, "q"])
+    assert outcome.results[0].score == 0.0
+    assert f"{in_bits} (read as gigabits, 8 to a byte) = " in text and "8x too low" in text
+    outcome, _, text = play([f"{q.expected * 8 / 1e9:.6g} Gbit", "q"])
+    assert outcome.results[0].score == 1.0 and "(read as gigabits, 8 to a byte)" in text
+    outcome, _, text = play([f"{q.expected / 1e9:.6g} GB", "q"])
+    assert outcome.results[0].score == 1.0 and "read as" not in text

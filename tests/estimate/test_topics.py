@@ -4,6 +4,7 @@ derivations that arrive at the answer."""
 from __future__ import annotations
 
 import math
+import re
 
 import pytest
 
@@ -92,3 +93,41 @@ def test_decode_and_cost_answers_follow_from_their_parameters() -> None:
 
 def test_moe_questions_only_use_moe_models() -> None:
     assert {generate("moe", s).params["model"] for s in SEEDS} == {"mixtral-8x7b", "mixtral-8x22b"}
+
+
+def _worked_sum(text: str) -> int:
+    """`32 layers x (attention 41,943,040 + MLP 176,160,768) + output head 128,256 x 4,096`
+    evaluated, the names of its parts left out."""
+    names = r"top-\d+ of \d+ experts|\b(?!x\b)[A-Za-z]+\b"  # all words but the x of times
+    arithmetic = re.sub(names, "", text).replace(",", "")
+    assert re.fullmatch(r"[\d\s()+x]+", arithmetic), text
+    return int(eval(arithmetic.replace("x", "*")))  # digits, brackets, + and * only
+
+
+@pytest.mark.parametrize("model", sorted(MODELS))
+def test_the_prefill_derivation_names_every_part_its_number_counts(model: str) -> None:
+    # A dense model's MLP is most of its matmul weights: the line must say it counts it.
+    q = first("prefill", model=model)
+    m = MODELS[model]
+    (line,) = [s for s in q.derivation if s.startswith("Matmul weights a token goes through:")]
+    parts, total = line.split(": ", 1)[1].split(" = ")
+    named = (
+        ("attention", "router", "experts", "output head")
+        if m.is_moe
+        else ("attention", "MLP", "output head")
+    )
+    assert all(name in parts for name in named), line
+    assert _worked_sum(parts) == f.matmul_params(m, m.top_k if m.is_moe else 1)
+    assert total.startswith(f"{f.matmul_params(m, m.top_k if m.is_moe else 1):,} ")
+
+
+def test_moe_derivations_name_what_their_numbers_count() -> None:
+    # An MoE layer has several MLPs: the 3 x d x ffn line is one expert's, not the layer's.
+    q = first("moe", model="mixtral-8x7b", ask="active")
+    assert any(line.startswith("One expert: 3 matrices") for line in q.derivation)
+    assert not any("MLP per layer" in line for line in q.derivation)
+    # What a decode step reads counts the norms too (f.decode_read_params): it says so.
+    d = first("decode", model="mixtral-8x7b")
+    read = f.decode_read_params(MODELS["mixtral-8x7b"], 2)
+    (line,) = [s for s in d.derivation if s.startswith("At batch 1 a step reads")]
+    assert f"{read:,}" in line and "norms" in line and "output head" in line

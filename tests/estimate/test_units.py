@@ -6,7 +6,7 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from drills.estimate.units import AnswerError, Kind, format_value, parse
+from drills.estimate.units import AnswerError, Kind, format_value, parse, read
 
 B, T, R, BW, USD, X, N = (
     Kind.BYTES,
@@ -51,6 +51,7 @@ B, T, R, BW, USD, X, N = (
         ("0.4", X, 0.4),
         ("7.2 billion", N, 7.2e9),
         ("7B", N, 7e9),  # billions in a question about a count
+        ("7b", N, 7e9),
         ("7.2bn params", N, 7.2e9),
         ("3.5k", N, 3500),
         ("12 GPUs", N, 12),
@@ -76,6 +77,14 @@ def test_the_forms_people_write(text: str, kind: Kind, value: float) -> None:
         ("120m", T, "give a time with its unit"),
         ("1e999", B, "too large"),
         ("$3 GB", B, "a $ amount takes no other unit"),
+        # a lowercase m, g, t, p is no SI prefix: the b's case cannot be trusted either
+        ("16 mb", B, "'16 mb' is ambiguous: write MB for megabytes or Mb for megabits"),
+        ("16gb", B, "'16gb' is ambiguous: write GB for gigabytes or Gb for gigabits"),
+        ("2 tb/s", BW, "write TB/s for terabytes/s or Tb/s for terabits/s"),
+        ("13 gib", B, "ambiguous: a lowercase b is bits; write GiB for gibibytes or Gb for"),
+        ("13 Gib", B, "ambiguous: a lowercase b is bits; write GiB for gibibytes or Gb for"),
+        ("3 Gb", N, "'3 Gb' is a size in bits, but this question asks for a plain number"),
+        ("400 Gb/s", B, "is a bandwidth in bits/s, but this question asks for a size in bytes"),
     ],
 )
 def test_refusals_are_one_clear_line(text: str, kind: Kind, message: str) -> None:
@@ -83,6 +92,41 @@ def test_refusals_are_one_clear_line(text: str, kind: Kind, message: str) -> Non
         parse(text, kind)
     assert message in str(caught.value)
     assert "\n" not in str(caught.value)
+
+
+@pytest.mark.parametrize(
+    ("text", "kind", "value", "bits"),
+    [
+        # B is bytes, b is bits (divided by 8): links are quoted in Gb/s
+        ("172 Gb", B, 21.5e9, "gigabits"),
+        ("172 GB", B, 172e9, ""),
+        ("172 GiB", B, 172 * 2**30, ""),
+        ("1376 Gbit", B, 172e9, "gigabits"),
+        ("1376 gigabits", B, 172e9, "gigabits"),
+        ("1376 GBIT", B, 172e9, "gigabits"),
+        ("16 Mb", B, 2e6, "megabits"),
+        ("16 kb", B, 2e3, "kilobits"),
+        ("16 Kb", B, 2e3, "kilobits"),
+        ("16 KB", B, 16e3, ""),
+        ("8 Tb", B, 1e12, "terabits"),
+        ("8 b", B, 1.0, "bits"),
+        ("8 bits", B, 1.0, "bits"),
+        ("400 Gb/s", BW, 50e9, "gigabits/s"),
+        ("400 Gb per second", BW, 50e9, "gigabits/s"),
+        ("400 Gbps", BW, 50e9, "gigabits/s"),
+        ("400 gbps", BW, 50e9, "gigabits/s"),  # bps is bits whatever the prefix's case
+        ("100 Mbps", BW, 12.5e6, "megabits/s"),
+        ("400 Gbit/s", BW, 50e9, "gigabits/s"),
+        ("400 GB/s", BW, 400e9, ""),
+        ("400 GBps", BW, 400e9, ""),
+        ("2 GiB/s", BW, 2 * 2**30, ""),
+    ],
+)
+def test_a_lowercase_b_is_bits_and_the_reading_says_so(
+    text: str, kind: Kind, value: float, bits: str
+) -> None:
+    got, read_as = read(text, kind)
+    assert got == pytest.approx(value, rel=1e-12) and read_as == bits
 
 
 @pytest.mark.parametrize(
