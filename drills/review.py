@@ -39,12 +39,23 @@ class Review:
 
 def review(ws: Workspace, kata: Kata, *, give_up: bool) -> Review:
     """The review of the attempt in `ws`: refused before its first grade, unless the
-    candidate gives up (recorded in the session, with the time)."""
+    candidate gives up (recorded in the session, with the time).
+
+    In a mock interview it is also refused until the interview is over (its time is up,
+    or the interviewer has scored the rubric), --give-up included: giving up is said to
+    the interviewer, who ends the interview by scoring it. Once over, the review is
+    recorded in the timeline, and a grade after it is not the mock's grade."""
     session = ws.load()
-    if session.mode is Mode.MOCK:
-        raise BadInput(
-            "this is a mock interview: the model answer is for after it (`drill mock report`)"
-        )
+    mock = session.mode is Mode.MOCK
+    if mock:
+        from drills.mock.interview import still_on
+
+        why = still_on(ws, session, kata)
+        if why is not None:
+            raise BadInput(
+                f"this is a mock interview: the model answer opens when it is over, {why}"
+                + ("; to give up, tell your interviewer, who ends it by scoring" if give_up else "")
+            )
     if session.last_grade is None and session.gave_up_at is None:
         if not give_up:
             raise BadInput(
@@ -57,6 +68,10 @@ def review(ws: Workspace, kata: Kata, *, give_up: bool) -> Review:
             return True
 
         session = ws.update(record)
+    if mock:
+        from drills.mock.interview import on_review
+
+        on_review(ws, session)
     script = load_script(kata, session.variant)
     return Review(
         kata=kata,

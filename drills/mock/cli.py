@@ -92,13 +92,34 @@ def interviewer(
 
 
 @mock_app.command("hint")
-def hint(directory: DirOption = Path(".")) -> None:
-    """Interviewer: reveal the next hint to the candidate (as `h` does in the console)."""
+def hint(
+    directory: DirOption = Path("."),
+    yes: Annotated[
+        bool,
+        typer.Option("--yes", "-y", help="Reveal it without asking (scripts)."),
+    ] = False,
+) -> None:
+    """Interviewer: reveal the next hint to the candidate; it costs them points: you are asked first."""
+    from drills.console import console
     from drills.mock import interview, render
+    from grader.errors import BadInput
 
     mock = interview.open_mock(directory)
-    index, text = interview.reveal_next_hint(mock)
-    render.hint_revealed(index, len(mock.script.hints), text)
+    index = interview.next_hint(mock)
+    number, total, cost = index + 1, len(mock.script.hints), mock.kata.hint_cost
+    if not yes:
+        if not sys.stdin.isatty():
+            raise BadInput(
+                f"hint {number} of {total} costs the candidate {cost:g} points: "
+                "pass --yes to reveal it"
+            )
+        if not typer.confirm(
+            f"Hint {number} of {total} costs the candidate {cost:g} points. Reveal it?"
+        ):
+            console.print("No hint revealed; nothing was spent.")
+            return
+    index, text = interview.reveal_next_hint(mock, index)
+    render.hint_revealed(index, total, text)
 
 
 @mock_app.command("score")
@@ -157,15 +178,47 @@ def report(
     from drills.mock import report as mock_report
     from drills.workspace import write_output
 
-    if fmt is None:
-        html = output is not None and output.suffix.lower() in (".html", ".htm")
-        fmt = ReportFormat.html if html else ReportFormat.markdown
-    text = mock_report.render(mock_report.build(interview.open_mock(directory)), fmt.value)
+    if output is not None:
+        fmt = _format_of(output, fmt)
+    text = mock_report.render(
+        mock_report.build(interview.open_mock(directory)), (fmt or ReportFormat.markdown).value
+    )
     if output is None:
         sys.stdout.write(text)
         return
     write_output(output, text)
     err_console.print(f"Wrote {shown(output)}.", style="dim")
+
+
+# What each suffix of --output is written as; a file with none takes --format's.
+SUFFIXES = {
+    ".md": ReportFormat.markdown,
+    ".markdown": ReportFormat.markdown,
+    ".html": ReportFormat.html,
+    ".htm": ReportFormat.html,
+}
+
+
+def _format_of(output: Path, fmt: ReportFormat | None) -> ReportFormat:
+    """The format to write `output` in: its suffix's, which --format may not contradict."""
+    from grader.errors import BadInput
+    from grader.wording import printable
+
+    suffix = output.suffix.lower()
+    if not suffix:
+        return fmt or ReportFormat.markdown
+    by_suffix = SUFFIXES.get(suffix)
+    if by_suffix is None:
+        raise BadInput(
+            f"--output {printable(output.name)}: the report is written as markdown (.md) "
+            "or HTML (.html, .htm)"
+        )
+    if fmt is not None and fmt is not by_suffix:
+        raise BadInput(
+            f"--output {printable(output.name)} is a {by_suffix.value} file, "
+            f"but --format says {fmt.value}"
+        )
+    return by_suffix
 
 
 @mock_app.command("replay")
@@ -175,7 +228,7 @@ def replay(
         bool, typer.Option("--all", help="Print every step at once instead of paging.")
     ] = False,
 ) -> None:
-    """Step through solution.py's snapshots as diffs with their times (Enter, p, q)."""
+    """Step through solution.py's snapshots as diffs with their times (Enter; p or q, then Enter)."""
     from drills.console import console
     from drills.mock import interview, render
     from drills.mock.replay import frames
@@ -192,7 +245,9 @@ def replay(
     i = 0
     while 0 <= i < len(steps):
         render.frame(steps[i], len(steps))
-        answer = console.input("[dim]Enter: next · p: previous · q: quit[/] ").strip().lower()
+        # Line input, so each answer ends with Enter; the prompt says so.
+        answer = console.input("[dim]Enter: next · p Enter: previous · q Enter: quit[/] ")
+        answer = answer.strip().lower()
         if answer == "q":
             return
         i = max(i - 1, 0) if answer == "p" else i + 1

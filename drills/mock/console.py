@@ -300,7 +300,7 @@ class InterviewerConsole(App[None]):
     # --- reading the workspace -----------------------------------------------------------
 
     def _runs(self) -> int:
-        return len(self.state.tests) + len(self.state.grades)
+        return len(self.state.tests) + len(self.state.grades) + len(self.state.partials)
 
     def refresh_state(self, force: bool = False) -> None:
         """Re-read the timeline if it changed; redraw; the clock moves every time."""
@@ -369,16 +369,16 @@ class InterviewerConsole(App[None]):
             return
 
         def answered(yes: bool | None) -> None:
-            if yes:
-                self._attempt("hint", self._reveal)
+            if yes:  # the hint agreed to, not whichever is next by now
+                self._attempt("hint", lambda: self._reveal(given))
 
         self.action_tab("hints")
         self.push_screen(
             ConfirmHint(given + 1, len(hints), hints[given], self.mock.kata.hint_cost), answered
         )
 
-    def _reveal(self) -> None:
-        index, _text = interview.reveal_next_hint(self.mock)
+    def _reveal(self, expected: int) -> None:
+        index, _text = interview.reveal_next_hint(self.mock, expected)
         self.notify(f"hint {index + 1} revealed to the candidate")
 
     def action_next_phase(self) -> None:

@@ -48,4 +48,4 @@ class MockHooks(SessionHooks):
         return session
 
     def on_grade(self, session: Session, report: Report, only: set[str] | None) -> None:
-        interview.on_grade(self.ws, session, report, self._graded, only)
+        interview.on_grade(self.ws, session, report, self._graded)

@@ -18,6 +18,7 @@ from drills.mock.state import Mark, MockState, fold
 from drills.workspace import Hint, Mode, Session, Workspace, find_workspace
 from grader.errors import BadInput
 from grader.kata import Kata, load_kata
+from grader.wording import minutes
 
 if TYPE_CHECKING:
     from grader.report import Report
@@ -86,18 +87,36 @@ def begin(ws: Workspace, session: Session, *, resumed: bool) -> None:
 # --- the interviewer's side -------------------------------------------------------------
 
 
-def reveal_next_hint(mock: Mock) -> tuple[int, str]:
+def next_hint(mock: Mock) -> int:
+    """The index of the hint `reveal_next_hint` would reveal; exit 2 if none is left."""
+    index = len(mock.state().hint_indices())
+    _refuse_when_none_left(mock, index)
+    return index
+
+
+def _refuse_when_none_left(mock: Mock, index: int) -> None:
+    if index >= len(mock.script.hints):
+        raise BadInput(f"no hints left: all {len(mock.script.hints)} have been revealed")
+
+
+def reveal_next_hint(mock: Mock, expected: int | None = None) -> tuple[int, str]:
     """Reveal the next hint on the ladder: in the timeline and in session.hints.
 
     Returns (index, text). The whole step holds the session lock, so two interviewer
     windows pressing at once reveal two different hints, never the same one twice.
+    `expected`: the hint the interviewer agreed to reveal; if another window revealed
+    it meanwhile, nothing more is revealed (they agreed to that one, not the next).
     """
     with mock.ws.lock():
         session = mock.session()
         given = mock.state().hint_indices()
         index = len(given)
-        if index >= len(mock.script.hints):
-            raise BadInput(f"no hints left: all {len(mock.script.hints)} have been revealed")
+        if expected is not None and index != expected:
+            raise BadInput(
+                f"hint {expected + 1} was revealed meanwhile (another window): "
+                "nothing more was revealed"
+            )
+        _refuse_when_none_left(mock, index)
         event = mock.record(
             session, "hint", "interviewer", index=index, snapshot=snapshots.take(mock.root)
         )
@@ -154,6 +173,36 @@ def note(mock: Mock, text: str, by: str = "interviewer") -> None:
         mock.record(mock.session(), "note", by, text=text.strip())
 
 
+# --- the end of the interview --------------------------------------------------------------
+
+
+def still_on(ws: Workspace, session: Session, kata: Kata) -> str | None:
+    """Why the interview is not over yet, or None once it is.
+
+    It is over at its time limit, or once the interviewer has scored every rubric
+    dimension (`drill mock score`, `s` in the console): scoring is what an interviewer
+    does at the end. Until then the model answer stays closed (`drill review`)."""
+    left = session.left_s()
+    if left <= 0:
+        return None
+    scored = fold(timeline.read(store.timeline_path(ws.root))).scores
+    rubric = load_script(kata, session.variant).rubric
+    if all(d.key in scored for d in rubric):
+        return None
+    return (
+        f"at its time limit (in {minutes(left)}), or once the interviewer has scored every "
+        "rubric dimension (`drill mock score`)"
+    )
+
+
+def on_review(ws: Workspace, session: Session) -> None:
+    """The candidate opened the model answer (the first time is what counts): grades
+    after this are not the mock's."""
+    path = store.timeline_path(ws.root)
+    if not any(e.kind == "review" for e in timeline.read(path)):
+        timeline.append(path, timeline.new_event(session, "review", "candidate"))
+
+
 # --- the candidate's side: what drill test / grade / status call, through hooks.py -------
 
 
@@ -197,21 +246,23 @@ def before_grade(ws: Workspace) -> str | None:
     return snapshots.take(ws.root)
 
 
-def on_grade(
-    ws: Workspace, session: Session, report: Report, sha: str | None, only: set[str] | None
-) -> None:
+def on_grade(ws: Workspace, session: Session, report: Report, sha: str | None) -> None:
     checks = {
         name: {"status": c.status, "score": round(c.score, 1), "max": c.max, "reason": c.reason}
         for name, c in report.checks.items()
     }
+    # A partial grade (--only left some checks out) is not a grade of the kata: its
+    # event carries the checks that ran and no score, so no reader can take it for one.
+    result: dict[str, Any] = (
+        {"partial": list(report.partial)} if report.partial else {"score": round(report.score, 1)}
+    )
     event = timeline.new_event(
         session,
         "grade",
         "candidate",
-        score=round(report.score, 1),
+        **result,
         passed=report.passed,
         checks=checks,
-        only=sorted(only) if only else [],
         snapshot=sha,
     )
     timeline.append(store.timeline_path(ws.root), event)

@@ -47,7 +47,7 @@ def started(s: Started, title: str) -> None:
 
 def hint_revealed(index: int, total: int, text: str) -> None:
     console.print(f"[bold]Revealed hint {index + 1}/{total}[/] to the candidate:")
-    console.print(text, markup=False)
+    console.print(text, markup=False, highlight=False)  # the script's words, uncoloured
 
 
 def scorecard(mock: Mock) -> None:

@@ -17,7 +17,7 @@ from datetime import datetime
 from drills.mock.chart import runs_svg
 from drills.mock.interview import Mock
 from drills.mock.script import Script
-from drills.mock.state import GradeRun, MockState
+from drills.mock.state import GradeRun, MockState, PartialRun
 from drills.mock.views import phase_starts
 from drills.workspace import Session, now
 from grader.checks import TITLES
@@ -75,30 +75,63 @@ def build(mock: Mock, at: datetime | None = None) -> MockReport:
 
 
 def _auto_grade(state: MockState) -> Section:
-    if not state.grades:
-        return Section("Auto-grade", ["No grade was run (`drill grade` in the workspace)."])
-    g = state.grades[-1]
-    verdict = "passed" if g.passed else "not passed"
-    head = f"Last grade at {minutes(g.t)}: **{g.score:.1f}/100, {verdict}**"
-    if g.only:
-        head += f" (only {', '.join(g.only)}: the other checks were not run)"
-    rows = [
-        (
-            TITLES.get(name, name),
-            str(c.get("status", "?")),
-            f"{c.get('score', 0)}/{c.get('max', 0)}",
-            code_span(str(c.get("reason", ""))),  # it may quote the candidate's code
-        )
-        for name, c in g.checks.items()
-    ]
-    paragraphs = [head + "."]
-    if len(state.grades) > 1:
+    """The mock's grade: the last full `drill grade` before the model answer was seen.
+    Partial runs (--only) are listed as such, with no score: they are not grades."""
+    g = state.counted_grade()
+    paragraphs: list[str] = []
+    table = None
+    if g is None:
         paragraphs.append(
-            f"{len(state.grades)} grades in all; scores: "
-            + ", ".join(f"{x.score:.1f} at {minutes(x.t)}" for x in state.grades)
+            "No full grade was run (`drill grade` in the workspace)."
+            if state.grades or state.partials
+            else "No grade was run (`drill grade` in the workspace)."
+        )
+    else:
+        verdict = "passed" if g.passed else "not passed"
+        paragraphs.append(f"Last grade at {minutes(g.t)}: **{g.score:.1f}/100, {verdict}**.")
+        counted = [x for x in state.grades if x.t <= g.t]
+        if len(counted) > 1:
+            paragraphs.append(
+                f"{len(counted)} grades in all; scores: "
+                + ", ".join(f"{x.score:.1f} at {minutes(x.t)}" for x in counted)
+                + "."
+            )
+        rows = [
+            (
+                TITLES.get(name, name),
+                str(c.get("status", "?")),
+                f"{c.get('score', 0)}/{c.get('max', 0)}",
+                code_span(str(c.get("reason", ""))),  # it may quote the candidate's code
+            )
+            for name, c in g.checks.items()
+        ]
+        table = Table(("check", "status", "points", "reason"), rows)
+    notes: list[str] = []  # after the grade's table: they are not about that grade
+    if state.partials:
+        notes.append(
+            "Partial runs (`drill grade --only`: not grades of the kata, no score out of 100): "
+            + ", ".join(f"{_partial_result(p)} at {minutes(p.t)}" for p in state.partials)
             + "."
         )
-    return Section("Auto-grade", paragraphs, Table(("check", "status", "points", "reason"), rows))
+    if state.reviewed_t is not None:
+        later = [x for x in state.grades if x.t > state.reviewed_t]
+        notes.append(
+            f"The candidate opened the model answer (`drill review`) at {minutes(state.reviewed_t)}"
+            + (
+                "; not counted, as they came after it: "
+                + ", ".join(f"{x.score:.1f} at {minutes(x.t)}" for x in later)
+                if later
+                else ""
+            )
+            + "."
+        )
+    return Section("Auto-grade", paragraphs, table, notes)
+
+
+def _partial_result(p: PartialRun) -> str:
+    failing = [n for n, c in p.checks.items() if c.get("status") != "pass"]
+    text = f"{', '.join(p.ran)}: {'passed' if p.passed else 'not passed'}"
+    return text + (f" (not passing: {', '.join(failing)})" if failing else "")
 
 
 def _bug_hunt(mock: Mock) -> Section:
@@ -153,8 +186,17 @@ def _hints(script: Script, state: MockState) -> Section:
 
 def _runs(state: MockState, span_s: float) -> Section:
     first = state.first_pass_t
+    graded: list[GradeRun | PartialRun] = sorted(
+        [*state.grades, *state.partials], key=lambda g: g.t
+    )
     hidden_pass = next(
-        (g.t for g in state.grades if g.checks.get("tests", {}).get("status") == "pass"), None
+        (
+            g.t
+            for g in graded
+            if g.checks.get("tests", {}).get("status") == "pass"
+            and (state.reviewed_t is None or g.t <= state.reviewed_t)
+        ),
+        None,
     )
     if first is not None:
         line = f"Time to first passing visible test: **{minutes(first)}**."
@@ -168,7 +210,20 @@ def _runs(state: MockState, span_s: float) -> Section:
     runs: list[tuple[float, tuple[str, ...]]] = [
         (r.t, (minutes(r.t), "test", f"{r.passed} passed, {r.failed} failed")) for r in state.tests
     ]
-    runs += [(g.t, (minutes(g.t), "grade", _grade_result(g))) for g in state.grades]
+    after = state.reviewed_t
+    runs += [
+        (
+            g.t,
+            (
+                minutes(g.t),
+                "grade",
+                _grade_result(g)
+                + (", after the model answer" if after is not None and g.t > after else ""),
+            ),
+        )
+        for g in state.grades
+    ]
+    runs += [(p.t, (minutes(p.t), "grade --only", _partial_result(p))) for p in state.partials]
     rows = [row for _, row in sorted(runs, key=lambda r: r[0])]
     if not rows:
         return Section("Test and grade runs", ["No tests or grades were run."])
@@ -232,7 +287,7 @@ def practise_next(kata: Kata, script: Script, session: Session, state: MockState
         s = state.scores.get(d.key)
         if s is not None and s.value < 4:
             advice.append(f'{d.title} ({s.value}/4): the next level is "{d.anchors[s.value + 1]}"')
-    grade = state.grades[-1] if state.grades else None
+    grade = state.counted_grade()
     if grade is None:
         advice.append(
             "Finish with a full `drill grade`: the hidden tests, types, memory and speed were never measured."
@@ -242,10 +297,6 @@ def practise_next(kata: Kata, script: Script, session: Session, state: MockState
             if c.get("status") != "pass":
                 reason = c.get("reason") or "did not pass"
                 advice.append(f"{TITLES.get(name, name)}: {reason}")
-        if grade.only:
-            advice.append(
-                "Run a full `drill grade`: only " + ", ".join(grade.only) + " were graded."
-            )
     if state.first_pass_t is None:
         advice.append(
             "Get the visible tests passing early: a simple, correct version first, then make it fast."

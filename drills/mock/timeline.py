@@ -4,7 +4,10 @@
      "passed":2,"failed":1,"ok":false,"snapshot":"3e0b…"}
 
 `t` is seconds since the session started; `at` is the wall-clock time in UTC. Kinds:
-start, snapshot, test, grade, hint, phase, follow_up, score, note.
+start, resume, snapshot, test, grade, hint, phase, follow_up, score, note, review (the
+candidate opened the model answer). A full grade records its `score`; a partial one
+(`drill grade --only`) records `partial`, the checks that ran, and no score, since it
+is not a grade of the kata.
 
 Why no line is ever lost or torn when two processes write at once:
 - each record is one `write` to a file opened with O_APPEND, so the kernel places it at

@@ -6,8 +6,10 @@ styles, the printout drops them. Both therefore say exactly the same thing.
 
 from __future__ import annotations
 
+from typing import Any
+
 from drills.mock.script import Script
-from drills.mock.state import GradeRun, MockState, describe_grade
+from drills.mock.state import GradeRun, MockState, PartialRun, describe_grade, describe_partial
 from drills.workspace import Session
 from grader.wording import minutes
 
@@ -122,22 +124,36 @@ def follow_ups(script: Script, state: MockState) -> list[Line]:
     ]
 
 
+def _statuses(checks: dict[str, dict[str, Any]]) -> str:
+    return ", ".join(f"{name} {c.get('status', '?')}" for name, c in checks.items())
+
+
 def grade_line(g: GradeRun) -> str:
-    checks = ", ".join(f"{name} {c.get('status', '?')}" for name, c in g.checks.items())
-    return f"last grade at {minutes(g.t)}: {describe_grade(g.score, g.passed, g.only)}" + (
+    checks = _statuses(g.checks)
+    return f"last grade at {minutes(g.t)}: {describe_grade(g.score, g.passed)}" + (
+        f"; {checks}" if checks else ""
+    )
+
+
+def partial_line(p: PartialRun) -> str:
+    """A `drill grade --only` run: the checks that ran, no score out of 100."""
+    checks = _statuses(p.checks)
+    return f"grade --only at {minutes(p.t)}: {describe_partial(p.ran, p.passed)}" + (
         f"; {checks}" if checks else ""
     )
 
 
 def latest_run(state: MockState) -> str:
-    """The candidate's most recent test or grade, in one line."""
-    test = state.tests[-1] if state.tests else None
-    grade = state.grades[-1] if state.grades else None
-    if grade is not None and (test is None or grade.t >= test.t):
-        return grade_line(grade)
-    if test is not None:
-        return f"test at {minutes(test.t)}: {test.passed} passed, {test.failed} failed"
-    return "no runs yet"
+    """The candidate's most recent test, grade or partial grade, in one line."""
+    runs: list[tuple[float, str]] = [(g.t, grade_line(g)) for g in state.grades[-1:]]
+    runs += [(p.t, partial_line(p)) for p in state.partials[-1:]]
+    runs += [
+        (t.t, f"test at {minutes(t.t)}: {t.passed} passed, {t.failed} failed")
+        for t in state.tests[-1:]
+    ]
+    if not runs:
+        return "no runs yet"
+    return max(runs, key=lambda r: r[0])[1]  # of equal times, the first: a grade
 
 
 def candidate(state: MockState) -> list[Line]:
@@ -159,14 +175,28 @@ def candidate(state: MockState) -> list[Line]:
         lines.append((f"{len(state.tests)} test run(s)", "dim"))
     else:
         lines.append(("no test run yet", "dim"))
-    if state.grades:
-        g = state.grades[-1]
+    # The mock's grade is the last full one: a partial run (--only) has no score out of
+    # 100, and a grade after the candidate saw the model answer is not theirs alone.
+    g = state.counted_grade()
+    if g is not None:
         lines.append((grade_line(g), "green" if g.passed else "red"))
         for name, c in g.checks.items():
             if c.get("status") != "pass" and c.get("reason"):
                 lines.append((f"  {name}: {c['reason']}", "dim"))
     else:
-        lines.append(("no grade yet", "dim"))
+        lines.append(("no full grade yet", "dim"))
+    latest = state.partials[-1] if state.partials else None
+    if latest is not None and (g is None or latest.t > g.t):
+        lines.append((partial_line(latest), "dim"))
+    if state.reviewed_t is not None:
+        later = state.runs_after_review()
+        lines.append(
+            (
+                f"model answer opened at {minutes(state.reviewed_t)}"
+                + (f"; {later} grade(s) after it not counted" if later else ""),
+                "dim",
+            )
+        )
     return lines
 
 

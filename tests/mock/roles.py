@@ -83,7 +83,7 @@ def interviewer(ws: Path) -> int:
 
             await until("the failing test", "0 passed, 1 failed")
             await pilot.press("h", "y", "n")  # a hint; on to coding
-            await until("the grade", "last grade at")
+            await until("the partial grade", "grade --only at")  # no score: not a grade
             await pilot.press("f", "s", "3", "4", "3", "2")
             await pilot.press("o", *"asked about ties before coding", "enter")
             await pilot.press("q")

@@ -13,6 +13,7 @@ from drills.__main__ import run
 from drills.mock import interview, snapshots
 from drills.mock.interview import Mock
 from drills.visible import VisibleResult
+from grader.errors import BadInput
 from tests.mock.helpers import events, session_json
 
 TOY_HINTS = (
@@ -62,7 +63,7 @@ def test_a_revealed_hint_reaches_status_and_test_once(
     mock_ws: Path, capsys: pytest.CaptureFixture[str], quick_tests: list[VisibleResult]
 ) -> None:
     quick_tests += [VisibleResult(1, 0, 1), VisibleResult(1, 0, 1)]
-    assert run(["mock", "hint", "--dir", str(mock_ws)]) == 0
+    assert run(["mock", "hint", "--yes", "--dir", str(mock_ws)]) == 0
     (hint,) = events(mock_ws, "hint")
     assert hint.by == "interviewer" and hint.data["index"] == 0
     assert [h["index"] for h in session_json(mock_ws)["hints"]] == [0]
@@ -71,7 +72,7 @@ def test_a_revealed_hint_reaches_status_and_test_once(
     out = capsys.readouterr().out
     assert TOY_HINTS[0] in out and "mock interview" in out
 
-    assert run(["mock", "hint", "--dir", str(mock_ws)]) == 0
+    assert run(["mock", "hint", "--yes", "--dir", str(mock_ws)]) == 0
     capsys.readouterr()
     assert run(["test", "--dir", str(mock_ws)]) == 1  # the starter fails
     out = capsys.readouterr().out
@@ -203,7 +204,7 @@ def test_the_printout_has_every_section_of_the_console(
 def test_resuming_a_mock_session_keeps_its_timeline(
     mock_ws: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
-    assert run(["mock", "hint", "--dir", str(mock_ws)]) == 0
+    assert run(["mock", "hint", "--yes", "--dir", str(mock_ws)]) == 0
     assert run(["mock", "start", "top-k-indices", "--resume", "--dir", str(mock_ws)]) == 0
     kinds = [e.kind for e in events(mock_ws)]
     assert kinds == ["start", "hint", "resume"]
@@ -231,3 +232,53 @@ def test_mock_start_refuses_to_overwrite(mock_ws: Path, capsys: pytest.CaptureFi
     line = one_line_error(capsys)
     assert "--resume" in line and "--force" in line
     assert len(events(mock_ws, "start")) == 1  # nothing was recorded either
+
+
+def test_mock_hint_without_a_terminal_is_refused_unless_yes(
+    mock_ws: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    capsys.readouterr()
+    assert run(["mock", "hint", "--dir", str(mock_ws)]) == 2  # pytest's stdin is no terminal
+    line = one_line_error(capsys)
+    assert line == "drill: hint 1 of 3 costs the candidate 5 points: pass --yes to reveal it"
+    assert events(mock_ws, "hint") == [] and session_json(mock_ws)["hints"] == []
+    assert run(["mock", "hint", "-y", "--dir", str(mock_ws)]) == 0
+    assert len(events(mock_ws, "hint")) == 1
+
+
+@pytest.mark.parametrize("answer", [False, True], ids=["no", "yes"])
+def test_mock_hint_asks_before_it_charges_the_candidate(
+    mock_ws: Path,
+    capsys: pytest.CaptureFixture[str],
+    monkeypatch: pytest.MonkeyPatch,
+    answer: bool,
+) -> None:
+    import typer
+
+    asked: list[str] = []
+
+    def confirm(question: str) -> bool:
+        asked.append(question)
+        return answer
+
+    monkeypatch.setattr(sys.stdin, "isatty", lambda: True)
+    monkeypatch.setattr(typer, "confirm", confirm)
+    capsys.readouterr()
+    assert run(["mock", "hint", "--dir", str(mock_ws)]) == 0
+    assert asked == ["Hint 1 of 3 costs the candidate 5 points. Reveal it?"]
+    out = capsys.readouterr().out
+    if answer:
+        assert [e.data["index"] for e in events(mock_ws, "hint")] == [0]
+        assert f"Revealed hint 1/3 to the candidate:\n{TOY_HINTS[0]}" in out
+    else:
+        assert events(mock_ws, "hint") == [] and session_json(mock_ws)["hints"] == []
+        assert out.strip() == "No hint revealed; nothing was spent."
+
+
+def test_a_hint_agreed_to_is_not_swapped_for_the_next_one(mock: Mock) -> None:
+    """Two interviewer windows: while one asks, the other reveals the same hint."""
+    agreed = interview.next_hint(mock)
+    interview.reveal_next_hint(mock)  # the other window
+    with pytest.raises(BadInput, match="hint 1 was revealed meanwhile"):
+        interview.reveal_next_hint(mock, agreed)
+    assert len(events(mock.root, "hint")) == 1

@@ -10,6 +10,7 @@ import pytest
 
 import grader.pipeline
 from drills import actions
+from drills.__main__ import run
 from drills.mock import interview, snapshots
 from drills.mock.interview import Mock
 from grader.kata import Kata
@@ -42,9 +43,13 @@ def test_a_grade_records_the_solution_it_graded(
     actions.grade(mock.root, device="cpu", only=only)
     (event,) = events(mock.root, "grade")
     assert snapshots.load(mock.root, event.data["snapshot"]) == before
-    assert event.data["only"] == sorted(only or [])
     kept = session_json(mock.root)["last_grade"]
     assert (kept is None) == (only is not None)  # a partial grade is not kept
+    if only is None:
+        assert event.data["score"] == 90 and "partial" not in event.data
+    else:  # not a grade of the kata: the checks that ran, and no score out of 100
+        assert event.data["partial"] == ["tests"] and "score" not in event.data
+        assert mock.state().grades == [] and [p.ran for p in mock.state().partials] == [("tests",)]
 
 
 def test_a_grade_counts_the_hints_the_session_file_lost(
@@ -57,3 +62,27 @@ def test_a_grade_counts_the_hints_the_session_file_lost(
     actions.grade(mock.root, device="cpu", only=None)
     assert graded[0]["hints_taken"] == 1
     assert [h["index"] for h in session_json(mock.root)["hints"]] == [0]
+
+
+def test_a_partial_grade_after_a_full_one_leaves_the_full_one_as_the_mocks_grade(
+    mock: Mock, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """The audit's stub: a full grade says 10/100; `--only types` scores its one check
+    100. The console and the report must still say 10/100."""
+
+    def grade(kata: Kata, solution: Path, **kwargs: Any) -> Report:
+        if kwargs["only"]:
+            return replace(make_report(100, kata.id), partial=sorted(kwargs["only"]))
+        return make_report(10, kata.id)
+
+    monkeypatch.setattr(grader.pipeline, "grade", grade)
+    actions.grade(mock.root, device="cpu", only=None)
+    actions.grade(mock.root, device="cpu", only={"types"})
+    capsys.readouterr()
+    assert run(["mock", "interviewer", "--print", "--dir", str(mock.root)]) == 0
+    console = capsys.readouterr().out
+    assert "10.0/100, not passed" in console and "100.0" not in console
+    assert run(["mock", "report", "--dir", str(mock.root)]) == 0
+    text = capsys.readouterr().out
+    assert "**10.0/100, not passed**" in text and "100.0" not in text
+    assert "types: passed at" in text

@@ -162,7 +162,7 @@ def test_text_that_quotes_the_candidate_is_a_code_span_in_both_formats() -> None
 def test_the_chart_places_runs_by_minute_and_percent() -> None:
     """Hand-worked in chart.py: over 20 minutes, 10m is x = 334 and 50% is y = 111."""
     tests = [VisibleRun(600.0, 1, 1, False), VisibleRun(1200.0, 2, 0, True)]
-    grades = [GradeRun(600.0, 50.0, False, {}, ())]
+    grades = [GradeRun(600.0, 50.0, False, {})]
     svg = chart.runs_svg(tests, grades, [Mark(0, 300.0)], span_s=1200.0)
     assert '<circle class="test" cx="334.0" cy="111.0" r="4" fill="#c62828">' in svg
     assert '<circle class="test" cx="624.0" cy="16.0" r="4" fill="#2e7d32">' in svg
@@ -223,8 +223,129 @@ def test_a_mock_without_drill_test_runs_says_so_beside_a_passing_grade() -> None
     from drills.mock.report import _runs
     from drills.mock.state import GradeRun, MockState
 
-    state = MockState(grades=[GradeRun(600.0, 95.0, True, {"tests": {"status": "pass"}}, ())])
+    state = MockState(grades=[GradeRun(600.0, 95.0, True, {"tests": {"status": "pass"}})])
     text = " ".join(_runs(state, 900.0).paragraphs)
     assert "`drill test` was never run" in text
     assert "Every hidden test passed in the grade at 10m00s" in text
     assert "never passed" not in text
+
+
+def _add(mock: Mock, kind: str, t: float, **data: object) -> None:
+    timeline.append(store.timeline_path(mock.root), Event(kind, "candidate", t, at(t), data))
+
+
+def test_a_partial_grade_is_never_the_mocks_grade(
+    finished: Mock, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """After the full grade (78.5 at 10m), `drill grade --only types` passes at 15m."""
+    types = {"types": {"status": "pass", "score": 10, "max": 10, "reason": ""}}
+    _add(finished, "grade", 900, partial=["types"], passed=True, checks=types)
+    text = report.to_markdown(report.build(finished))
+    auto = text.split("## Auto-grade")[1].split("\n## ")[0]
+    assert "Last grade at 10m00s: **78.5/100, not passed**." in auto
+    assert (
+        "Partial runs (`drill grade --only`: not grades of the kata, no score out of 100): "
+        "types: passed at 15m00s." in auto
+    )
+    assert "| speed | fail |" in auto  # the full grade's checks, not the partial's
+    assert "| 15m00s | grade --only | types: passed |" in text
+    assert "- speed: 4.1x the reference's time" in text  # advice from the full grade
+    page = report.to_html(report.build(finished))
+    assert page.count('<rect class="grade"') == 1  # a partial run has no score to plot
+    capsys.readouterr()
+    assert run(["mock", "interviewer", "--print", "--dir", str(finished.root)]) == 0
+    out = capsys.readouterr().out
+    assert "last grade at 10m00s: 78.5/100, not passed; tests pass, speed fail" in out
+    assert "grade --only at 15m00s: partial: types (every check that ran passed); types pass" in out
+    assert "/100, passed" not in out
+
+
+def test_a_grade_recorded_before_partial_grades_were_marked_is_read_as_partial(
+    mock: Mock,
+) -> None:
+    """An older timeline wrote `only` and a score of the checks that ran: 100.0 for a stub's
+    types. It must not become the report's grade."""
+    _add(mock, "grade", 60, score=10.0, passed=False, checks={}, only=[])
+    _add(mock, "grade", 90, score=100.0, passed=True, checks={}, only=["types"])
+    state = mock.state()
+    assert [g.score for g in state.grades] == [10.0]
+    assert [p.ran for p in state.partials] == [("types",)]
+    assert [m.what for m in state.moments] == ["start"]  # these two had no snapshot
+    auto = report.to_markdown(report.build(mock)).split("## Auto-grade")[1].split("\n## ")[0]
+    assert "**10.0/100, not passed**" in auto and "100.0" not in auto
+
+
+def test_a_grade_after_the_model_answer_was_seen_is_not_counted(finished: Mock) -> None:
+    _add(finished, "review", 900)
+    _add(finished, "grade", 950, score=100.0, passed=True, checks={})
+    state = finished.state()
+    assert state.counted_grade() == state.grades[0]
+    auto = report.to_markdown(report.build(finished)).split("## Auto-grade")[1].split("\n## ")[0]
+    assert "Last grade at 10m00s: **78.5/100, not passed**." in auto
+    assert (
+        "The candidate opened the model answer (`drill review`) at 15m00s; not counted, "
+        "as they came after it: 100.0 at 15m50s." in auto
+    )
+
+
+@pytest.mark.parametrize(
+    ("name", "fmt", "message"),
+    [
+        (
+            "r.pdf",
+            None,
+            "--output r.pdf: the report is written as markdown (.md) or HTML (.html, .htm)",
+        ),
+        ("r.md", "html", "--output r.md is a markdown file, but --format says html"),
+    ],
+)
+def test_the_report_refuses_an_output_it_would_not_write_as_named(
+    finished: Mock,
+    tmp_path: Path,
+    capsys: pytest.CaptureFixture[str],
+    name: str,
+    fmt: str | None,
+    message: str,
+) -> None:
+    out = tmp_path / name
+    args = ["mock", "report", "--dir", str(finished.root), "--output", str(out)]
+    capsys.readouterr()
+    assert run([*args, *(["--format", fmt] if fmt else [])]) == 2
+    err = capsys.readouterr().err.strip().splitlines()
+    assert err == [f"drill: {message}"]
+    assert not out.exists()
+
+
+@pytest.mark.parametrize(
+    ("name", "start"), [("r.md", "# Mock"), ("r.htm", "<!DOCTYPE"), ("r", "# Mock")]
+)
+def test_the_report_writes_each_suffix_it_knows(
+    finished: Mock, tmp_path: Path, name: str, start: str
+) -> None:
+    out = tmp_path / name
+    assert run(["mock", "report", "--dir", str(finished.root), "--output", str(out)]) == 0
+    assert out.read_text().startswith(start)
+
+
+def test_the_replay_prompt_says_that_each_key_needs_enter(
+    finished: Mock, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    import sys
+
+    from drills.console import console
+
+    prompts: list[str] = []
+    answers = iter(["", "p", "q"])
+
+    def answer(prompt: str) -> str:
+        prompts.append(prompt)
+        return next(answers)
+
+    monkeypatch.setattr(sys.stdin, "isatty", lambda: True)
+    monkeypatch.setattr(sys.stdout, "isatty", lambda: True)
+    monkeypatch.setattr(console, "input", answer)
+    assert run(["mock", "replay", "--dir", str(finished.root)]) == 0
+    assert len(prompts) == 3  # frame 1, frame 2, back to frame 1, then q: done
+    assert prompts[0] == "[dim]Enter: next · p Enter: previous · q Enter: quit[/] "
+    frames_shown = re.findall(r"frame (\d)/2", capsys.readouterr().out)
+    assert frames_shown == ["1", "2", "1"]

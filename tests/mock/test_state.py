@@ -139,3 +139,17 @@ def test_phases_fill_the_sessions_limit_in_proportion() -> None:
     assert [p.minutes for p in fitted.phases] == [4.5, 31.5, 9.0]
     assert fitted.phase_start_s(3) == 45 * 60
     assert script.fitted(None) == script
+
+
+def test_validate_rejects_phases_that_do_not_add_up_to_the_katas_minutes(
+    toy_kata: Kata, tmp_path: Path
+) -> None:
+    folder = tmp_path / "top-k-indices"
+    shutil.copytree(toy_kata.folder, folder)
+    interview = folder / "interview.yaml"
+    text = interview.read_text()
+    assert "{name: code, minutes: 6}" in text
+    interview.write_text(text.replace("{name: code, minutes: 6}", "{name: code, minutes: 96}"))
+    bad = {f.item: f for f in check_structure(load_kata_from(folder))}["interview.yaml phases"]
+    assert not bad.ok and bad.detail == "100 minutes planned for a 10-minute kata"
+    assert {f.item: f.ok for f in check_structure(toy_kata)}["interview.yaml phases"]
