@@ -22,6 +22,7 @@ would make each run pay for plugins the visible tests never use.
 
 from __future__ import annotations
 
+import ast
 import itertools
 import os
 import shutil
@@ -175,12 +176,17 @@ class VisibleRunner:
         files = _test_files(self.root)
         if not files:
             raise BadInput(f"{self.root} has no test_*.py files to run")
-        if not (self.root / "solution.py").is_file():
-            raise BadInput(
-                f"{self.root / 'solution.py'} does not exist: the visible tests import it"
-            )
+        solution = self.root / "solution.py"
+        if not solution.is_file():
+            what = "is a folder, not a file" if solution.is_dir() else "does not exist"
+            raise BadInput(f"{solution} {what}: the visible tests import it")
         if self._client is None or self._tmp is None:
             raise RuntimeError("the runner has not been started")
+        syntax = _syntax_error(solution)
+        if syntax:  # said in one line, as the grade says it, not as pytest's import traceback
+            if echo:
+                sys.stderr.write(f"drill: {syntax}\n")
+            return VisibleResult(1, 0, 0, syntax)
         library, failed = self._build_native()
         if failed:
             if echo and self._native is not None:
@@ -297,6 +303,24 @@ class VisibleRunner:
         if echo and sys.stdout.isatty():
             argv.append("--color=yes")
         return {"argv": argv, "cwd": str(self.root)}
+
+
+def _syntax_error(solution: Path) -> str:
+    """Why `solution` does not parse, in the grade's words (grader/stages/static.py), or ""
+    when it parses or cannot be read here (the run then says what the worker found). The
+    file itself is read, never what a symbolic link there points to."""
+    from grader.paths import read_own_file
+
+    try:
+        ast.parse(read_own_file(solution), filename=solution.name)
+    except SyntaxError as exc:
+        where = f"{solution.name} line {exc.lineno}" if exc.lineno else solution.name
+        return f"solution does not parse: {where}: {exc.msg}"
+    except ValueError as exc:  # a null byte, on Pythons that do not call it a SyntaxError
+        return f"solution does not parse: {solution.name}: {exc}"
+    except (OSError, RecursionError, MemoryError):
+        return ""
+    return ""
 
 
 def _test_files(root: Path) -> list[Path]:

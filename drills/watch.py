@@ -382,8 +382,8 @@ def render(view: View, kata: Kata, root: Path) -> RenderableType:
     if view.result is not None and view.result.first_failure:
         grid.add_row("", Text(view.result.first_failure, style="red"))
     grid.add_row("grade", _grade(view))
-    if view.report is not None and not view.grading:
-        for line in _failing_checks(view.report):
+    if not view.grading:
+        for line in _failing_checks(view):
             grid.add_row("", Text(line, style="red"))
     parts: list[RenderableType] = [
         Text.assemble((f"drill watch · {kata.id}", "bold"), (f"  {root}", "dim")),
@@ -429,6 +429,15 @@ def _tests(view: View) -> Text:
     return line
 
 
+def _report(view: View) -> Report | None:
+    """The watch's own grade while it is the session's last one (a grade made elsewhere
+    since, in another terminal, is newer)."""
+    report, last = view.report, view.session.last_grade
+    if report is None or (last and str(last.get("at", "")) > report.graded_at):
+        return None
+    return report
+
+
 def _grade(view: View) -> Text:
     from rich.text import Text
 
@@ -436,17 +445,52 @@ def _grade(view: View) -> Text:
 
     if view.grading:
         return Text("grading…", style="dim")
-    if view.report is None:
+    report = _report(view)
+    if report is not None:
+        return Text(headline(report), style="green" if report.passed else "red")
+    last = view.session.last_grade
+    if not last:
         return Text("none yet (g)", style="dim")
-    style = "green" if view.report.passed else "red"
-    return Text(headline(view.report), style=style)
+    # The session's last grade (before this watch, or from another terminal): its score,
+    # verdict and checks' statuses are what session.json keeps.
+    score = last.get("score")
+    shown = f"{score:.1f}" if isinstance(score, int | float) else "?"
+    passed = last.get("passed") is True
+    verdict = "PASSED" if passed else "NOT PASSED"
+    return Text(
+        f"{shown}/100 {verdict} ({_when(last.get('at'))})", style="green" if passed else "red"
+    )
 
 
-def _failing_checks(report: Report) -> list[str]:
+def _when(at: object) -> str:
+    """When a grade was made, in local time: the time today, else the date too."""
+    try:
+        moment = datetime.fromisoformat(str(at)).astimezone()
+    except ValueError:
+        return "graded earlier"
+    if moment.date() == datetime.now().astimezone().date():
+        return f"graded at {moment:%H:%M:%S}"
+    return f"graded {moment:%Y-%m-%d %H:%M}"
+
+
+def _failing_checks(view: View) -> list[str]:
+    """The checks of the grade shown that did not pass, with their reasons when this
+    watch made it."""
     from grader.checks import TITLES
 
+    report = _report(view)
+    if report is not None:
+        return [
+            f"{TITLES.get(name, name)}: {check.status}"
+            + (f", {check.reason}" if check.reason else "")
+            for name, check in report.checks.items()
+            if check.status != "pass"
+        ]
+    checks = (view.session.last_grade or {}).get("checks")
+    if not isinstance(checks, dict):
+        return []
     return [
-        f"{TITLES.get(name, name)}: {check.status}" + (f", {check.reason}" if check.reason else "")
-        for name, check in report.checks.items()
-        if check.status != "pass"
+        f"{TITLES.get(str(name), str(name))}: {status}"
+        for name, status in checks.items()
+        if status != "pass"
     ]

@@ -80,7 +80,8 @@ SOURCE_SUFFIXES = (".py", ".pyi", ".c", ".h")
 
 def check_output(path: Path) -> None:
     """Where a file the user asked for (a report, an export, plots) may go: a file in a
-    folder that exists, never over source code or a workspace's own files."""
+    folder that exists and can be written, never over source code or a workspace's own
+    files. Checked before any work: a grade found unwritable only at its end is lost."""
     target = path.resolve()
     if target.is_dir():
         raise BadInput(f"{path} is a folder: name a file to write")
@@ -89,6 +90,30 @@ def check_output(path: Path) -> None:
     why = _candidates_file(target) if target.exists() else ""
     if why:
         raise BadInput(f"{path} is {why}: drill never writes over it; name another file")
+    why = _unwritable(target)
+    if why:
+        raise BadInput(f"cannot write {path}: {why}; name another file")
+
+
+def _unwritable(target: Path) -> str:
+    """Why `target` (a resolved path in a folder that exists) cannot be written, or "".
+
+    The file is written as a temporary file in its folder, then renamed over the old one
+    (`write_atomic`): the folder must take new files; a file already there must be
+    writable too (an immutable file cannot be replaced, a read-only one was made so on
+    purpose)."""
+    folder = target.parent
+    try:
+        read_only = bool(os.statvfs(folder).f_flag & os.ST_RDONLY)
+    except (OSError, AttributeError):  # no statvfs (Windows): os.access still answers
+        read_only = False
+    if read_only:
+        return f"{folder} is on a read-only file system"
+    if not os.access(folder, os.W_OK | os.X_OK):
+        return f"the folder {folder} is not writable"
+    if target.exists() and not os.access(target, os.W_OK):
+        return "the file is not writable"
+    return ""
 
 
 def _candidates_file(target: Path) -> str:
@@ -231,7 +256,9 @@ class Workspace:
 
 def find_workspace(start: Path) -> Workspace:
     """The workspace at `start` or the nearest parent; a clear error when there is none."""
-    start = start.resolve()
+    given, start = start, start.resolve()
+    if not start.exists():  # a mistyped --dir: not "outside a workspace"
+        raise BadInput(f"{given} does not exist: pass --dir a workspace folder")
     for folder in (start, *start.parents):
         if (folder / SESSION_FILE).exists():
             return Workspace(folder)
@@ -292,6 +319,11 @@ def start(
                 raise BadInput(
                     f"{target} already holds a drill session: resume it with --resume, "
                     "or pass --force to move it aside to a timestamped backup first"
+                )
+            if not target.is_dir():
+                raise BadInput(
+                    f"{target} is a file, not a folder: choose another --dir, or pass --force "
+                    "to move it aside to a timestamped backup first"
                 )
             raise BadInput(
                 f"{target} already exists, is not empty and is not a drill workspace: choose "

@@ -81,11 +81,33 @@ def test_a_save_between_runs_is_what_the_next_run_tests(ws: Path, runner: Visibl
     assert runner.run().ok
 
 
-def test_a_syntax_error_names_the_error(ws: Path, runner: VisibleRunner) -> None:
-    (ws / "solution.py").write_text("def top_k_indices(xs, k)\n    return xs\n")
-    result = runner.run()
-    assert not result.ok
-    assert "SyntaxError" in result.first_failure
+def test_a_solution_that_does_not_parse_is_one_line_with_its_line_number(
+    ws: Path, runner: VisibleRunner, capfd: pytest.CaptureFixture[str]
+) -> None:
+    (ws / "solution.py").write_text("import math\n\ndef top_k_indices(xs, k)\n    return xs\n")
+    result = runner.run(echo=True)
+    out, err = capfd.readouterr()
+    assert (result.ok, result.passed, result.failed) == (False, 0, 0)
+    assert result.first_failure == "solution does not parse: solution.py line 3: expected ':'"
+    assert out == "" and err == f"drill: {result.first_failure}\n"  # not pytest's traceback
+    (ws / "solution.py").write_text(MODEL.replace("return sorted", "return 1 + sorted"))
+    failed = runner.run(echo=True)
+    out = capfd.readouterr().out
+    assert failed.failed == 1 and "TypeError" in out and "1 failed" in out  # pytest's own
+
+
+def test_a_folder_named_solution_py_is_said_to_be_a_folder(ws: Path) -> None:
+    from grader.errors import BadInput
+    from grader.kata import load_kata
+    from grader.pipeline import grade
+
+    (ws / "solution.py").unlink()
+    (ws / "solution.py").mkdir()
+    kata = load_kata("top-k-indices")
+    with pytest.raises(BadInput, match=r"solution\.py is a folder, not a file: the visible"):
+        VisibleRunner(ws, kata).run()  # refused before any zygote is needed
+    with pytest.raises(BadInput, match=r"solution\.py is a folder, not a file: the workspace"):
+        grade(kata, ws / "solution.py")
 
 
 def test_a_run_that_dies_says_how(ws: Path, runner: VisibleRunner) -> None:

@@ -148,6 +148,26 @@ def test_g_grades_and_shows_the_headline_and_failing_checks(term: Terminal) -> N
     assert term.wait() == 0
 
 
+def test_the_watch_starts_from_the_sessions_last_grade(ws: Path) -> None:
+    from drills import actions
+
+    graded = actions.grade(ws, device="auto", only=None).report  # before the watch
+    assert not graded.passed
+    term = Terminal(["watch", "--dir", str(ws)])
+    try:
+        text = term.wait_for(r"h hint · g grade · q quit")
+        assert "none yet" not in text
+        text = term.wait_for(
+            rf"grade +{graded.score:.1f}/100 NOT PASSED \(graded at \d\d:\d\d:\d\d\)"
+        )
+        term.wait_for(r"hidden tests: fail")  # the checks that did not pass, as in the session
+        assert "mypy --strict: " not in text  # it passed
+        term.type(b"q")
+        assert term.wait() == 0
+    finally:
+        term.close()
+
+
 def test_quitting_during_a_grade_records_nothing_and_leaves_no_process(
     ws: Path, tmp_path: Path
 ) -> None:
@@ -228,3 +248,37 @@ def test_the_screen_marks_overtime_and_lists_what_failed() -> None:
     assert "42.0/100 NOT PASSED" in screen
     assert "hidden tests: fail, 2 of 9 hidden tests fail" in screen
     assert "mypy --strict" not in screen  # it passed
+
+
+def test_a_grade_made_elsewhere_since_replaces_the_watchs_own() -> None:
+    from io import StringIO
+
+    from rich.console import Console
+
+    kata = load_kata_from(FIXTURE_KATAS / "top-k-indices")
+    mine = Report(
+        kata=kata.id, score=42.0, passed=False, elapsed_s=60, limit_s=600, hints_taken=0,
+        checks={"tests": Check("tests", "fail", reason="2 of 9 hidden tests fail")},
+        pass_mark=80, graded_at="2030-01-01T10:00:00+00:00",
+    )  # fmt: skip
+    later = {
+        "at": "2030-01-01T10:05:00+00:00",
+        "score": 91.0,
+        "passed": True,
+        "checks": {"tests": "pass", "speed": "fail"},
+    }
+    session = Session(
+        kata=kata.id, started_at="2030-01-01T09:55:00+00:00", limit_s=3600, last_grade=later
+    )
+
+    def screen(view: View) -> str:
+        out = StringIO()
+        Console(file=out, width=100).print(render(view, kata, Path("ws")))
+        return out.getvalue()
+
+    elsewhere = screen(View(session=session, report=mine))
+    assert re.search(r"91\.0/100 PASSED \(graded \d{4}-\d\d-\d\d \d\d:\d\d\)", elsewhere)
+    assert "speed: fail" in elsewhere and "42.0/100" not in elsewhere
+    session.last_grade = {**later, "at": mine.graded_at}  # the watch's own grade, recorded
+    own = screen(View(session=session, report=mine))
+    assert "42.0/100 NOT PASSED" in own and "hidden tests: fail, 2 of 9 hidden tests fail" in own

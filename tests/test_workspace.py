@@ -4,8 +4,12 @@ from __future__ import annotations
 
 import json
 import os
+import re
+import shutil
 import stat
 import threading
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
@@ -17,6 +21,7 @@ from drills.workspace import (
     Mode,
     Session,
     Workspace,
+    check_output,
     find_workspace,
     start,
     write_atomic,
@@ -98,6 +103,106 @@ def test_the_workspace_is_found_from_a_subfolder(toy_kata: Kata, tmp_path: Path)
 def test_outside_a_workspace_is_a_clear_error(tmp_path: Path) -> None:
     with pytest.raises(BadInput, match="not inside a drill workspace"):
         find_workspace(tmp_path)
+
+
+def test_a_folder_that_does_not_exist_is_said_not_to_exist(tmp_path: Path) -> None:
+    with pytest.raises(BadInput) as raised:
+        find_workspace(tmp_path / "nonexistent")
+    assert (
+        str(raised.value)
+        == f"{tmp_path / 'nonexistent'} does not exist: pass --dir a workspace folder"
+    )
+
+
+def test_start_on_a_file_says_it_is_a_file_and_keeps_it(toy_kata: Kata, tmp_path: Path) -> None:
+    target = tmp_path / "afile"
+    target.write_text("my notes")
+    with pytest.raises(
+        BadInput, match=r"afile is a file, not a folder: choose another --dir.*--force"
+    ):
+        start(toy_kata, target, 600, force=False, resume=False)
+    assert target.read_text() == "my notes"
+
+
+@contextmanager
+def unwritable(path: Path) -> Iterator[None]:
+    """`path` made unwritable for this process: read-only modes, or for root (whom modes do
+    not stop) the immutable attribute; the test is skipped where neither holds."""
+    import subprocess
+
+    if os.geteuid() != 0:
+        mode = path.stat().st_mode
+        path.chmod(0o555 if path.is_dir() else 0o444)
+        try:
+            yield
+        finally:
+            path.chmod(mode)
+        return
+    chattr = shutil.which("chattr")
+    if chattr is None or subprocess.run([chattr, "+i", str(path)], capture_output=True).returncode:
+        pytest.skip("root, and chattr +i does not work here")
+    try:
+        yield
+    finally:
+        subprocess.run([chattr, "-i", str(path)], check=True)
+
+
+def test_an_unwritable_folder_or_file_is_refused_before_any_work(tmp_path: Path) -> None:
+    folder = tmp_path / "reports"
+    folder.mkdir()
+    (folder / "old.json").write_text("{}")
+    with unwritable(folder), pytest.raises(BadInput) as raised:
+        check_output(folder / "r.json")
+    assert str(raised.value) == (
+        f"cannot write {folder / 'r.json'}: the folder {folder} is not writable; name another file"
+    )
+    why = r"old\.json: the file is not writable; name another file"
+    with unwritable(folder / "old.json"), pytest.raises(BadInput, match=why):
+        check_output(folder / "old.json")
+    check_output(folder / "old.json")  # writable again: accepted
+    check_output(folder / "new.json")
+
+
+def test_a_read_only_file_system_is_named(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    real = os.statvfs
+
+    def read_only(path: Any) -> Any:
+        got = real(path)
+        return os.statvfs_result((*got[:8], got.f_flag | os.ST_RDONLY, *got[9:]))
+
+    monkeypatch.setattr(os, "statvfs", read_only)
+    with pytest.raises(BadInput, match=re.escape(f"{tmp_path} is on a read-only file system")):
+        check_output(tmp_path / "r.json")
+
+
+def test_grade_to_an_unwritable_folder_grades_nothing_and_says_so(
+    toy_kata: Kata, toy_katas_dir: Path, tmp_path: Path
+) -> None:
+    import subprocess
+    import sys
+
+    ws = start(toy_kata, tmp_path / "ws", 600, force=False, resume=False).workspace
+    folder = tmp_path / "reports"
+    folder.mkdir()
+    for args in (
+        ["grade", "--format", "json", "--output"],
+        ["export", "--output"],
+        ["stats", "--html"],
+    ):
+        with unwritable(folder):
+            result = subprocess.run(
+                [sys.executable, "-m", "drills", *args, str(folder / "r.json")],
+                cwd=ws.root,
+                capture_output=True,
+                text=True,
+                timeout=120,
+            )
+        assert result.returncode == 2, result.stderr
+        assert result.stdout == ""  # refused before any work: no grade, no table
+        (line,) = result.stderr.strip().splitlines()
+        assert line.endswith(f"the folder {folder} is not writable; name another file"), line
+    assert ws.load().last_grade is None
+    assert list(folder.iterdir()) == []
 
 
 A_SESSION: dict[str, Any] = {
