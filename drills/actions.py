@@ -26,6 +26,7 @@ from grader.mutants import load_mutants
 from grader.report import Report
 
 if TYPE_CHECKING:
+    from drills.batch import BatchResult
     from drills.estimate.session import TopicStats as EstimateStats
     from drills.plan import Plan
     from drills.review import Review
@@ -253,7 +254,7 @@ def gate(report: Report | None, min_score: float | None) -> bool:
     return report.passed and (min_score is None or report.score >= min_score)
 
 
-def _bare_folder(directory: Path, kata_id: str) -> Workspace:
+def _bare_folder(directory: Path) -> Workspace:
     """A folder graded with --kata: it needs a solution.py, not a session."""
     root = directory.resolve()
     if not (root / "solution.py").is_file():
@@ -276,7 +277,7 @@ def grade(
 
     if kata_id is not None:
         kata = load_kata(kata_id)
-        ws = _bare_folder(directory, kata_id)
+        ws = _bare_folder(directory)
         report = run_grade(kata, ws.solution, device=device, only=only)
         return GradeOutcome(report, ws, None)
     ws, session, hooks = _open(directory)
@@ -324,13 +325,20 @@ def grade_batch(
     workers: int,
     device: str,
     only: set[str] | None,
-    on_result: Callable[[Any], None],
+    on_result: Callable[[BatchResult], None],
     kata: str | None = None,
-) -> list[Any]:
+    strict_time: bool = False,
+) -> list[BatchResult]:
     from drills.batch import grade_batch as run_batch
 
     return run_batch(
-        root, workers=workers, device=device, only=only, on_result=on_result, kata=kata
+        root,
+        workers=workers,
+        device=device,
+        only=only,
+        on_result=on_result,
+        kata=kata,
+        strict_time=strict_time,
     )
 
 
@@ -472,11 +480,17 @@ def bench(directory: Path, *, device: str) -> Benched:
     ws, session, _ = _open(directory)
     earlier = bench_runs(ws)
     run, raw = run_bench(load_kata(session.kata), ws.solution, device)
-    saved = ws.root / BENCH / f"{len(earlier) + 1:03d}-{session.attempt}.json"
+    saved = ws.root / BENCH / f"{_next_run_number(ws.root / BENCH):03d}-{session.attempt}.json"
     saved.parent.mkdir(parents=True, exist_ok=True)
     body = {"attempt": session.attempt, "run": run.to_json(), "pytest_benchmark": raw}
     workspace.write_atomic(saved, json.dumps(body, indent=2) + "\n")
     return Benched(session.attempt, run, saved, earlier)
+
+
+def _next_run_number(folder: Path) -> int:
+    """One past the highest run kept, readable or not: a new run never replaces one."""
+    numbers = [int(p.name[:3]) for p in folder.glob("[0-9][0-9][0-9]-*.json")]
+    return max(numbers, default=0) + 1
 
 
 def bench_runs(ws: Workspace) -> list[tuple[str, BenchRun]]:

@@ -79,7 +79,9 @@ def _session_kata(ws: Path) -> str | None:
         return None  # a broken session: grading it reports the error
 
 
-def grade_one(root: Path, device: str, only: set[str] | None, kata: str | None) -> BatchResult:
+def grade_one(
+    root: Path, device: str, only: set[str] | None, kata: str | None, strict_time: bool
+) -> BatchResult:
     from grader.pipeline import grade
 
     try:
@@ -96,6 +98,7 @@ def grade_one(root: Path, device: str, only: set[str] | None, kata: str | None) 
             limit_s=session.limit_s,
             hints_taken=len(session.hints),
             variant=session.variant,
+            strict_time=strict_time,
         )
         return BatchResult(root, report)
     except DrillError as exc:
@@ -112,6 +115,7 @@ def grade_batch(
     only: set[str] | None,
     on_result: Callable[[BatchResult], None],
     kata: str | None = None,
+    strict_time: bool = False,
 ) -> list[BatchResult]:
     if workers < 1:
         raise BadInput("--workers must be at least 1")
@@ -121,7 +125,9 @@ def grade_batch(
     results: dict[Path, BatchResult] = {}
     pool = ThreadPoolExecutor(max_workers=workers)
     try:
-        for result in pool.map(lambda ws: grade_one(ws, device, only, kata), workspaces):
+        for result in pool.map(
+            lambda ws: grade_one(ws, device, only, kata, strict_time), workspaces
+        ):
             results[result.workspace] = result
             on_result(result)
     except BaseException:

@@ -184,7 +184,12 @@ def grade(
     ] = Format.rich,
     output: OutputOption = None,
     only: Annotated[
-        str | None, typer.Option("--only", help="Some checks: tests,types,memory,speed.")
+        str | None,
+        typer.Option(
+            "--only",
+            help="Some of the kata's checks, comma-separated: tests, types, memory, speed,"
+            " integration, diff.",
+        ),
     ] = None,
     device: Annotated[Device, typer.Option("--device", help="auto, cpu or cuda.")] = Device.auto,
     min_score: Annotated[
@@ -207,8 +212,10 @@ def grade(
     """Grade solution.py: hidden tests, mypy --strict, peak memory and speed against the reference."""
     from drills import actions
 
-    checks = {c.strip() for c in only.split(",") if c.strip()} if only else None
+    checks = None if only is None else {c.strip() for c in only.split(",") if c.strip()}
     if batch is not None:
+        if fmt not in (Format.rich, Format.json):
+            raise BadInput(f"--batch writes a table (rich) or json, not {fmt.value}")
         results = actions.grade_batch(
             batch,
             workers=workers,
@@ -216,8 +223,9 @@ def grade(
             only=checks,
             on_result=render.batch_progress,
             kata=kata,
+            strict_time=strict_time,
         )
-        render.batch(results, fmt.value, output)
+        render.batch(results, fmt.value, output, batch)
         raise typer.Exit(0 if all(actions.gate(r.report, min_score) for r in results) else 1)
     busy = err_console.status("grading…", spinner="dots") if fmt is Format.rich else nullcontext()
     with busy:
@@ -248,7 +256,9 @@ def validate(
 @app.command()
 def history(
     kata: Annotated[str | None, typer.Option("--kata", "-k", help="Only this kata.")] = None,
-    limit: Annotated[int, typer.Option("--limit", "-n", help="At most this many rows.")] = 20,
+    limit: Annotated[
+        int, typer.Option("--limit", "-n", min=1, help="At most this many rows.")
+    ] = 20,
     fmt: Annotated[
         ListFormat, typer.Option("--format", "-f", help="table or json")
     ] = ListFormat.table,
@@ -354,7 +364,6 @@ def plan(
 ) -> None:
     """A study plan across katas and mock interviews, ticked off from your grades."""
     from drills import actions
-    from grader.errors import BadInput
 
     if days is not None and weeks is not None:
         raise BadInput("--days and --weeks say the same thing: give one")
@@ -397,8 +406,8 @@ def ci_init(
         str | None,
         typer.Option(
             "--source",
-            help="Where the workflow installs drill from: git+https://...@TAG or a wheel "
-            "(default: this clone's origin at its current commit).",
+            help="Where the workflow installs drill from: git+https://...@TAG or a wheel's "
+            "https URL (default: this clone's origin at its current commit).",
         ),
     ] = None,
     torch: Annotated[

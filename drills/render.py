@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import io
 import json
+import os
 import sys
 from datetime import datetime
 from pathlib import Path
@@ -385,16 +386,10 @@ def review(r: Review) -> None:
         console.print(f"Your diagnosis: {said}", highlight=False)
         console.print(f"Why it is subtle: {shown(r.bug.subtle)}", highlight=False)
         console.print("The planted change (- correct, + planted):")
-        console.print(
-            Syntax(
-                r.bug.patch, "diff", theme="ansi_dark", background_color="default", word_wrap=True
-            )
-        )
+        _diff(r.bug.patch)
     section("From your solution.py to the model answer")
     if r.diff:
-        console.print(
-            Syntax(r.diff, "diff", theme="ansi_dark", background_color="default", word_wrap=True)
-        )
+        _diff(r.diff)
     else:
         console.print("Your solution.py is the model answer, line for line.")
     for name, source in r.reference:
@@ -408,6 +403,24 @@ def review(r: Review) -> None:
     section("Follow-up questions an interviewer asks next")
     for question in r.follow_ups:
         console.print(f"- {question}", highlight=False, markup=False)
+
+
+def _diff(text: str) -> None:
+    """A diff is never wrapped: a wrapped line loses its +/- and the diff no longer
+    applies. On a terminal, soft wrap (the terminal folds long lines, the text keeps
+    them whole); elsewhere (a file, a pipe) the lines as they are, control characters
+    written out."""
+    from rich.syntax import Syntax
+
+    from grader.wording import printable
+
+    text = printable(text if text.endswith("\n") else text + "\n")
+    if not console.is_terminal:
+        console.file.write(text)
+        return
+    console.print(
+        Syntax(text, "diff", theme="ansi_dark", background_color="default"), soft_wrap=True
+    )
 
 
 def plan(view: PlanView | None, every: bool, fmt: str) -> None:
@@ -485,7 +498,7 @@ def benched(b: Benched) -> None:
         "the reference's time"
     )
     console.print(
-        f"Kept in {b.saved}. The grade's speed check measures differently (interleaved "
+        f"Kept in {shown(b.saved)}. The grade's speed check measures differently (interleaved "
         "rounds, a busy machine disturbs it less): compare runs with each other.",
         style="dim",
     )
@@ -565,20 +578,14 @@ def batch_progress(result: BatchResult) -> None:
             f"skipped {shown(result.workspace)}: {shown(result.skipped)}", style="yellow"
         )
         return
-    verdict = (
-        "error" if result.report is None else ("passed" if result.report.passed else "not passed")
-    )
+    from grader.render.common import headline
+
+    verdict = "error" if result.report is None else headline(result.report)
     err_console.print(f"graded {shown(result.workspace)}: {verdict}", style="dim")
 
 
-def _short(path: Path) -> str:
-    try:
-        return str(path.relative_to(Path.cwd()))
-    except ValueError:
-        return path.name if path.parent.name == "" else f"{path.parent.name}/{path.name}"
-
-
-def batch(results: list[BatchResult], fmt: str, output: Path | None) -> None:
+def batch(results: list[BatchResult], fmt: str, output: Path | None, root: Path) -> None:
+    """One line per workspace, named within `root` (the title names `root` itself)."""
     from rich.text import Text
 
     from drills.workspace import write_output
@@ -590,19 +597,24 @@ def batch(results: list[BatchResult], fmt: str, output: Path | None) -> None:
     if fmt == "json":
         sys.stdout.write(lines)
         return
-    table = _listing(f"drill batch: {len(results)} workspaces")
+    count = f"{len(results)} workspace" + ("" if len(results) == 1 else "s")
+    table = _listing(f"drill batch: {count} in {shown(root)}")
+
+    def _short(path: Path) -> str:
+        return os.path.relpath(path, root)
+
     graded = [r.report for r in results if r.report is not None]
     widths = [
-        max((len(_short(r.workspace)) for r in results), default=9),
-        max((len(g.kata) for g in graded), default=4),
+        max([len("workspace"), *(len(_short(r.workspace)) for r in results)]),
+        max([len("kata"), *(len(g.kata) for g in graded)]),
         # a full grade's "100.0/100 NOT PASSED" on one line; a partial one's may wrap
-        min(max((len(headline(g)) for g in graded), default=5), len("100.0/100 NOT PASSED")),
+        min(max([len("grade"), *(len(headline(g)) for g in graded)]), len("100.0/100 NOT PASSED")),
     ]
     for name, width in zip(("workspace", "kata", "grade"), widths, strict=True):
         table.add_column(name, no_wrap=name != "grade", min_width=width, max_width=width)
-    # The note takes what is left of the line (`--format json` has it whole).
+    # The note takes what is left of the line, wrapped (`--format json` has it on one).
     note = max(10, _left_on_the_line(*widths, columns=len(widths) + 1))
-    table.add_column("note", no_wrap=True, overflow="ellipsis", max_width=note)
+    table.add_column("note", overflow="fold", max_width=note)
     for r in results:
         if r.skipped:
             table.add_row(shown(_short(r.workspace)), "-", "[yellow]skipped[/]", shown(r.skipped))

@@ -48,10 +48,6 @@ class SpeedSpec:
     # original) against the reference, and report the speed-up over it.
     baseline: str | None = None
 
-    def boundaries(self) -> list[float]:
-        """Every ratio a verdict turns on: the budget, then each tier's."""
-        return [self.max_ratio, *(ratio for ratio, _ in self.tiers)]
-
 
 @dataclass(frozen=True)
 class IntegrationSpec:
@@ -97,6 +93,12 @@ class Kata:
     @property
     def is_bug_hunt(self) -> bool:
         return self.format == "bug-hunt"
+
+    @property
+    def import_timeout_s(self) -> float:
+        """How long importing solution.py may take in a worker: a minute, or half the
+        suite's deadline (a busy import must leave the tests time to fail honestly)."""
+        return min(60.0, self.test_deadline_s / 2)
 
     @property
     def prompt_path(self) -> Path:

@@ -46,16 +46,22 @@ def _wanted(kata: Kata, only: set[str] | None) -> list[str]:
     if only is None:
         return present
     unknown = only - set(NAMES)
-    if unknown:
+    if unknown or not only:
+        named = f"unknown check(s) {', '.join(sorted(unknown))}" if unknown else "no check named"
+        raise BadInput(f"--only: {named}; choose from {', '.join(NAMES)}")
+    chosen = [c for c in present if c in only]
+    if not chosen:
         raise BadInput(
-            f"--only: unknown check(s) {', '.join(sorted(unknown))}; choose from {', '.join(NAMES)}"
+            f"--only: {kata.id} has no {' or '.join(sorted(only))} check;"
+            f" its checks are {', '.join(present)}"
         )
-    return [c for c in present if c in only]
+    return chosen
 
 
 def private_copy(solution: Path, workdir: Path) -> Path:
     if not solution.is_file():
-        raise BadInput(f"{solution} does not exist: the workspace needs its solution.py")
+        what = "is a folder, not a file" if solution.is_dir() else "does not exist"
+        raise BadInput(f"{solution} {what}: the workspace needs its solution.py")
     solution_dir = workdir / "solution"
     solution_dir.mkdir()
     try:
@@ -83,7 +89,7 @@ def grade(
     the grade's own. `variant`: the planted bug a bug hunt's session was given."""
     wanted = _wanted(kata, only)
     if device == "cuda":
-        _require_cuda()
+        require_cuda()
     with tempfile.TemporaryDirectory(prefix="drill-grade-") as tmp:
         workdir = Path(tmp)
         solution_dir = private_copy(solution, workdir)
@@ -103,7 +109,7 @@ def grade(
     total, penalty, passed = score(kata, checks, hints_taken)
     present = [c for c in NAMES if c in kata.weights]
     partial = wanted if wanted != present else None
-    if partial:
+    if partial is not None:
         # Of the checks that ran: each passed (the pass mark speaks of a full grade).
         passed = all(c.status in ("pass", "unmeasured") for c in checks.values())
     if strict_time and elapsed_s is not None and limit_s and elapsed_s > limit_s:
@@ -139,7 +145,7 @@ def build_native(
     return native.build(files, workdir, solution_dir, zygote, limits.for_worker())
 
 
-def _require_cuda() -> None:
+def require_cuda() -> None:
     """`--device cuda` where torch sees no GPU is bad input, not a grade on the CPU."""
     import subprocess
     import sys

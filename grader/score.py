@@ -1,4 +1,4 @@
-"""Stage 5, score: weights from kata.yaml over the checks that ran; hints cost points.
+"""The score: weights from kata.yaml over the checks that ran; hints cost points.
 
 Memory, speed, integration and the size of a bug hunt's fix count only once every
 hidden test passes: a fast wrong answer is not worth points, an interviewer would not
@@ -54,10 +54,12 @@ def score(kata: Kata, checks: dict[str, Check], hints_taken: int) -> tuple[float
     correct = tests is not None and tests.status == "pass"
     for name, check in checks.items():
         check.max = kata.weights.get(name, 0.0)
-        if name in GATED and not correct and check.status in ("pass", "fail"):
-            why = "every hidden test passes" if tests is not None else "the tests check runs"
+        # Speed or memory of a wrong answer earns nothing. A partial grade that left the
+        # tests out (`--only speed`) reports its measurement as it stands.
+        if name in GATED and tests is not None and not correct and check.status in ("pass", "fail"):
             measured = f" (measured: {check.reason or 'within budget'})"
-            check.status, check.reason = "skip", f"not scored until {why}{measured}"
+            check.status = "skip"
+            check.reason = f"not scored until every hidden test passes{measured}"
         check.score = check.max * _fraction(check)
     # A check the machine was too busy to measure neither earns nor costs points.
     possible = sum(c.max for c in checks.values() if c.status != "unmeasured")

@@ -40,6 +40,7 @@ PARTS = (
     "model_answer.py",
 )
 MIN_MUTANTS = 5
+MIN_TESTS = 25  # a full kata's hidden suite (the grader's own toy kata has fewer)
 # Runs a folder's visible tests (test_*.py beside solution.py) once per solution source,
 # in the candidate's sandbox; the names of the tests that failed, per source. The caller
 # gives it (drill's visible runner) so that the grader does not depend on the CLI.
@@ -86,6 +87,13 @@ def check_structure(kata: Kata) -> Iterator[Finding]:
                 kata.interview_path, read_yaml(kata.interview_path), "interview.schema.json"
             )
             yield Finding(kata.id, "interview.yaml", True, "matches its schema")
+            planned = sum(int(phase["minutes"]) for phase in interview["phases"])
+            yield Finding(
+                kata.id,
+                "interview.yaml phases",
+                planned == kata.minutes,
+                f"{planned} minutes planned for a {kata.minutes}-minute kata",
+            )
             missing = missing_follow_ups(interview["follow_ups"])
             yield Finding(
                 kata.id,
@@ -236,6 +244,8 @@ def check_grades(kata: Kata, device: str = "cpu") -> Iterator[Finding]:
         ok,
         f"{model.score:.1f}" + (f" ({problems})" if problems else ""),
     )
+    ran = len(model.tests)
+    yield Finding(kata.id, "hidden tests", ran >= MIN_TESTS, f"{ran} (at least {MIN_TESTS})")
     yield check_starter(kata, device)
     for mutant in load_mutants(kata):
         yield check_mutant(kata, mutant, device)

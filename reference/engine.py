@@ -234,7 +234,7 @@ class Engine:
             if lane is None:
                 first = self.waiting[0]
                 if not self.store.admit(first.id, first.prompt, first.max_new_tokens):
-                    return  # the paged pool is full: wait for a request to finish
+                    return  # no room in the store now: wait for a request to finish
                 self.lanes[i] = self.waiting.popleft()
 
     def _batch(self) -> list[Request | None]:

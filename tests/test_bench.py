@@ -11,6 +11,7 @@ import pytest
 from drills import actions
 from drills.workspace import find_workspace, start
 from grader.bench import BenchFailed
+from grader.errors import BadInput
 from grader.kata import Kata
 
 WRONG = (
@@ -49,6 +50,13 @@ def test_a_run_times_both_sides_and_is_kept_beside_the_earlier_ones(
         first.run.to_json(),
         second.run.to_json(),
     ]
+    # A damaged run is skipped, and the next run never takes a kept run's place.
+    first.saved.write_text("{damaged")
+    kept_second = second.saved.read_bytes()
+    third = actions.bench(root, device="cpu")
+    assert [a for a, _ in third.earlier] == [second.attempt]
+    assert second.saved.read_bytes() == kept_second
+    assert third.saved.name.startswith("003-")
 
 
 def test_a_wrong_answer_is_not_timed(toy_kata: Kata, toy_katas_dir: Path, tmp_path: Path) -> None:
@@ -62,5 +70,18 @@ def test_a_solution_that_raises_is_named(
     toy_kata: Kata, toy_katas_dir: Path, tmp_path: Path
 ) -> None:
     root = workspace(toy_kata, tmp_path / "ws", (toy_kata.starter_dir / "solution.py").read_text())
-    with pytest.raises(BenchFailed, match="your solution raised on the speed case: Not"):
+    with pytest.raises(BenchFailed, match="on the speed case, your solution raised Not"):
         actions.bench(root, device="cpu")
+
+
+def test_device_cuda_without_cuda_is_bad_input(
+    toy_kata: Kata, toy_katas_dir: Path, tmp_path: Path
+) -> None:
+    import torch
+
+    if torch.cuda.is_available():
+        pytest.skip("this machine has CUDA")
+    root = workspace(toy_kata, tmp_path / "ws")
+    with pytest.raises(BadInput, match="CUDA is not available"):
+        actions.bench(root, device="cuda")
+    assert not (root / ".drill" / "bench").exists()

@@ -225,8 +225,9 @@ def test_a_class_hand_in_of_bare_solutions_is_graded_with_kata(
     table = drill("grade", "--batch", str(root), "--kata", "top-k-indices")  # full grades
     lines = table.stdout.splitlines()
     assert all(len(line) <= 80 for line in lines)  # one line per workspace
-    (dan,) = [line for line in lines if line.startswith("handed-in/dan ")]
-    (eve,) = [line for line in lines if line.startswith("handed-in/eve ")]
+    assert "drill batch: 2 workspaces in" in table.stdout and root.name in table.stdout
+    (dan,) = [line for line in lines if line.startswith("dan ")]
+    (eve,) = [line for line in lines if line.startswith("eve ")]
     assert re.search(r" top-k-indices +100\.0/100 PASSED", dan)
     assert re.search(r" \d+\.\d/100 NOT PASSED +hidden tests: 7 of 7", eve)
     partial = drill("grade", "--batch", str(root), "--kata", "top-k-indices", "--only", "tests")
@@ -374,3 +375,124 @@ def test_the_workflows_install_and_grade_steps_work_in_a_clean_environment(
     assert graded.returncode == 0, graded.stdout[-2000:] + graded.stderr[-2000:]
     reports = list((runner / "reports").glob("*.xml"))
     assert len(reports) == 1
+
+
+@pytest.mark.parametrize(
+    ("source", "why"),
+    [
+        ("git+https://example.org/team/drill", "no @TAG or @COMMIT"),
+        ("git+https://example.org/team/drill@main", "@main is a branch, which moves"),
+        ("drill @ git+ssh://git@example.org/team/drill@master", "@master is a branch"),
+        ("./dist/drill-0.1.0-py3-none-any.whl", "a path on this machine"),
+        ("/opt/wheels/drill-0.1.0-py3-none-any.whl", "a path on this machine"),
+        ("drill-0.1.0-py3-none-any.whl", "a path on this machine"),
+        ("file:///opt/wheels/drill-0.1.0-py3-none-any.whl", "a path on this machine"),
+        ("git+file:///srv/drill@v0.1.0", "not over file://"),
+        ("http://example.org/drill-0.1.0-py3-none-any.whl", "a wheel fetched over https"),
+    ],
+)
+def test_ci_init_refuses_a_source_that_is_not_pinned_or_not_reachable_from_a_runner(
+    tmp_path: Path, source: str, why: str
+) -> None:
+    result = drill("ci", "init", "--source", source, cwd=tmp_path)
+    assert result.returncode == 2
+    (line,) = result.stderr.strip().splitlines()
+    assert line.startswith(f"drill: --source {source}: ") and why in line, line
+    assert "git+https://HOST/OWNER/REPO@TAG or @COMMIT, or a wheel's https:// URL" in line
+    assert not (tmp_path / ".github").exists()
+
+
+@pytest.mark.parametrize(
+    "source",
+    [
+        SOURCE,
+        "git+https://example.org/team/drill@3f2a9c1d",
+        "git+ssh://git@example.org/team/drill.git@v0.1.0",
+        "drill @ git+https://example.org/team/drill@v0.1.0",
+        "https://example.org/wheels/drill-0.1.0-py3-none-any.whl",
+    ],
+)
+def test_a_pinned_git_source_or_a_wheels_https_url_is_accepted(source: str) -> None:
+    from drills.ci import check_source
+
+    assert check_source(f" {source} ") == source
+
+
+def git_clone(root: Path, origin: str | None) -> Path:
+    """A repository with one commit, and `origin` as its remote."""
+    root.mkdir()
+
+    def git(*args: str) -> None:
+        subprocess.run(["git", "-C", str(root), *args], check=True, capture_output=True)
+
+    git("init", "-q")
+    git(
+        "-c",
+        "user.name=t",
+        "-c",
+        "user.email=t@example.org",
+        "commit",
+        "-q",
+        "--allow-empty",
+        "-m",
+        "x",
+    )
+    if origin is not None:
+        git("remote", "add", "origin", origin)
+    return root
+
+
+@pytest.mark.skipif(shutil.which("git") is None, reason="needs git")
+def test_a_clone_whose_origin_is_a_local_path_is_said_to_be_one(tmp_path: Path) -> None:
+    from drills.ci import default_source
+    from grader.errors import BadInput
+
+    clone = git_clone(tmp_path / "clone", str(tmp_path / "upstream"))
+    with pytest.raises(BadInput) as raised:
+        default_source(clone)
+    message = str(raised.value)
+    assert f"({tmp_path / 'upstream'}) is a local path, which a CI runner cannot reach" in message
+    assert "does not run from a clone" not in message
+    with pytest.raises(BadInput, match="has no origin to pin"):
+        default_source(git_clone(tmp_path / "lonely", None))
+    inside = tmp_path / "lonely" / "venv" / "site-packages"  # drill installed into a clone
+    inside.mkdir(parents=True)
+    with pytest.raises(BadInput, match="does not run from a clone it could pin"):
+        default_source(inside)
+
+
+@pytest.mark.skipif(shutil.which("git") is None, reason="needs git")
+def test_the_default_source_is_the_origin_at_its_commit_without_a_token(tmp_path: Path) -> None:
+    from drills.ci import check_source, default_source
+
+    clone = git_clone(tmp_path / "clone", "https://me:s3cret@example.org/team/drill.git")
+    pinned = default_source(clone)
+    assert pinned == f"git+https://example.org/team/drill.git@{_head(clone)}"
+    assert check_source(pinned) == pinned
+    ssh = git_clone(tmp_path / "ssh", "git@example.org:team/drill.git")
+    assert default_source(ssh) == f"git+ssh://git@example.org/team/drill.git@{_head(ssh)}"
+
+
+def _head(repo: Path) -> str:
+    return subprocess.run(
+        ["git", "-C", str(repo), "rev-parse", "HEAD"], capture_output=True, text=True, check=True
+    ).stdout.strip()
+
+
+def test_batch_honours_strict_time_and_refuses_a_format_it_cannot_write(
+    toy_katas_dir: Path, tmp_path: Path
+) -> None:
+    root = tmp_path / "class"
+    late = workspace(root, "late", TOY / "model_answer.py")
+    path = late / ".drill" / "session.json"
+    session = json.loads(path.read_text())
+    session["started_at"] = "2020-01-01T00:00:00+00:00"  # far past any limit
+    path.write_text(json.dumps(session))
+    junit = drill("grade", "--batch", str(root), "--format", "junit")
+    assert junit.returncode == 2 and "--batch writes a table (rich) or json" in junit.stderr
+    lenient = drill("grade", "--batch", str(root), "--only", "tests", "--format", "json")
+    strict = drill(
+        "grade", "--batch", str(root), "--only", "tests", "--format", "json", "--strict-time"
+    )
+    assert json.loads(lenient.stdout)["passed"] is True and lenient.returncode == 0
+    assert json.loads(strict.stdout)["passed"] is False and strict.returncode == 1

@@ -94,3 +94,22 @@ def test_overtime_is_shown_and_fails_only_under_strict_time(workspace: Path) -> 
     strict = drill("grade", "--strict-time", cwd=workspace)
     assert strict.returncode == 1
     assert "NOT PASSED (over time by" in strict.stdout and "--strict-time" in strict.stdout
+
+
+@pytest.mark.parametrize("only", ["integration", ",", "", "diff"])
+def test_only_a_check_the_kata_lacks_is_bad_input_and_not_kept(workspace: Path, only: str) -> None:
+    result = drill("grade", "--only", only, cwd=workspace)
+    assert result.returncode == 2
+    assert "--only:" in one_line_error(result)
+    assert History().rows() == []
+
+
+def test_only_speed_reports_the_measurement_without_the_tests(
+    toy_kata: Kata, tmp_path: Path
+) -> None:
+    path = tmp_path / "solution.py"
+    shutil.copyfile(toy_kata.model_answer, path)
+    report = grade(toy_kata, path, device="cpu", only={"speed"})
+    assert report.partial == ["speed"] and list(report.checks) == ["speed"]
+    assert report.checks["speed"].status in ("pass", "unmeasured")
+    assert report.passed

@@ -15,7 +15,6 @@ from grader.context import GradeContext
 from grader.sandbox import ChildResult, run_child
 
 DEADLINE_S = 150.0
-IMPORT_LIMIT_S = 60.0
 
 
 def run_measurements(
@@ -28,7 +27,7 @@ def run_measurements(
     kata = ctx.kata
     config: dict[str, Any] = {
         **ctx.judge_config("measure", DEADLINE_S),
-        "import_timeout_s": min(IMPORT_LIMIT_S, kata.test_deadline_s / 2),
+        "import_timeout_s": kata.import_timeout_s,
         "device": ctx.device,
         "memory": dataclasses.asdict(kata.memory) if memory and kata.memory else None,
         "speed": dataclasses.asdict(kata.speed) if speed and kata.speed else None,

@@ -1,4 +1,4 @@
-"""Stage 1, tests: the hidden suite in a judge process, the solution in its workers.
+"""The tests check: the hidden suite in a judge process, the solution in its workers.
 
 The judge (`grader.judge.run_tests`) runs pytest over the hidden suite and never
 imports the solution: the suite's `solution` is a proxy to sandboxed workers. The
@@ -27,8 +27,6 @@ GRACE_S = 3.0
 MAX_RESTARTS = 5
 # Importing the suite (torch, the reference): at most this, or half the deadline.
 COLLECT_LIMIT_S = 60.0
-# Importing solution.py in its worker: at most this, or half the deadline.
-IMPORT_LIMIT_S = 60.0
 # The judge's own exception types, as a failure message shows them.
 OUR_PREFIXES = (
     "grader.judge.remote.SolutionUnavailable: ",
@@ -239,7 +237,7 @@ def _run_suite(ctx: GradeContext) -> tuple[_Records, ChildResult]:
             "grader.judge.run_tests",
             {
                 **ctx.judge_config("tests", remaining),
-                "import_timeout_s": min(IMPORT_LIMIT_S, kata.test_deadline_s / 2),
+                "import_timeout_s": kata.import_timeout_s,
                 "timeout_s": kata.test_timeout_s,
                 "skip": sorted(rec.results),
             },

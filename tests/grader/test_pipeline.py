@@ -23,12 +23,10 @@ def test_the_model_answer_scores_100(toy_kata: Kata) -> None:
     report = grade(toy_kata, toy_kata.model_answer, device="cpu")
     assert report.passed, report.dumps()
     assert report.score == pytest.approx(100.0)
-    assert {n: c.status for n, c in report.checks.items()} == {
-        "tests": "pass",
-        "types": "pass",
-        "memory": "pass",
-        "speed": "pass",
-    }
+    statuses = {n: c.status for n, c in report.checks.items()}
+    # A machine too busy to time it leaves speed unmeasured, which costs nothing.
+    assert statuses.pop("speed") in ("pass", "unmeasured")
+    assert statuses == {"tests": "pass", "types": "pass", "memory": "pass"}
     assert report.checks["tests"].details["total"] == 7
 
 
