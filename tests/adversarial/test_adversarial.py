@@ -303,7 +303,9 @@ def test_hostile_submission_gets_its_verdict_and_changes_nothing(name: str, tmp_
             "@@WORKSPACE@@": str(ws),
             "@@HISTORY@@": str(history_file),
             "@@PORT@@": str(server.port),
+            "@@MODEL_ANSWER_LITERAL@@": repr((kata / "model_answer.py").read_text()),
             "@@MODEL_ANSWER@@": (kata / "model_answer.py").read_text(),
+            "@@STARTER@@": (kata / "starter" / "solution.py").read_text(),
         }.items():
             source = source.replace(token, value)
         (ws / "solution.py").write_text(source)
