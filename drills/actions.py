@@ -34,6 +34,7 @@ if TYPE_CHECKING:
     from drills.stats import KataStats, TopicStats
     from grader.bench import BenchRun
     from grader.sandbox import ZygoteProcess
+    from grader.validate import Finding
 
 BENCH = Path(".drill") / "bench"  # `drill bench` runs, kept across attempts
 
@@ -343,8 +344,8 @@ def grade_batch(
 
 
 def validate(
-    kata_id: str | None, *, every: bool, quick: bool, on_finding: Callable[[Any], None]
-) -> list[Any]:
+    kata_id: str | None, *, every: bool, quick: bool, on_finding: Callable[[Finding], None]
+) -> list[Finding]:
     from drills import hunt
     from drills.visible import failing_tests
     from grader.kata import kata_ids

@@ -36,8 +36,8 @@ app = typer.Typer(
     no_args_is_help=True,
     add_completion=True,  # drill --install-completion: bash, zsh, fish, PowerShell
     pretty_exceptions_enable=False,
-    # Plain help: typer's Rich help imports rich.markdown and markdown-it, about 0.1 s of
-    # start-up that every `drill --help` would pay.
+    # Plain help: typer's Rich help imports rich.markdown and markdown-it, start-up time
+    # that every `drill --help` would pay.
     rich_markup_mode=None,
 )
 

@@ -120,7 +120,7 @@ def katas_json(katas: list[Kata]) -> None:
 
 
 def prompt(kata: Kata) -> None:
-    from rich.markdown import Markdown  # markdown-it costs ~0.1 s: only `drill show` pays
+    from rich.markdown import Markdown  # markdown-it is slow to import: only `drill show` pays
 
     console.print(Markdown(kata.prompt_path.read_text(encoding="utf-8")))
 

@@ -34,6 +34,14 @@ from grader.wording import printable_value
 SESSION_FILE = Path(".drill") / "session.json"
 SESSION_LOCK = Path(".drill") / "session.lock"
 SESSION_SCHEMA = 1
+
+
+class NewerSession(Exception):
+    """A session.json from a later release: not corrupt, just not ours to read."""
+
+    def __init__(self, schema: object) -> None:
+        super().__init__(f"session schema {schema}")
+        self.schema = schema
 ATTEMPTS = Path(".drill") / "attempts"  # earlier attempts, archived by `drill start --again`
 
 
@@ -201,6 +209,9 @@ class Session:
         if not isinstance(data, dict):
             raise ValueError("expected a JSON object")
         data = printable_value(data)  # a mock's other side may have written it
+        schema = data.get("schema", SESSION_SCHEMA)
+        if not isinstance(schema, int) or schema > SESSION_SCHEMA:
+            raise NewerSession(schema)
         hints = [Hint(**h) for h in data.get("hints", [])]
         fields = {k: data[k] for k in ("kata", "started_at", "limit_s")}
         datetime.fromisoformat(fields["started_at"])  # validates the timestamp
@@ -231,6 +242,11 @@ class Workspace:
             return Session.from_json(json.loads(path.read_text(encoding="utf-8")))
         except FileNotFoundError:
             raise BadInput(f"{self.root} is not a drill workspace (no {SESSION_FILE})") from None
+        except NewerSession as exc:
+            raise BadInput(
+                f"{path} was written by a newer drill (session schema {exc.schema}; this one"
+                f" reads {SESSION_SCHEMA}): upgrade drill to go on with it"
+            ) from None
         except (ValueError, KeyError, TypeError) as exc:
             raise BadInput(
                 f"{path} is corrupt ({type(exc).__name__}: {exc}); fix it, or start afresh "

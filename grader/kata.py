@@ -168,7 +168,7 @@ def _fingerprint(data: dict[str, Any], schema_name: str) -> str:
 
 def _known_valid() -> tuple[Path, set[str]]:
     """Fingerprints of manifests that passed their schema before: `drill list` then skips
-    importing jsonschema (about 60 ms of a start-up that should feel instant)."""
+    importing jsonschema (a visible share of a start-up that should feel instant)."""
     path = cache_dir() / "valid-manifests.json"
     try:
         return path, set(json.loads(path.read_text()))

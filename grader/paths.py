@@ -29,7 +29,7 @@ def cache_dir() -> Path:
     """Caches (mypy, the hidden suites' expected test ids): `$DRILL_CACHE`, else the user cache directory.
 
     Separate from `DRILL_HOME` on purpose: a throwaway history store (tests, CI) should
-    still reuse a warm mypy cache, which costs about 8 s to build when torch is imported.
+    still reuse a warm mypy cache, which takes seconds to build when torch is imported.
     """
     cache = os.environ.get("DRILL_CACHE")
     if cache:

@@ -1,7 +1,7 @@
 """Warm mypy's cache for a kata in the background: `python -m grader.warm KATA`.
 
 `drill start` launches this detached, so the candidate's first `drill grade` does not
-pay mypy's cold start over torch (about 8 s) while they are still reading the prompt.
+pay mypy's cold start over torch (seconds) while they are still reading the prompt.
 """
 
 from __future__ import annotations

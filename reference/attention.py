@@ -19,8 +19,8 @@ CPU) and never materialises softmax weights for the whole batch.
 One exception: a single query per row (a decode step) being traced by
 `torch.compile`. Its scores are a few thousand multiply-adds; written as products
 and sums, the compiler fuses them with the work around them, where the fused kernel
-would be an opaque call of its own (about 30 us each on CPU, four per step of the
-benchmark's tiny model). Same arithmetic, summed in another order.
+would be an opaque call of its own (four per step of the benchmark's tiny model;
+docs/benchmarks.md). Same arithmetic, summed in another order.
 """
 
 from __future__ import annotations

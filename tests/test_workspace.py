@@ -233,6 +233,13 @@ def test_an_unknown_mode_is_a_corrupt_session(tmp_path: Path) -> None:
         Workspace(tmp_path).load()
 
 
+def test_a_session_from_a_newer_drill_asks_for_an_upgrade_not_a_restart(tmp_path: Path) -> None:
+    (tmp_path / SESSION_FILE).parent.mkdir()
+    (tmp_path / SESSION_FILE).write_text(json.dumps(A_SESSION | {"schema": 99}))
+    with pytest.raises(BadInput, match=r"written by a newer drill \(session schema 99.*upgrade"):
+        Workspace(tmp_path).load()
+
+
 def test_a_failed_write_keeps_the_old_file_and_leaves_no_temporary_one(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:

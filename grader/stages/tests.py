@@ -222,7 +222,7 @@ def _import_failure(failures: list[TestOutcome]) -> str:
     """The one reason every test failed, when it is that solution.py could not be imported."""
     marker = "importing solution.py"
     if failures and all(f.reason.startswith(marker) for f in failures):
-        return failures[0].reason.split(" [", 1)[0]
+        return failures[0].reason.split(" [example: ", 1)[0]  # the import, not the draw
     return ""
 
 

@@ -4,8 +4,8 @@ mypy runs on a private copy from which every `# type: ignore` and file-level
 `# mypy:` comment has been blanked (same columns, so line numbers still point into
 the candidate's file), with our own `--config-file`. Its cache lives in the user
 cache directory, keyed by mypy, torch and Python versions: cold, mypy over a file that
-imports torch takes about 8 s (torch's compiler internals skipped, see mypy.ini);
-warm, under a second.
+imports torch takes seconds (torch's compiler internals skipped, see mypy.ini);
+warm, much less (docs/benchmarks.md).
 """
 
 from __future__ import annotations

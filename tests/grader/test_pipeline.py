@@ -68,6 +68,16 @@ def test_exiting_at_import_with_status_zero_is_not_a_pass(toy_kata: Kata, tmp_pa
     )
 
 
+def test_an_import_error_is_shown_whole_brackets_included(toy_kata: Kata, tmp_path: Path) -> None:
+    source = "raise PermissionError(13, 'Permission denied', '/dev/shm/x')\n"
+    report = grade_source(toy_kata, tmp_path, source, only={"tests"})
+    reason = report.checks["tests"].reason
+    assert reason.startswith(
+        "importing solution.py raised PermissionError: [Errno 13] Permission denied: '/dev/shm/x'"
+    ), reason
+    assert reason.endswith(": every hidden test fails"), reason
+
+
 def test_exiting_inside_a_call_is_not_a_pass(toy_kata: Kata, tmp_path: Path) -> None:
     source = (
         "import sys\ndef top_k_indices(xs: list[float], k: int) -> list[int]:\n    sys.exit(0)\n"
