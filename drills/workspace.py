@@ -34,6 +34,7 @@ from grader.wording import printable_value
 SESSION_FILE = Path(".drill") / "session.json"
 SESSION_LOCK = Path(".drill") / "session.lock"
 SESSION_SCHEMA = 1
+ATTEMPTS = Path(".drill") / "attempts"  # earlier attempts, archived by `drill start --again`
 
 
 class NewerSession(Exception):
@@ -42,7 +43,6 @@ class NewerSession(Exception):
     def __init__(self, schema: object) -> None:
         super().__init__(f"session schema {schema}")
         self.schema = schema
-ATTEMPTS = Path(".drill") / "attempts"  # earlier attempts, archived by `drill start --again`
 
 
 class Mode(StrEnum):

@@ -148,13 +148,18 @@ def _switched_off(tree: ast.Module, entrypoints: tuple[str, ...]) -> list[str]:
         elif isinstance(node, ast.If) and (
             _names(node.test) & static or isinstance(node.test, ast.Constant)
         ):
-            in_branches = _defined_in([*node.body, *node.orelse]) & set(entrypoints)
-            hidden = sorted(in_branches | _runtime_only_defs(node))
+            hidden = sorted(_defined_in([*node.body, *node.orelse]) & set(entrypoints))
             if hidden:
                 found.append(
                     f"line {node.lineno}: {', '.join(hidden)} defined under "
                     f"`if {ast.unparse(node.test)}:`, which mypy decides before it checks: "
                     "what mypy checks there is not what runs"
+                )
+            unread = _runtime_only(node)
+            if unread:
+                found.append(
+                    f"line {unread[0].lineno}: code in the branch of `if "
+                    f"{ast.unparse(node.test)}:` that runs is never read by mypy"
                 )
         elif isinstance(node, ast.Call) and _names(node.func) & unchecked:
             found.append(f"line {node.lineno}: {ast.unparse(node.func)}() switches mypy off")
@@ -169,18 +174,20 @@ def _defined_in(stmts: list[ast.stmt]) -> set[str]:
     }  # fmt: skip
 
 
-def _runtime_only_defs(node: ast.If) -> set[str]:
-    """Functions and classes in the branch that runs but that mypy skips, where the two
-    differ (`else:` of `if TYPE_CHECKING:`): a typed stub there hides an untyped helper."""
+def _runtime_only(node: ast.If) -> list[ast.stmt]:
+    """The statements of the branch that runs but that mypy skips (the `else:` of `if
+    TYPE_CHECKING:`, at any depth), less `pass`, `...` and docstrings: mypy checks none
+    of them, so a typed stub beside them proves nothing."""
     if not _names(node.test) & (MYPY_TRUE | MYPY_FALSE):
-        return set()
+        return []
     value = _mypy_value(node.test)
     skipped = node.orelse if value else node.body if value is False else []
-    return {
-        stmt.name
-        for stmt in _module_level(skipped)
-        if isinstance(stmt, ast.FunctionDef | ast.AsyncFunctionDef | ast.ClassDef)
-    }
+    return [
+        stmt
+        for stmt in skipped
+        if not isinstance(stmt, ast.Pass)
+        and not (isinstance(stmt, ast.Expr) and isinstance(stmt.value, ast.Constant))
+    ]
 
 
 def _truncated(tree: ast.Module) -> list[str]:

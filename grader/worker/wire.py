@@ -245,6 +245,7 @@ class Decoded:
     value: Any
     tensors: list[tuple[Any, int, int]]  # (tensor, offset of its bytes in the frame, nbytes)
     generators: list[tuple[Any, Any]]  # (generator, its state as decoded)
+    tensor_bytes: int = 0  # what the tensors decoded so far copied out of the frame
 
 
 class Decoder:
@@ -346,6 +347,11 @@ class Decoder:
         if code == TENSOR:
             tensor, offset, nbytes = _tensor(_expect(unpack(data), list), body, start)
             out.tensors.append((tensor, start + offset, nbytes))
+            # Each tensor is a copy of its bytes: many pointing at one region would make
+            # a small frame decode to gigabytes. Together they fit in the frame, or none do.
+            out.tensor_bytes += nbytes
+            if out.tensor_bytes > len(body) - start:
+                raise WireError("tensors that share their bytes on the wire")
             return tensor
         if code == DTYPE:
             return _dtype(_str(unpack(data)))

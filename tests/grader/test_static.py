@@ -69,7 +69,18 @@ EVASIONS = {
         "        return sorted(range(len(xs)), key=lambda i: -xs[i])\n"
         "def top_k_indices(xs: list[float], k: int) -> list[int]:\n"
         "    return _order(xs)[: max(k, 0)]\n",
-        "_order defined under `if TYPE_CHECKING:`",
+        "code in the branch of `if TYPE_CHECKING:` that runs is never read by mypy",
+    ),
+    "statements_behind_type_checking_in_a_function": (
+        "from typing import TYPE_CHECKING\n"
+        "def top_k_indices(xs: list[float], k: int) -> list[int]:\n"
+        "    if TYPE_CHECKING:\n"
+        "        order: list[int] = []\n"
+        "    else:\n"
+        "        untyped: int = 'not an int'\n"
+        "        order = sorted(range(len(xs)), key=lambda i: -xs[i])\n"
+        "    return order[: max(k, 0)]\n",
+        "line 6: code in the branch of `if TYPE_CHECKING:` that runs is never read by mypy",
     ),
 }
 
@@ -121,7 +132,7 @@ def test_an_honest_typed_answer_with_type_checking_imports_passes(
         "import torch\nfast = torch.compile(lambda x: x)\n",
         "def names(obj: object) -> list[str]:\n    return list(vars(obj))\n",  # reads an object
         "class Model:\n    def eval(self) -> None: ...\nModel().eval()\n",
-        "from typing import TYPE_CHECKING\nif TYPE_CHECKING:\n    import torch\nelse:\n    torch = None\n",
+        "from typing import TYPE_CHECKING\nif TYPE_CHECKING:\n    import torch\nelse:\n    pass\n",
         "import sys\nif sys.platform == 'win32':\n    SEP = '\\\\'\n",
     ],
 )

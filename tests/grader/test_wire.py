@@ -91,6 +91,21 @@ def test_malformed_tensors_are_refused(meta: list[Any]) -> None:
         decode_header({"ok": _tensor(meta)}, body=b"\0" * 4)
 
 
+def test_tensors_that_share_their_bytes_are_refused() -> None:
+    one = _tensor(["float32", [1], "cpu", False, 0, 4])
+    assert decode_header({"ok": [one]}, body=b"\0" * 4)["ok"][0].shape == (1,)
+    with pytest.raises(WireError, match="share their bytes"):  # 1000 copies of 4 bytes
+        decode_header({"ok": [one] * 1000}, body=b"\0" * 4)
+
+
+def test_many_small_values_and_a_long_list_decode_within_the_limits() -> None:
+    assert len(decode_header({"ok": list(range(100_000))})["ok"]) == 100_000
+    with pytest.raises(WireError, match="longer than"):
+        decode_header({"ok": [0] * (1 << 21)})
+    with pytest.raises(WireError, match="entries"):
+        decode_header({"ok": [[0] * 1000] * 5000})
+
+
 def test_unknown_extension_types_are_refused() -> None:
     with pytest.raises(WireError, match="unknown value type"):
         decode_header({"ok": msgpack.ExtType(99, b"whatever")})
