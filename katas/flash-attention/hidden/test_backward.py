@@ -23,6 +23,7 @@ CONFIGS = [
     ((1, 2, 1, 12, 30, 8, True, 5, 9), (16, 16)),  # explicit offset
 ]
 Config = tuple[int, int, int, int, int, int, bool, int | None, int | None]
+BACKWARD_ARGS = ("q", "k", "v", "out", "lse", "dout")
 
 
 def run_backward(
@@ -36,15 +37,14 @@ def run_backward(
     block: tuple[int, int] = (16, 16),
     scale: float | None = None,
 ) -> tuple[Tensor, Tensor, Tensor]:
-    """The solution's (dq, dk, dv), given the exact out and lse of the forward."""
+    """The solution's (dq, dk, dv), given the exact out and lse of the forward; fails if
+    the backward changed any of its arguments, so the caller's q, k, v and dout are still
+    the values its expected gradients come from."""
     out, lse = expected(q, k, v, causal, window, offset, scale)
+    args = (q, k, v, out.to(q.dtype), lse.float(), dout)
+    before = tuple(t.clone() for t in args)
     dq, dk, dv = sol.flash_attention_backward(
-        q,
-        k,
-        v,
-        out.to(q.dtype),
-        lse.float(),
-        dout,
+        *args,
         causal=causal,
         window=window,
         offset=offset,
@@ -52,7 +52,20 @@ def run_backward(
         block_q=block[0],
         block_k=block[1],
     )
+    assert_unchanged(args, before)
     return dq, dk, dv
+
+
+def assert_unchanged(args: tuple[Tensor, ...], before: tuple[Tensor, ...]) -> None:
+    for name, now, then in zip(BACKWARD_ARGS, args, before, strict=True):
+        assert now.shape == then.shape and now.dtype == then.dtype, (
+            f"flash_attention_backward changed the shape or dtype of its argument {name}"
+        )
+        changed = int((now != then).sum())
+        assert changed == 0, (
+            f"flash_attention_backward changed {changed} values of its argument {name} "
+            "(do not modify the inputs)"
+        )
 
 
 def check_grads(
@@ -169,3 +182,35 @@ def test_bfloat16_gradients_are_bfloat16_accumulated_in_float32(config: Config) 
     want = expected_grads(q, k, v, dout, causal, window, offset)
     where = f"bfloat16, q_len {q_len}, kv_len {kv_len}, causal={causal}, window={window}"
     check_grads(got, want, BFLOAT16_GRADS, where, torch.bfloat16)
+
+
+@pytest.mark.parametrize("dtype", [torch.float32, torch.bfloat16], ids=str)
+def test_backward_does_not_modify_its_arguments(dtype: torch.dtype) -> None:
+    # Causal q_len 6 over kv_len 4 with window 2: rows 0 and 1 are empty (lse = -inf),
+    # the case a guard written in place on lse would change.
+    q, k, v = qkv(1, 4, 2, 6, 4, 8, seed=22, dtype=dtype)
+    dout = randn_like(q, seed=23)
+    out, lse = expected(q, k, v, True, 2)
+    args = (q, k, v, out.to(dtype), lse.float(), dout)
+    before = tuple(t.clone() for t in args)
+    got = sol.flash_attention_backward(*args, causal=True, window=2, block_q=4, block_k=4)
+    assert_unchanged(args, before)
+    want = expected_grads(before[0], before[1], before[2], before[5], True, 2)
+    tol = FLOAT32 if dtype == torch.float32 else BFLOAT16_GRADS
+    check_grads(got, want, tol, f"q_len 6 over kv_len 4 causal window 2, {dtype}", dtype)
+
+
+@pytest.mark.parametrize(
+    ("n_heads", "causal", "window"),
+    [(3, False, None), (2, True, 0), (2, False, 2)],
+    ids=["3_query_heads_over_2_kv_heads", "window_0", "window_without_causal"],
+)
+def test_backward_invalid_arguments_raise_value_error(
+    n_heads: int, causal: bool, window: int | None
+) -> None:
+    # The forward's argument rules hold for the backward too (prompt: "Shapes, heads,
+    # scale" and "Masks and positions").
+    q, k, v = qkv(1, n_heads, 2, 4, 4, 8, seed=24)
+    out, lse, dout = torch.zeros_like(q), torch.zeros(1, n_heads, 4), randn_like(q, seed=25)
+    with pytest.raises(ValueError):
+        sol.flash_attention_backward(q, k, v, out, lse, dout, causal=causal, window=window)

@@ -148,8 +148,9 @@ def test_rows_with_no_allowed_key_return_zeros_and_lse_minus_inf() -> None:
 
 
 def test_a_window_past_every_key_gives_empty_rows() -> None:
-    # offset 6, window 2 over 7 keys: row 0 (position 6) sees keys 5, 6; rows at
-    # positions 9 and 10 see keys 8..10, none of which exist.
+    # offset 6, window 2 over 7 keys: row 0 (position 6) sees keys 5, 6; row 1
+    # (position 7) sees key 6 only; rows at positions 8, 9 and 10 allow no existing key
+    # (they would need keys 7..10).
     q, k, v = qkv(2, 2, 2, 5, 7, 8, seed=5)
     out, lse = sol.flash_attention(q, k, v, causal=True, window=2, offset=6, block_k=3)
     want_out, want_lse = expected(q, k, v, True, 2, 6)

@@ -10,6 +10,8 @@ in the solution's process (`keep`, `keep_attr`): write through one, read the oth
 
 from __future__ import annotations
 
+import math
+from collections.abc import Callable
 from typing import Any
 
 import torch
@@ -100,6 +102,24 @@ class SlowCache:
             vs = torch.stack([hist[p][1] for p in range(first, end)])
             out.append((ks, vs))
         return out
+
+
+def built_over_garbage(make: Callable[[], Any], shape: tuple[int, int, int, int, int]) -> Any:
+    """`make()` (a cache of one layer whose buffers are `shape`), called after the worker
+    freed NaN-filled memory of the buffers' size: a scratch cache from `make()` filled
+    through update, then dropped. Fresh pages read as zeros, so `torch.empty` would pass
+    a check of a first cache; on reused memory it does not."""
+    _, batch, seq, n_kv, d = shape
+    scratch = make()
+    nan = torch.full((batch, seq, n_kv, d), math.nan)
+    scratch.update(0, nan, nan, torch.zeros(batch, dtype=torch.long))
+    del scratch  # the worker drops it (and frees its buffers) before the next call
+    return make()
+
+
+def nonzero_entries(buf: torch.Tensor) -> int:
+    """Entries that are not 0.0 (NaN included)."""
+    return int((buf != 0).sum())
 
 
 def call(cache: Any, layer: int, k: torch.Tensor, v: torch.Tensor, start: list[int]) -> Any:

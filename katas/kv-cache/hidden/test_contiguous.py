@@ -2,11 +2,12 @@
 
 from __future__ import annotations
 
+import math
 from typing import Any
 
 import solution as sol
 import torch
-from oracle import call, ids_of, marked, positions, randn
+from oracle import built_over_garbage, call, ids_of, marked, nonzero_entries, positions, randn
 
 from grader.judge.remote import fetch, keep, keep_attr
 
@@ -181,3 +182,16 @@ def test_update_accepts_start_pos_as_an_int64_tensor_and_returns_the_cache_dtype
     assert k.dtype == v.dtype == torch.float64, f"float64 cache returned {k.dtype}"
     torch.testing.assert_close(k, x)
     assert lengths.tolist() == [3, 3]
+
+
+def test_buffers_are_zero_filled_at_construction() -> None:
+    # Last in the file: with torch.empty, the NaN it leaves in freed memory would
+    # surface in later tests' unwritten slots as well.
+    shape = (1, 2, 16, 4, 32)
+    cache = built_over_garbage(lambda: sol.KVCache(*shape), shape)
+    for name in ("k", "v"):
+        bad = nonzero_entries(getattr(cache, name))
+        assert bad == 0, (
+            f"__init__ must zero-fill cache.{name}: {bad} of {math.prod(shape)} entries are "
+            "not 0 (torch.empty leaves whatever the memory held, NaN included)"
+        )

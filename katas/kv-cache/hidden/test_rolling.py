@@ -2,12 +2,13 @@
 
 from __future__ import annotations
 
+import math
 from typing import Any
 
 import pytest
 import solution as sol
 import torch
-from oracle import call, ids_of, marked
+from oracle import built_over_garbage, call, ids_of, marked, nonzero_entries
 
 from grader.judge.remote import fetch, keep_attr
 
@@ -193,3 +194,15 @@ def test_rolling_cache_writes_in_place_and_never_reallocates() -> None:
         "cache.k / cache.v must still be the buffers made in __init__: a write into those "
         "does not show in them"
     )
+
+
+def test_rolling_buffers_are_zero_filled_at_construction() -> None:
+    # Last in the file, as in test_contiguous.py.
+    shape = (1, 2, 16, 4, 32)
+    cache = built_over_garbage(lambda: sol.RollingKVCache(*shape), shape)
+    for name in ("k", "v"):
+        bad = nonzero_entries(getattr(cache, name))
+        assert bad == 0, (
+            f"__init__ must zero-fill cache.{name}: {bad} of {math.prod(shape)} entries are "
+            "not 0 (torch.empty leaves whatever the memory held, NaN included)"
+        )

@@ -53,10 +53,11 @@ def ids_covering(vocab: int, shape: tuple[int, ...], salt: int) -> Tensor:
     return flat[torch.randperm(n, generator=g)].reshape(shape)
 
 
-def int_grads(shape: tuple[int, ...], salt: int) -> Tensor:
-    """float32 grad_output of small integers: every summation order is exact."""
+def int_grads(shape: tuple[int, ...], salt: int, dtype: torch.dtype = torch.float32) -> Tensor:
+    """grad_output of small integers: every summation order is exact, in bfloat16 too
+    while a row's sum stays within 256 (a few repeats of values up to 8)."""
     g = torch.Generator().manual_seed(31 * salt + 5)
-    return torch.randint(-8, 9, shape, generator=g).to(torch.float32)
+    return torch.randint(-8, 9, shape, generator=g).to(dtype)
 
 
 def lookup(weight: Tensor, ids: Tensor) -> Tensor:

@@ -302,21 +302,29 @@ def backward(
     group: str | None = None,
     *,
     exact: bool = True,
+    dtype: torch.dtype = torch.float32,
 ) -> Check:
+    """`exact`: grad_output of small integers in `dtype` (exact sums, compared exactly);
+    else random float32 values, compared within rounding. The peer's table has the same
+    dtype, so its gradient is in grad_output's dtype, as the prompt asks."""
+
     def check(ranks: Ranks, groups: Groups) -> None:
         token_ids = ids if isinstance(ids, Tensor) else oracle.ids_covering(vocab, ids, salt)
         shape = (*token_ids.shape, DIM)
         if exact:
-            grad_output = oracle.int_grads(shape, salt)
+            grad_output = oracle.int_grads(shape, salt, dtype)
         else:
             grad_output = torch.randn(shape, generator=torch.Generator().manual_seed(salt))
-        full = oracle.weight_grad(oracle.table(vocab, DIM, salt), token_ids, grad_output)
+        full = oracle.weight_grad(oracle.table(vocab, DIM, salt, dtype), token_ids, grad_output)
         outs = _call(
             ranks, groups, "vocab_parallel_embedding_backward", group,
             lambda r, n: (token_ids, grad_output, vocab),
         )  # fmt: skip
         n = len(outs)
-        what = f"weight gradient, vocab {vocab} on {n} ranks, ids {list(token_ids.shape)}"
+        what = (
+            f"weight gradient, vocab {vocab} on {n} ranks, ids {list(token_ids.shape)}, "
+            f"grad_output {grad_output.dtype}"
+        )
         for r, (who, out) in enumerate(outs):
             start, end = oracle.shard(vocab, n, r)
             expect_equal(
@@ -370,6 +378,7 @@ def checks(world_size: int) -> dict[str, Check]:
         "backward-repeated-ids": backward(10, REPEATED, salt=15),
         "backward-random-floats": backward(1000, (8, 64), salt=16, exact=False),
         "backward-shapes": backward_shapes,
+        "backward-bfloat16": backward(10, REPEATED, salt=21, dtype=torch.bfloat16),
         "backward-out-of-range": out_of_range("vocab_parallel_embedding_backward"),
         "vocab-group-2-of-4": vocab_forward(5, (3, 4), salt=17, group="2-of-4"),
         "vocab-group-3-of-4": vocab_forward(7, (3, 4), salt=18, group="3-of-4"),

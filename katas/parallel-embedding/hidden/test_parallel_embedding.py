@@ -149,6 +149,10 @@ def test_backward_with_random_float_gradients_matches_within_rounding() -> None:
     passes(4, "backward-random-floats")
 
 
+def test_backward_of_bfloat16_grad_output_is_bfloat16() -> None:
+    passes(4, "backward-bfloat16")
+
+
 def test_backward_takes_ids_of_any_shape_scalar_3d_and_empty() -> None:
     passes(4, "backward-shapes")
 

@@ -17,6 +17,7 @@ import reference.rope_decode as ref
 NO_SHRINK = (Phase.explicit, Phase.reuse, Phase.generate)
 LAYOUTS = ["half", "interleaved"]
 F32 = {"atol": 1e-2, "rtol": 0.0}  # float32 angles below position 8192 (PROMPT.md)
+F32_BELOW_100 = {"atol": 1e-4, "rtol": 0.0}  # float32 below position 100 (PROMPT.md)
 BF16 = {"atol": 0.1, "rtol": 0.0}
 
 
@@ -116,7 +117,8 @@ def test_the_base_argument_sets_the_frequencies(layout: str) -> None:
 def test_an_int_offset_moves_every_sequence_to_absolute_positions(layout: str) -> None:
     x = randn(3, 5, 2, 8, seed=2)
     got = rope(layout, x, 37, 10000.0)
-    check_close(got, expected(layout, x, 37, 10000.0), **F32, what=f"{layout}: positions 37 .. 41")
+    want = expected(layout, x, 37, 10000.0)
+    check_close(got, want, **F32_BELOW_100, what=f"{layout}: positions 37 .. 41")
 
 
 @pytest.mark.parametrize("layout", LAYOUTS)
