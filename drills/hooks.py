@@ -1,6 +1,6 @@
 """What a session's mode adds to the candidate's commands: in practice, nothing.
 
-`drill status`, `test`, `hint` and `grade` are one set of commands for both modes
+`drill status`, `test`, `hint`, `grade` and `review` are one set of commands for both modes
 (drills/actions.py). At fixed points they call a hook on the object `hooks_for` picks,
 once per command, from the session's mode. `SessionHooks` is practice mode, where every
 hook leaves things as they are; a mock interview overrides them in drills/mock/hooks.py
@@ -15,6 +15,7 @@ from drills.workspace import Mode, Session, Workspace
 
 if TYPE_CHECKING:
     from drills.visible import VisibleResult
+    from grader.kata import Kata
     from grader.report import Report
 
 
@@ -48,6 +49,12 @@ class SessionHooks:
     def on_grade(self, session: Session, report: Report, only: set[str] | None) -> None:
         """`drill grade` finished. Also called for a partial grade (`--only`), which
         `session` does not keep."""
+
+    def check_review(self, session: Session, kata: Kata, give_up: bool) -> None:
+        """Raise `BadInput` if the model answer may not be shown yet."""
+
+    def on_review(self, session: Session) -> None:
+        """`drill review` is showing the model answer."""
 
 
 def hooks_for(ws: Workspace, session: Session) -> SessionHooks:

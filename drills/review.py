@@ -17,9 +17,10 @@ from pathlib import Path
 from typing import Any
 
 from drills.history import History
+from drills.hooks import hooks_for
 from drills.hunt import read_diagnosis
 from drills.mock.script import PlantedBug, load_script
-from drills.workspace import Mode, Session, Workspace, now
+from drills.workspace import Session, Workspace, now
 from grader.errors import BadInput
 from grader.kata import Kata
 
@@ -46,16 +47,8 @@ def review(ws: Workspace, kata: Kata, *, give_up: bool) -> Review:
     the interviewer, who ends the interview by scoring it. Once over, the review is
     recorded in the timeline, and a grade after it is not the mock's grade."""
     session = ws.load()
-    mock = session.mode is Mode.MOCK
-    if mock:
-        from drills.mock.interview import still_on
-
-        why = still_on(ws, session, kata)
-        if why is not None:
-            raise BadInput(
-                f"this is a mock interview: the model answer opens when it is over, {why}"
-                + ("; to give up, tell your interviewer, who ends it by scoring" if give_up else "")
-            )
+    hooks = hooks_for(ws, session)
+    hooks.check_review(session, kata, give_up)
     if session.last_grade is None and session.gave_up_at is None:
         if not give_up:
             raise BadInput(
@@ -68,10 +61,7 @@ def review(ws: Workspace, kata: Kata, *, give_up: bool) -> Review:
             return True
 
         session = ws.update(record)
-    if mock:
-        from drills.mock.interview import on_review
-
-        on_review(ws, session)
+    hooks.on_review(session)
     script = load_script(kata, session.variant)
     return Review(
         kata=kata,

@@ -16,6 +16,7 @@ from grader.errors import BadInput
 
 if TYPE_CHECKING:
     from drills.visible import VisibleResult
+    from grader.kata import Kata
     from grader.report import Report
 
 
@@ -49,3 +50,15 @@ class MockHooks(SessionHooks):
 
     def on_grade(self, session: Session, report: Report, only: set[str] | None) -> None:
         interview.on_grade(self.ws, session, report, self._graded)
+
+    def check_review(self, session: Session, kata: Kata, give_up: bool) -> None:
+        # Giving up is said to the interviewer, who ends the interview by scoring it.
+        why = interview.still_on(self.ws, session, kata)
+        if why is not None:
+            raise BadInput(
+                f"this is a mock interview: the model answer opens when it is over, {why}"
+                + ("; to give up, tell your interviewer, who ends it by scoring" if give_up else "")
+            )
+
+    def on_review(self, session: Session) -> None:
+        interview.on_review(self.ws, session)  # grades after it are not the mock's
