@@ -115,16 +115,24 @@ def test_the_required_follow_ups_are_recognised(follow_ups: list[str], missing: 
     assert missing_follow_ups(follow_ups) == [ideas[i] for i in missing]
 
 
+def edited_interview(kata: Kata, tmp_path: Path, old: str, new: str) -> Kata:
+    """A copy of `kata` whose interview.yaml has `old` replaced by `new`."""
+    folder = tmp_path / kata.id
+    shutil.copytree(kata.folder, folder)
+    interview = folder / "interview.yaml"
+    text = interview.read_text()
+    assert old in text
+    interview.write_text(text.replace(old, new))
+    return load_kata_from(folder)
+
+
 def test_validate_rejects_an_interview_without_the_10x_follow_up(
     toy_kata: Kata, tmp_path: Path
 ) -> None:
-    folder = tmp_path / "top-k-indices"
-    shutil.copytree(toy_kata.folder, folder)
-    interview = folder / "interview.yaml"
-    text = interview.read_text()
-    assert "  - What breaks at 10x scale?\n" in text
-    interview.write_text(text.replace("  - What breaks at 10x scale?\n", "  - Why a heap?\n"))
-    findings = {f.item: f for f in check_structure(load_kata_from(folder))}
+    edited = edited_interview(
+        toy_kata, tmp_path, "  - What breaks at 10x scale?\n", "  - Why a heap?\n"
+    )
+    findings = {f.item: f for f in check_structure(edited)}
     assert findings["interview.yaml"].ok  # the schema alone still passes
     bad = findings["interview.yaml follow-ups"]
     assert not bad.ok and "10x scale" in bad.detail
@@ -144,12 +152,9 @@ def test_phases_fill_the_sessions_limit_in_proportion() -> None:
 def test_validate_rejects_phases_that_do_not_add_up_to_the_katas_minutes(
     toy_kata: Kata, tmp_path: Path
 ) -> None:
-    folder = tmp_path / "top-k-indices"
-    shutil.copytree(toy_kata.folder, folder)
-    interview = folder / "interview.yaml"
-    text = interview.read_text()
-    assert "{name: code, minutes: 6}" in text
-    interview.write_text(text.replace("{name: code, minutes: 6}", "{name: code, minutes: 96}"))
-    bad = {f.item: f for f in check_structure(load_kata_from(folder))}["interview.yaml phases"]
+    edited = edited_interview(
+        toy_kata, tmp_path, "{name: code, minutes: 6}", "{name: code, minutes: 96}"
+    )
+    bad = {f.item: f for f in check_structure(edited)}["interview.yaml phases"]
     assert not bad.ok and bad.detail == "100 minutes planned for a 10-minute kata"
     assert {f.item: f.ok for f in check_structure(toy_kata)}["interview.yaml phases"]
