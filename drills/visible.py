@@ -22,7 +22,6 @@ would make each run pay for plugins the visible tests never use.
 
 from __future__ import annotations
 
-import ast
 import itertools
 import os
 import shutil
@@ -306,21 +305,17 @@ class VisibleRunner:
 
 
 def _syntax_error(solution: Path) -> str:
-    """Why `solution` does not parse, in the grade's words (grader/stages/static.py), or ""
-    when it parses or cannot be read here (the run then says what the worker found). The
-    file itself is read, never what a symbolic link there points to."""
+    """Why `solution` does not parse, in the grade's words, or "" when it parses or
+    cannot be read here (the run then says what the worker found). The file itself is
+    read, never what a symbolic link there points to."""
     from grader.paths import read_own_file
+    from grader.stages.static import parse
 
     try:
-        ast.parse(read_own_file(solution), filename=solution.name)
-    except SyntaxError as exc:
-        where = f"{solution.name} line {exc.lineno}" if exc.lineno else solution.name
-        return f"solution does not parse: {where}: {exc.msg}"
-    except ValueError as exc:  # a null byte, on Pythons that do not call it a SyntaxError
-        return f"solution does not parse: {solution.name}: {exc}"
-    except (OSError, RecursionError, MemoryError):
+        _, why = parse(read_own_file(solution).decode("utf-8"), solution.name)
+    except (OSError, UnicodeDecodeError, RecursionError, MemoryError):
         return ""
-    return ""
+    return f"solution does not parse: {why}" if why else ""
 
 
 def _test_files(root: Path) -> list[Path]:

@@ -53,16 +53,26 @@ class SourceFacts:
         return [n for n in names if n not in self.defined]
 
 
+def parse(source: str, name: str) -> tuple[ast.Module | None, str]:
+    """(the module's tree, "") or (None, why it does not parse: `solution.py line 3: ...`)."""
+    try:
+        return ast.parse(source, filename=name), ""
+    except SyntaxError as exc:
+        where = f"{name} line {exc.lineno}" if exc.lineno else name
+        return None, f"{where}: {exc.msg}"
+    except ValueError as exc:  # a null byte, on Pythons that do not call it a SyntaxError
+        return None, f"{name} cannot be read as Python source ({exc})"
+
+
 def inspect_source(path: Path) -> SourceFacts:
     facts = SourceFacts()
     try:
         source = path.read_text(encoding="utf-8")
-        tree = ast.parse(source, filename=path.name)
-    except SyntaxError as exc:
-        facts.syntax_error = f"{path.name} line {exc.lineno}: {exc.msg}"
-        return facts
-    except (UnicodeDecodeError, ValueError) as exc:
+    except UnicodeDecodeError as exc:
         facts.syntax_error = f"{path.name} cannot be read as UTF-8 Python source ({exc})"
+        return facts
+    tree, facts.syntax_error = parse(source, path.name)
+    if tree is None:
         return facts
     facts.tree = tree
     for node in _module_level(tree.body):
