@@ -32,7 +32,7 @@ DYNAMIC_NAMES = frozenset(
 )
 # Attributes that reach a module's namespace or a function's code from the inside.
 DYNAMIC_ATTRIBUTES = frozenset(
-    {"__globals__", "__code__", "f_globals", "f_locals", "import_module"}
+    {"__globals__", "__code__", "__builtins__", "f_globals", "f_locals", "import_module"}
 )
 # Modules whose import hands out the same: the builtins, and the solution itself.
 DYNAMIC_MODULES = frozenset({"builtins", "solution"})
@@ -436,6 +436,7 @@ def _dynamic_code(tree: ast.Module) -> list[str]:
         and isinstance(node.func, ast.Name)
         and node.func.id == "vars"
     }
+    reads |= _shadowed_loads(tree)
     uses = [
         use for node in ast.walk(tree) if id(node) not in reads for use in _dynamic(node, sys_names)
     ]
@@ -471,6 +472,137 @@ def _dynamic_import(node: ast.Import | ast.ImportFrom) -> bool:
     if node.module == "sys" and "modules" in names:
         return True
     module = (node.module or "").split(".")[0]
-    return module in DYNAMIC_MODULES or bool(
-        names & (DYNAMIC_NAMES | DYNAMIC_ATTRIBUTES | DYNAMIC_MODULES)
-    )
+    # `from torch import compile` binds torch's function, not the builtin: only the
+    # builtins module holds those (its `__builtins__` is on every module).
+    return module in DYNAMIC_MODULES or bool(names & (DYNAMIC_ATTRIBUTES | DYNAMIC_MODULES))
+
+
+# Scopes of their own: a name bound in one is not the builtin of that name there.
+FUNCTIONS = (ast.FunctionDef, ast.AsyncFunctionDef, ast.Lambda)
+COMPREHENSIONS = (ast.ListComp, ast.SetComp, ast.DictComp, ast.GeneratorExp)
+
+
+def _shadowed_loads(tree: ast.Module) -> set[int]:
+    """The loads of a builtin's name that cannot reach the builtin: a parameter named
+    `compile`, a local `vars`, a module-level `from torch import compile` read after it.
+
+    A function's local binding shadows the builtin for its whole body (an unbound local
+    raises rather than falling back); a module-level one only once it has run and while
+    nothing can unbind it, so it counts only when a top-level statement binds it before
+    the code that reads it runs, and nothing deletes it or declares it `global`."""
+    found: set[int] = set()
+    module = _module_bound(tree)
+
+    def visit(node: ast.AST, local: frozenset[str], since: int | None) -> None:
+        if isinstance(node, FUNCTIONS):
+            outer = [*node.args.defaults, *node.args.kw_defaults]
+            if not isinstance(node, ast.Lambda):
+                outer += [*node.decorator_list, *_annotations(node)]
+            for part in outer:
+                if part is not None:
+                    visit(part, local, since)
+            inner = local - _declared_global(node) | _function_bound(node)
+            body = [node.body] if isinstance(node, ast.Lambda) else node.body
+            for stmt in body:
+                visit(stmt, inner, node.lineno if since is None else since)
+            return
+        if isinstance(node, COMPREHENSIONS):
+            first, *rest = node.generators
+            visit(first.iter, local, since)  # evaluated in the enclosing scope
+            inner = local | {n.id for g in node.generators for n in _stored(g.target)}
+            parts: list[ast.AST] = [first.target, *first.ifs, *rest]
+            parts += [node.key, node.value] if isinstance(node, ast.DictComp) else [node.elt]
+            for sub in parts:
+                visit(sub, inner, since)
+            return
+        if isinstance(node, ast.Name) and isinstance(node.ctx, ast.Load):
+            bound_at = module.get(node.id)
+            after = bound_at is not None and bound_at < (since or node.lineno)
+            if node.id in local or after:
+                found.add(id(node))
+        for child in ast.iter_child_nodes(node):
+            visit(child, local, since)
+
+    visit(tree, frozenset(), None)
+    return found
+
+
+def _annotations(node: ast.FunctionDef | ast.AsyncFunctionDef) -> list[ast.expr | None]:
+    args = node.args
+    every = [*args.posonlyargs, *args.args, *args.kwonlyargs, args.vararg, args.kwarg]
+    return [node.returns, *(a.annotation for a in every if a is not None)]
+
+
+def _stored(target: ast.AST) -> list[ast.Name]:
+    """The names an assignment target binds (not `vars` in `x[vars] = 1`)."""
+    return [n for n in ast.walk(target) if isinstance(n, ast.Name) and isinstance(n.ctx, ast.Store)]
+
+
+def _scope_nodes(body: list[ast.stmt]) -> Iterator[ast.AST]:
+    """The nodes of one scope's body, not entering the scopes nested in it (a nested
+    def or class is itself yielded: its name is bound here)."""
+    stack: list[ast.AST] = list(body)
+    while stack:
+        node = stack.pop()
+        yield node
+        if not isinstance(node, (*FUNCTIONS, ast.ClassDef, *COMPREHENSIONS)):
+            stack += ast.iter_child_nodes(node)
+
+
+def _scope_bound(body: list[ast.stmt]) -> set[str]:
+    """Every name a scope's body binds."""
+    found: set[str] = set()
+    for node in _scope_nodes(body):
+        if isinstance(node, ast.Name) and isinstance(node.ctx, ast.Store | ast.Del):
+            found.add(node.id)
+        elif isinstance(node, ast.FunctionDef | ast.AsyncFunctionDef | ast.ClassDef):
+            found.add(node.name)
+        elif isinstance(node, ast.Import | ast.ImportFrom):
+            found |= {(a.asname or a.name).split(".")[0] for a in node.names}
+        elif isinstance(node, ast.ExceptHandler | ast.MatchAs | ast.MatchStar) and node.name:
+            found.add(node.name)
+        elif isinstance(node, ast.MatchMapping) and node.rest:
+            found.add(node.rest)
+    return found
+
+
+def _declared_global(node: ast.AST) -> set[str]:
+    body = node.body if isinstance(node, ast.FunctionDef | ast.AsyncFunctionDef) else []
+    return {name for sub in _scope_nodes(body) if isinstance(sub, ast.Global) for name in sub.names}
+
+
+def _function_bound(node: ast.FunctionDef | ast.AsyncFunctionDef | ast.Lambda) -> frozenset[str]:
+    """A function's locals: its parameters and what its body binds, less its globals."""
+    args = node.args
+    every = [*args.posonlyargs, *args.args, *args.kwonlyargs, args.vararg, args.kwarg]
+    params = {a.arg for a in every if a is not None}
+    if isinstance(node, ast.Lambda):
+        return frozenset(params)
+    return frozenset(params | _scope_bound(node.body)) - _declared_global(node)
+
+
+def _module_bound(tree: ast.Module) -> dict[str, int]:
+    """Names a top-level assignment, import, def or class binds for good: each with the
+    last line of its first such binding. A name that anything deletes (`del`, the end of
+    an `except ... as` clause) or declares `global` is left out."""
+    unbound = {
+        name
+        for node in ast.walk(tree)
+        for name in (
+            node.names if isinstance(node, ast.Global)
+            else [node.name] if isinstance(node, ast.ExceptHandler) and node.name
+            else [node.id] if isinstance(node, ast.Name) and isinstance(node.ctx, ast.Del)
+            else []
+        )
+    }  # fmt: skip
+    found: dict[str, int] = {}
+    for stmt in tree.body:
+        names: set[str] = set()
+        if isinstance(stmt, ast.Assign | ast.AnnAssign) and stmt.value is not None:
+            targets = stmt.targets if isinstance(stmt, ast.Assign) else [stmt.target]
+            names = {n.id for target in targets for n in _stored(target)}
+        elif isinstance(stmt, ast.Import | ast.ImportFrom | ast.FunctionDef | ast.ClassDef):
+            names = _scope_bound([stmt])
+        for name in names - unbound:
+            found.setdefault(name, stmt.end_lineno or stmt.lineno)
+    return found

@@ -134,6 +134,12 @@ def test_an_honest_typed_answer_with_type_checking_imports_passes(
         "class Model:\n    def eval(self) -> None: ...\nModel().eval()\n",
         "from typing import TYPE_CHECKING\nif TYPE_CHECKING:\n    import torch\nelse:\n    pass\n",
         "import sys\nif sys.platform == 'win32':\n    SEP = '\\\\'\n",
+        # names of builtins bound by the code that reads them
+        "def scale(x: float, compile: bool = False) -> float:\n    return x if compile else -x\n",
+        "def spread(xs: list[float]) -> float:\n    vars = [x * x for x in xs]\n    return max(vars)\n",
+        "def pick(eval: int) -> int:\n    return sorted([eval for eval in range(eval)])[0]\n",
+        "from torch import compile\nfast = compile(lambda x: x)\n",
+        "from torch import compile\ndef build() -> object:\n    return compile(lambda x: x)\n",
     ],
 )
 def test_ordinary_code_around_a_typed_entrypoint_hides_nothing(tmp_path: Path, source: str) -> None:
@@ -181,6 +187,15 @@ def test_an_entrypoint_missing_beside_the_others_cannot_be_checked(tmp_path: Pat
         "import solution",
         "top_k_indices.__code__ = (lambda xs, k: []).__code__",
         "def __getattr__(name: str) -> object:\n    return print",
+        "import torch\ntorch.__builtins__['exec']('x = 1')",
+        "from torch import __builtins__",
+        # a name of a builtin that can still reach the builtin where it is read
+        "def patch() -> None:\n    global vars\n    vars()['top_k_indices'] = print",
+        "def rows() -> list[object]:\n    return [vars for vars in vars()]",
+        "def grab() -> object:\n    return vars()\nvars = grab()",
+        "vars = 1\ndel vars\nvars()['top_k_indices'] = print",
+        "vars = 1\ntry:\n    pass\nexcept ValueError as vars:\n    pass\nvars()['x'] = 1",
+        "if len('a') > 1:\n    vars = 1\nvars()['top_k_indices'] = print",
     ],
 )
 def test_code_run_from_text_or_names_written_by_name_are_refused(tmp_path: Path, line: str) -> None:
