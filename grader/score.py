@@ -33,6 +33,10 @@ def _fraction(check: Check) -> float:
         over = float(d["peak_bytes"]) / float(d["budget_bytes"])
         if d.get("setup_budget_bytes"):
             over = max(over, float(d["setup_bytes"]) / float(d["setup_budget_bytes"]))
+        if "footprint_budget_bytes" in d:  # held before the calls beyond the reference's
+            held_before = float(d["footprint_budget_bytes"]) - float(d["budget_bytes"])
+            charged = float(d["footprint_bytes"]) - held_before
+            over = max(over, charged / float(d["budget_bytes"]))
         return max(0.0, 2.0 - over)
     if check.name == "diff" and d.get("budget_lines"):
         return max(0.0, 2.0 - float(d["changed_lines"]) / float(d["budget_lines"]))

@@ -178,6 +178,7 @@ def channel_overhead(session: Session, calls: int = 100) -> float:
 class Footprint:
     peak_bytes: int  # the peak over the warm-up and the measured call, above `before`
     setup_bytes: int  # what importing the module and building the case's state left resident
+    held_bytes: int  # the same peak above the resident size before the import: all of it
     output: Any  # the measured call's sampled result
     case: Case
     inputs: tuple[Any, ...]  # the measured call's
@@ -213,7 +214,17 @@ def peak_memory(
         output = case.call(*sent_measured)
     sync()
     peak = worker.peak_resident_bytes()
-    return Footprint(max(0, peak - before), max(0, built - imported), output, case, measured)
+    # `held` is what a budget on the whole footprint reads: memory taken after `built`
+    # (a thread of the solution's, while the inputs are sent) raises `before` and would
+    # hide under it from `peak - before`, but not from this.
+    return Footprint(
+        peak_bytes=max(0, peak - before),
+        setup_bytes=max(0, built - imported),
+        held_bytes=max(0, peak - imported),
+        output=output,
+        case=case,
+        inputs=measured,
+    )
 
 
 def _peak_cuda_memory(session: Session, build: Callable[[], Case]) -> Footprint:
@@ -231,7 +242,14 @@ def _peak_cuda_memory(session: Session, build: Callable[[], Case]) -> Footprint:
     with session.measuring(1):
         output = case.call(*sent_measured)
     _, peak = session.request({"op": "cuda_memory"})["ok"]
-    return Footprint(max(0, int(peak) - int(before)), max(0, int(before)), output, case, measured)
+    return Footprint(
+        peak_bytes=max(0, int(peak) - int(before)),
+        setup_bytes=max(0, int(before)),
+        held_bytes=max(0, int(peak)),
+        output=output,
+        case=case,
+        inputs=measured,
+    )
 
 
 def same_result(candidate: Footprint, reference: Footprint) -> str | None:

@@ -115,6 +115,8 @@ class Measurer:
             "setup_bytes": found["candidate"].setup_bytes,
             "reference_peak_bytes": found["reference"].peak_bytes,
             "reference_setup_bytes": found["reference"].setup_bytes,
+            "held_bytes": found["candidate"].held_bytes,
+            "reference_held_bytes": found["reference"].held_bytes,
         }
         # Both sides ran the same inputs: the candidate must have computed the same thing.
         differs = same_result(found["candidate"], found["reference"])

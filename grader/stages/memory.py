@@ -16,9 +16,16 @@ IMPORT_ALLOWANCE_BYTES = 8 << 20
 def check_memory(ctx: GradeContext, result: ChildResult) -> Check:
     """Peak resident memory of the candidate's worker over the memory case, against the
     reference's worker on the same calls (the kernel's accounting, `grader.judge.measuring`).
-    Memory left resident by importing the solution and building the case counts too,
-    against the same budget (plus an allowance for imports): memory reserved before the
-    measured calls cannot hide their cost."""
+
+    Three budgets, all from the reference's figures on the same case:
+    - the calls' peak: `max_ratio` x the reference's, plus slack;
+    - setup (import and building the case): the same rule, plus an allowance for imports;
+    - the footprint, the peak over the calls above the resident size before the import:
+      what the reference held before its calls plus the allowance, plus the calls'
+      budget. Memory held before the calls and given back or reused during them
+      (ballast, a pool grown at import) would otherwise stand in for what the calls
+      use: what is held beyond the reference's counts as the calls' too.
+    """
     spec = ctx.kata.memory
     assert spec is not None
     record = first(result, "memory")
@@ -39,6 +46,10 @@ def check_memory(ctx: GradeContext, result: ChildResult) -> Check:
     setup, ref_setup = int(record["setup_bytes"]), int(record["reference_setup_bytes"])
     budget = int(spec.max_ratio * ref_peak + spec.slack_bytes)
     setup_budget = int(spec.max_ratio * ref_setup + spec.slack_bytes + IMPORT_ALLOWANCE_BYTES)
+    held, ref_held = int(record["held_bytes"]), int(record["reference_held_bytes"])
+    # What the reference held when its calls began (setup and the case's inputs).
+    ref_before = max(0, ref_held - ref_peak)
+    footprint_budget = ref_before + IMPORT_ALLOWANCE_BYTES + budget
     details = {
         "peak_bytes": peak,
         "reference_peak_bytes": ref_peak,
@@ -46,6 +57,9 @@ def check_memory(ctx: GradeContext, result: ChildResult) -> Check:
         "setup_bytes": setup,
         "reference_setup_bytes": ref_setup,
         "setup_budget_bytes": setup_budget,
+        "footprint_bytes": held,
+        "reference_footprint_bytes": ref_held,
+        "footprint_budget_bytes": footprint_budget,
     }
     problems = []
     if peak > budget:
@@ -59,6 +73,14 @@ def check_memory(ctx: GradeContext, result: ChildResult) -> Check:
         problems.append(
             f"importing and setting up kept {size(setup)} resident before the measured calls, "
             f"the reference {size(ref_setup)} (budget {size(setup_budget)})"
+        )
+    elif peak <= budget and held > footprint_budget:
+        problems.append(
+            f"import, setup and the calls together peaked at {size(held)}, "
+            f"the reference's at {size(ref_held)} (budget {size(footprint_budget)}: what the "
+            f"reference held before its calls and {size(IMPORT_ALLOWANCE_BYTES)} for imports, "
+            f"then the calls' {size(budget)}); memory held before the calls counts where it "
+            "is more than the reference's, since the calls can reuse it"
         )
     if not problems:
         return Check("memory", "pass", details=details)

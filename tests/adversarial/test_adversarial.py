@@ -116,6 +116,11 @@ CATALOGUE: dict[str, Verdict] = {
     "memory_ballast_at_import": Verdict(
         r"importing and setting up kept .* resident before the measured calls", check="memory"
     ),
+    "ballast_within_setup_budget": Verdict(
+        r"import, setup and the calls together peaked at .*memory held before the calls counts",
+        check="memory",
+        kata="kv-cache",
+    ),
     "slow_and_cached": Verdict(r"slower than the reference", check="speed"),
     "type_ignore_everywhere": Verdict(r"were not honoured", check="types"),
     "relaxed_mypy_config": Verdict(r"Function is missing a type annotation", check="types"),
