@@ -4,7 +4,10 @@ A worker calls `restrict()` before any candidate code runs. From then on, that
 process and everything it starts can:
 - read only what `readable` names: the interpreter, the installed dependencies and the
   system's libraries, never the grader, the reference stack, the kata folders, the
-  history store or the workspace (`read_rules` works out the rules);
+  history store or the workspace (`read_rules` works out the rules); of /dev, only the
+  devices that hand out bytes (never the user's terminals or disks);
+- make no ioctl on a device but the GPU's (Linux 6.10+), so an open terminal could not
+  have input typed into it;
 - write only beneath its private directory (and /dev/null), so the workspace, the kata
   folder, the history store and the home directory are untouched, and nothing it writes
   outlives the grade (/dev/shm only where asked: for the candidate's own visible tests,
@@ -44,11 +47,12 @@ MAKE_CHAR, MAKE_DIR, MAKE_REG, MAKE_SOCK, MAKE_FIFO, MAKE_BLOCK, MAKE_SYM = (
 )
 REFER = 1 << 13  # ABI 2
 TRUNCATE = 1 << 14  # ABI 3
+IOCTL_DEV = 1 << 15  # ABI 5
 NET_BIND_TCP, NET_CONNECT_TCP = 1 << 0, 1 << 1  # ABI 4
 SCOPE_ABSTRACT_UNIX_SOCKET, SCOPE_SIGNAL = 1 << 0, 1 << 1  # ABI 6
 
 # The rights that make sense on a file itself.
-FILE_RIGHTS = EXECUTE | WRITE_FILE | READ_FILE | TRUNCATE
+FILE_RIGHTS = EXECUTE | WRITE_FILE | READ_FILE | TRUNCATE | IOCTL_DEV
 
 
 class _RulesetAttr(ctypes.Structure):
@@ -110,13 +114,18 @@ def _executables() -> list[Path]:
     return paths
 
 
+# Of /dev, the devices that hand out bytes and nothing else. Not /dev itself: the
+# user's terminals (/dev/pts) would be readable, keystrokes included, and so would disks.
+DEVICES = ("/dev/null", "/dev/zero", "/dev/full", "/dev/random", "/dev/urandom")
+
+
 def gpu_present() -> bool:
     """An NVIDIA device node: the grade may use CUDA."""
     return Path("/dev/nvidiactl").exists()
 
 
 # Where a worker may read, before what is forbidden is carved out (`read_rules`).
-SYSTEM_ROOTS = ("/usr", "/lib", "/lib64", "/etc", "/sys", "/dev", "/opt")
+SYSTEM_ROOTS = ("/usr", "/lib", "/lib64", "/etc", "/sys", "/opt", *DEVICES)
 # Of /proc, the machine-wide files libraries read (torch, glibc, multiprocessing); a
 # worker's own /proc/PID is added once it exists (`own_proc`). Other processes' entries
 # stay closed: their environment may hold a CI job's secrets.
@@ -189,6 +198,9 @@ def restrict(
     if abi >= 4 and not network:
         attr.handled_access_net = NET_BIND_TCP | NET_CONNECT_TCP
         enforced.append("no TCP connections")
+    if abi >= 5:  # ioctls on devices: a terminal's TIOCSTI types into the user's shell
+        attr.handled_access_fs |= IOCTL_DEV
+        enforced.append("no device ioctls but the GPU's")
     if abi >= 6:
         attr.scoped = SCOPE_SIGNAL | SCOPE_ABSTRACT_UNIX_SOCKET
         enforced.append("no signals to other processes")
@@ -204,8 +216,11 @@ def restrict(
         # /dev/shm outlives a grade: a worker that could write there could hand the next
         # grade its results (a replay), so only a run that needs it gets it.
         shm = [Path("/dev/shm")] if shared_memory or devices else []
-        for path in [*writable, Path("/dev/null"), *shm, *devices]:
+        for path in [*writable, Path("/dev/null"), *shm]:
             _allow(libc, ruleset, path, write | read)
+        ioctl = IOCTL_DEV if abi >= 5 else 0
+        for path in devices:  # the CUDA driver talks to the GPU through ioctls
+            _allow(libc, ruleset, path, write | read | ioctl)
         for path in readable:
             _allow(libc, ruleset, path, read)
         for path in [*_executables(), *executables]:

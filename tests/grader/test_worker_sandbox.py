@@ -175,6 +175,20 @@ def test_the_worker_can_read_the_interpreter_and_the_solution(
     assert "output.txt" in sol.listdir(".")  # its own folder
 
 
+def test_the_worker_reads_the_byte_devices_but_not_the_terminals_or_disks(
+    probe: Session,
+) -> None:
+    sol = probe.module
+    assert len(sol.read("/dev/urandom")) == 64
+    assert sol.read("/dev/zero") == "\0" * 64
+    with pytest.raises(PermissionError):
+        sol.listdir("/dev")
+    for device in ("/dev/ptmx", "/dev/pts/ptmx", "/dev/tty", "/dev/console"):
+        if Path(device).exists():
+            with pytest.raises(PermissionError):
+                sol.read(device)
+
+
 def test_the_worker_can_write_only_its_own_folder(probe: Session, tmp_path: Path) -> None:
     sol = probe.module
     sol.write("here.txt")  # its cwd is its own folder
