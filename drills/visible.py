@@ -48,6 +48,7 @@ if TYPE_CHECKING:
 
 TIMEOUT_S = 60  # per test (pytest-timeout)
 DEADLINE_S = 600  # the whole run: past it, the worker is stopped
+JUNIT_MAX_BYTES = 32 << 20  # pytest's report of the run; the worker could make it huge
 POLL_S = 0.02
 # What the zygote imports besides the kata's own preload. Not the plugins given with
 # -p (pytest_timeout, hypothesis' plugin): pytest warns that a plugin imported before it
@@ -335,12 +336,14 @@ def _plugins(files: list[Path]) -> list[str]:
 
 
 def _echo(output: Path, sent: int) -> int:
-    """Copy what the worker wrote to `output` since byte `sent` to our stdout."""
+    """Copy what the worker wrote to `output` since byte `sent` to our stdout. The worker
+    owns its folder: a link it put there in place of the file is not followed (it would
+    print whatever the user can read, hidden suites included)."""
+    from grader.paths import read_own_file
+
     try:
-        with output.open("rb") as f:
-            f.seek(sent)
-            chunk = f.read()
-    except FileNotFoundError:
+        chunk = read_own_file(output, offset=sent)
+    except OSError:  # not there yet, or no longer the worker's own file
         return sent
     if chunk:
         sys.stdout.buffer.write(chunk)
@@ -371,11 +374,11 @@ def _result(junit: Path, status: int | None, stopped: str, echo: bool) -> Visibl
 def _read_junit(junit: Path) -> tuple[int, int, str, tuple[str, ...]]:
     """(passed, failed, the first failure in one line, the failing tests' names) from
     pytest's junit file."""
-    if not junit.exists():
-        return 0, 0, "", ()
+    from grader.paths import read_own_file
+
     try:
-        root = ET.parse(junit).getroot()
-    except ET.ParseError:
+        root = ET.fromstring(read_own_file(junit, JUNIT_MAX_BYTES))  # never through a link
+    except (OSError, ET.ParseError):
         return 0, 0, "", ()
     passed = failed = 0
     for suite in root.iter("testsuite"):

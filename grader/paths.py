@@ -73,8 +73,9 @@ def copy_own_file(src: Path, dst: Path) -> None:
     dst.write_bytes(read_own_file(src))
 
 
-def read_own_file(src: Path, max_bytes: int = -1) -> bytes:
-    """The content of the regular file `src` itself (at most `max_bytes` of it), never
+def read_own_file(src: Path, max_bytes: int = -1, offset: int = 0) -> bytes:
+    """The content of the regular file `src` itself (at most `max_bytes` of it, from
+    byte `offset`), never
     of what a symbolic link there points to: `O_NOFOLLOW` refuses the link at the moment
     of opening, so nothing can swap one in after a check. Whoever runs drill on a
     candidate's folder (a grader, a mock interviewer on a shared folder) reads only
@@ -88,6 +89,7 @@ def read_own_file(src: Path, max_bytes: int = -1) -> bytes:
     with os.fdopen(fd, "rb") as file:
         if not stat.S_ISREG(os.fstat(file.fileno()).st_mode):
             raise NotOwnFile(f"{src} is not a regular file")
+        file.seek(offset)
         return file.read(max_bytes)
 
 

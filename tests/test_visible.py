@@ -165,6 +165,34 @@ def test_the_tests_cannot_read_outside_the_allow_list(
     assert (ws / "solution.py").read_text() == MODEL
 
 
+@needs_landlock
+def test_links_the_tests_put_in_place_of_their_output_and_report_are_not_followed(
+    ws: Path, runner: VisibleRunner, tmp_path: Path, capfd: pytest.CaptureFixture[str]
+) -> None:
+    # drill reads the run's output and junit files with the user's rights: links there
+    # would print (or parse) anything the user can read, hidden suites included.
+    secret = tmp_path / "elsewhere" / "secret.txt"
+    secret.parent.mkdir()
+    secret.write_text("x" * 65536 + "SECRET-OF-THE-USER")  # past what was echoed before
+    (ws / "solution.py").write_text(MODEL)
+    (ws / "test_swap.py").write_text(
+        "import os\n\n"
+        "def test_swap_the_output_for_a_link() -> None:\n"
+        "    for n in os.listdir('/proc/self/fd'):\n"
+        "        try:\n"
+        "            output = os.readlink(f'/proc/self/fd/{n}')\n"
+        "        except OSError:\n"
+        "            continue\n"
+        "        if output.endswith('/output.txt'):\n"
+        "            break\n"
+        f"    os.symlink({str(secret)!r}, output + '.link')\n"
+        "    os.replace(output + '.link', output)\n"
+    )
+    result = runner.run(echo=True)
+    assert "SECRET-OF-THE-USER" not in capfd.readouterr().out
+    assert "SECRET-OF-THE-USER" not in result.first_failure
+
+
 def test_no_tests_collected_is_said(ws: Path, runner: VisibleRunner) -> None:
     (ws / "test_visible.py").write_text("from solution import top_k_indices\n")
     result = runner.run()
