@@ -8,6 +8,7 @@ from __future__ import annotations
 import json
 import os
 import random
+import sqlite3
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime
@@ -246,6 +247,7 @@ class GradeOutcome:
     report: Report
     workspace: Workspace
     history_moved_aside: Path | None
+    not_kept: str = ""  # why the history store could not keep this grade, if it could not
 
 
 def gate(report: Report | None, min_score: float | None) -> bool:
@@ -302,7 +304,11 @@ def grade(
     if report.partial:  # not a grade of the kata: neither history nor the session keep it
         hooks.on_grade(session, report, only)
         return GradeOutcome(report, ws, None)
-    store.record(session.attempt, ws.root, report)
+    not_kept = ""
+    try:
+        store.record(session.attempt, ws.root, report)
+    except sqlite3.Error as exc:  # the grade took minutes: show it, say it was not kept
+        not_kept = f"{type(exc).__name__}: {exc}"
     last_grade = {
         "at": report.graded_at,
         "score": round(report.score, 1),
@@ -317,7 +323,7 @@ def grade(
     # Re-read under the lock: another process may have added a hint meanwhile.
     session = ws.update(record)
     hooks.on_grade(session, report, only)
-    return GradeOutcome(report, ws, store.moved_aside)
+    return GradeOutcome(report, ws, store.moved_aside, not_kept)
 
 
 def grade_batch(

@@ -140,6 +140,14 @@ class EstimateRow:
     answered_at: str  # ISO time in UTC
 
 
+def _unreadable(exc: sqlite3.DatabaseError) -> bool:
+    """The file is not a database, or a damaged one: what moving it aside is for."""
+    code = getattr(exc, "sqlite_errorcode", None)
+    if code is None:  # raised without a code: by SQLite's Python layer, on a bad file
+        return not isinstance(exc, sqlite3.OperationalError)
+    return code & 0xFF in (sqlite3.SQLITE_CORRUPT, sqlite3.SQLITE_NOTADB)
+
+
 def store_path() -> Path:
     return data_dir() / "history.sqlite3"
 
@@ -154,7 +162,9 @@ class History:
         self.path.parent.mkdir(parents=True, exist_ok=True)
         try:
             conn = self._open()
-        except sqlite3.DatabaseError:
+        except sqlite3.DatabaseError as exc:
+            if not _unreadable(exc):  # locked, a full disk, an I/O error: not the file's fault
+                raise
             self._move_aside()
             conn = self._open()
         with closing(conn):

@@ -648,6 +648,12 @@ def grade_notes(outcome: GradeOutcome) -> None:
             style="dim",
         )
     store_moved_aside(outcome.history_moved_aside)
+    if outcome.not_kept:
+        err_console.print(
+            f"This grade is not in `drill history`: the history store could not be written "
+            f"({outcome.not_kept}). Grade again to keep it.",
+            style="yellow",
+        )
 
 
 def finding(f: Finding) -> None:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import sqlite3
 from contextlib import closing
 from pathlib import Path
@@ -10,6 +11,7 @@ import pytest
 
 from drills.history import VERSION, History, store_path, to_csv
 from grader.errors import BadInput
+from grader.kata import Kata
 from grader.report import Check, Report
 
 
@@ -54,6 +56,26 @@ def test_last_report_is_the_attempts_latest_grade() -> None:
     report = store.last_report("a1")
     assert report is not None and report["score"] == 90
     assert store.last_report("never-graded") is None
+
+
+@pytest.mark.parametrize("why", ["disk I/O error", "database is locked"])
+def test_a_store_that_cannot_be_written_now_is_an_error_not_moved_aside(
+    isolated_home: Path, monkeypatch: pytest.MonkeyPatch, why: str
+) -> None:
+    # A full disk, a file-size limit, another drill holding the lock: the store is fine,
+    # and moving it aside would hide every grade in it.
+    store = History()
+    store.record("a1", Path("/w"), make_report(60))
+    before = store.path.read_bytes()
+
+    def fails(conn: sqlite3.Connection, path: Path) -> None:
+        raise sqlite3.OperationalError(why)
+
+    with monkeypatch.context() as patched, pytest.raises(sqlite3.OperationalError, match=why):
+        patched.setattr("drills.history.migrate", fails)
+        History().record("a2", Path("/w"), make_report(70))
+    assert store.path.read_bytes() == before
+    assert [r.score for r in History().rows()] == [60]
 
 
 def test_a_corrupt_store_is_moved_aside_not_emptied(isolated_home: Path) -> None:
@@ -129,3 +151,25 @@ def test_export_gives_every_grade_oldest_first_with_its_checks(tmp_path: Path) -
     )
     assert lines[1] == "a1,sampling,/w,2026-11-23T08:00:00+00:00,50.0,False,120.0,1800.0,1,,pass"
     assert lines[2].endswith(",True,120.0,1800.0,1,fail,pass")
+
+
+def test_a_grade_the_store_cannot_keep_is_still_shown_and_says_so(
+    toy_katas_dir: Path, toy_kata: Kata, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # The grade took minutes: a locked store must not lose it.
+    import grader.pipeline
+    from drills import actions
+    from drills.workspace import start
+
+    ws = tmp_path / "ws"
+    start(toy_kata, ws, 600, force=False, resume=False)
+    monkeypatch.setattr(grader.pipeline, "grade", lambda kata, solution, **kw: make_report(90))
+
+    def locked(self: History, attempt: str, workspace: Path, report: Report) -> None:
+        raise sqlite3.OperationalError("database is locked")
+
+    monkeypatch.setattr(History, "record", locked)
+    outcome = actions.grade(ws, device="cpu", only=None)
+    assert outcome.report.score == 90
+    assert outcome.not_kept == "OperationalError: database is locked"
+    assert json.loads((ws / ".drill" / "session.json").read_text())["last_grade"]["score"] == 90
