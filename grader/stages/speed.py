@@ -87,9 +87,8 @@ def check_speed(ctx: GradeContext, result: ChildResult) -> Check:
         problems.append(
             (
                 "ratio",
-                f"{ratio:.1f}x slower than the reference (budget {spec.max_ratio:g}x): "
-                f"{duration(float(record['candidate_s']))} vs {duration(float(record['reference_s']))} "
-                f"per call on {device}",
+                f"{ratio:.1f}x slower than the reference (budget {spec.max_ratio:g}x; "
+                f"{_per_call(record, device)})",
             )
         )
     if problems:
@@ -148,12 +147,20 @@ def _tier_share(comparison: Comparison, spec: SpeedSpec) -> float | None:
 def _tier_reason(
     ratio: float, share: float, spec: SpeedSpec, record: dict[str, Any], device: str
 ) -> str:
-    per_call = (
-        f"{duration(float(record['candidate_s']))} vs {duration(float(record['reference_s']))} "
-        f"per call on {device}"
-    )
+    per_call = _per_call(record, device)
     head = f"{ratio:.1f}x the reference's time ({per_call}; full marks within {spec.max_ratio:g}x)"
     if share == 0:
         return f"{head}: past the last tier ({spec.tiers[-1][0]:g}x), no speed points"
     tier = next(r for r, s in spec.tiers if s == share)
     return f"{head}: within the {tier:g}x tier, {share:.0%} of the speed points"
+
+
+def _per_call(record: dict[str, Any], device: str) -> str:
+    """The times beside a ratio. The ratio is the median of each round's ratio, not the
+    ratio of these medians: the two can differ by a tenth or more on a busy machine."""
+    rounds = int(record.get("rounds", 0))
+    of = f"the median of {rounds} paired rounds" if rounds else "paired rounds"
+    return (
+        f"{of}; a timed call took {duration(float(record['candidate_s']))} vs "
+        f"{duration(float(record['reference_s']))} on {device}"
+    )
