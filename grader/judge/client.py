@@ -183,6 +183,7 @@ class WorkerProcess:
         # (nothing of the solution's had run yet): what import keeps counts as setup.
         self.import_rss: int | None = None
         self.dead = ""
+        self.last_times: tuple[float, float] | None = None  # (CPU, waiting) when killed
         self.hello: dict[str, Any] | None = None
         self._on_handle = on_handle
         self._on_exception_class = on_exception_class
@@ -266,6 +267,8 @@ class WorkerProcess:
         self.dead = self.zygote.why.get(self.pid) or describe_exit(status)
 
     def kill(self) -> None:
+        with contextlib.suppress(OSError):  # what it ran and waited, kept past its death
+            self.last_times = (self.cpu_seconds(), self.waiting_seconds())
         kill_tree(self.pid)
         if not self.dead:
             self.dead = "the solution's process was stopped"
@@ -278,6 +281,17 @@ class WorkerProcess:
         if self._clock is None:
             self._clock = _CpuClock(self.pid)
         return self._clock.seconds()
+
+    def waiting_seconds(self) -> float:
+        """Time its threads spent ready to run but waiting for a CPU (the scheduler's
+        run-queue delay): what a busy machine costs it, as against sleeping or blocking."""
+        total = 0
+        for task in Path(f"/proc/{self.pid}/task").iterdir():
+            try:
+                total += int((task / "schedstat").read_text().split()[1])
+            except (OSError, IndexError, ValueError):
+                continue  # a thread that ended meanwhile, or no scheduler statistics
+        return total / 1e9
 
     def _status(self, key: str) -> int:
         for line in Path(f"/proc/{self.pid}/status").read_text().splitlines():

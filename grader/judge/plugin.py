@@ -17,18 +17,27 @@ from grader.judge.channel import Channel
 _channel: Channel | None = None
 _skip: frozenset[str] = frozenset()
 _before_tests: Callable[[], None] = lambda: None  # noqa: E731
+# The solution's worker CPU clock (`Session.cpu_mark`), and its reading when the running
+# test started: a test that times out says how much of its time the solution ran.
+_cpu_mark: Callable[[], tuple[int, float, float] | None] = lambda: None  # noqa: E731
+_started_at: tuple[int, float, float] | None = None
 
 
 def install(
-    channel: Channel, skip: list[str] | None = None, before_tests: Callable[[], None] | None = None
+    channel: Channel,
+    skip: list[str] | None = None,
+    before_tests: Callable[[], None] | None = None,
+    cpu_mark: Callable[[], tuple[int, float, float] | None] | None = None,
 ) -> None:
     """Report over `channel`; leave out `skip` (tests a previous, stopped run already
     settled); call `before_tests` once the suite is collected (start the worker)."""
-    global _channel, _skip, _before_tests
+    global _channel, _skip, _before_tests, _cpu_mark
     _channel = channel
     _skip = frozenset(skip or ())
     if before_tests is not None:
         _before_tests = before_tests
+    if cpu_mark is not None:
+        _cpu_mark = cpu_mark
 
 
 def _send(record: dict[str, Any]) -> None:
@@ -106,22 +115,35 @@ def pytest_collection_finish(session: pytest.Session) -> None:
 
 
 def pytest_runtest_logstart(nodeid: str, location: Any) -> None:
+    global _started_at
+    _started_at = _cpu_mark()
     _send({"kind": "start", "nodeid": nodeid})
+
+
+def _solution_time() -> list[float] | None:
+    """[CPU seconds the solution's worker ran, seconds it waited for a CPU] since the
+    running test started (None if it was not the same worker throughout)."""
+    now = _cpu_mark()
+    if now is None or _started_at is None or now[0] != _started_at[0]:
+        return None
+    return [now[1] - _started_at[1], now[2] - _started_at[2]]
 
 
 def pytest_runtest_logreport(report: pytest.TestReport) -> None:
     if report.when == "call" or report.failed or report.skipped:
-        _send(
-            {
-                "kind": "result",
-                "nodeid": report.nodeid,
-                "when": report.when,
-                "outcome": report.outcome,
-                "message": _message(report) if not report.passed else "",
-                "line": _solution_line(report) if report.failed else None,
-                "duration": report.duration,
-            }
-        )
+        message = _message(report) if not report.passed else ""
+        record: dict[str, Any] = {
+            "kind": "result",
+            "nodeid": report.nodeid,
+            "when": report.when,
+            "outcome": report.outcome,
+            "message": message,
+            "line": _solution_line(report) if report.failed else None,
+            "duration": report.duration,
+        }
+        if "Timeout" in message:  # pytest-timeout's: how much of it the solution ran
+            record["solution_time"] = _solution_time()
+        _send(record)
 
 
 def pytest_sessionfinish(session: pytest.Session, exitstatus: int) -> None:

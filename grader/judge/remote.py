@@ -129,6 +129,20 @@ class Session:
                 raise SolutionUnavailable(self._unavailable)
             return worker
 
+    def cpu_mark(self) -> tuple[int, float, float] | None:
+        """(which worker, the CPU seconds it has used, the seconds it waited for a CPU):
+        None when none is running. Read from outside the worker, it cannot be forged."""
+        worker = self._worker
+        if worker is None:
+            return None
+        if worker.dead:  # a call the judge gave up on kills it: its last figures
+            times = worker.last_times
+            return None if times is None else (self.generation, *times)
+        try:
+            return self.generation, worker.cpu_seconds(), worker.waiting_seconds()
+        except OSError:  # it exited meanwhile
+            return None
+
     def close(self) -> None:
         """Stop the worker, even while another thread waits on it (that wait then fails)."""
         worker = self._worker

@@ -42,7 +42,8 @@ def main() -> None:
             with contextlib.suppress(SolutionUnavailable):
                 session.worker()
 
-    plugin.install(channel, config.get("skip"), before_tests=start_worker)
+    cpu_mark = session.cpu_mark if session is not None else None
+    plugin.install(channel, config.get("skip"), before_tests=start_worker, cpu_mark=cpu_mark)
     hidden = config["hidden_dir"]
     sys.path.insert(0, hidden)
     args = [

@@ -148,7 +148,7 @@ def _outcomes(
                 outcome = "error"
             elif r["outcome"] == "timeout" or "from pytest-timeout" in message:
                 outcome = "timeout"
-                message = f"did not finish within its {timeout_s:g} s timeout (an endless loop, or far too slow)"
+                message = _timed_out(timeout_s, r.get("solution_time"))
             elif r["outcome"] == "skipped" and r.get("when") == "setup":
                 # The suite's own skip marker (a CUDA-only test on a CPU machine): not counted.
                 outcome = "skipped"
@@ -266,3 +266,21 @@ def _error(ids: list[str], reason: str) -> tuple[Check, list[TestOutcome]]:
     outcomes = [TestOutcome(i, "not run", reason) for i in ids]
     details = {"passed": 0, "failed": len(ids), "total": len(ids), "failures": []}
     return Check("tests", "error", reason=reason, details=details), outcomes
+
+
+def _timed_out(timeout_s: float, spent: object) -> str:
+    """A timeout, with what the scheduler says of the solution's worker meanwhile: kept
+    waiting for a CPU most of that time (a busy machine), or not (an endless loop, far
+    too slow, or waiting on something that never comes)."""
+    head = f"did not finish within its {timeout_s:g} s timeout"
+    if not (isinstance(spent, list) and len(spent) == 2):
+        return f"{head} (an endless loop, or far too slow)"
+    ran, waited = (float(x) for x in spent)
+    if waited > max(ran, 0.25 * timeout_s):
+        return (
+            f"{head}, in which the solution ran for {ran:.1f} s and waited {waited:.1f} s "
+            "for a CPU: the machine was too busy to tell; grade again when it is quieter"
+        )
+    if ran < 0.25 * timeout_s:
+        return f"{head}, running for only {ran:.1f} s: it waited on something (a sleep, a lock)"
+    return f"{head}, running for {ran:.1f} s of CPU (an endless loop, or far too slow)"

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 import shutil
 from pathlib import Path
 
@@ -11,6 +12,7 @@ from grader import pipeline
 from grader.kata import Kata
 from grader.pipeline import grade
 from grader.report import Report
+from grader.stages.tests import _timed_out
 
 
 def grade_source(kata: Kata, tmp_path: Path, source: str, **kwargs: object) -> Report:
@@ -100,6 +102,24 @@ def test_an_endless_loop_times_out_per_test_and_the_grade_finishes(
     assert outcomes["test_k_zero_returns_nothing"] == "timeout"
     assert outcomes["test_ties_come_in_index_order"] == "passed"
     assert not report.passed
+    looped = next(t for t in report.tests if t.id.endswith("test_k_zero_returns_nothing"))
+    # What its worker ran (or, on a machine busy beside the grade's mypy, waited) meanwhile.
+    ran = r"running for \d+\.\d s of CPU \(an endless loop|ran for \d+\.\d s and waited"
+    assert re.search(ran, looped.reason), looped.reason
+
+
+@pytest.mark.parametrize(
+    ("ran", "waited", "said"),
+    [
+        (19.5, 0.3, "running for 19.5 s of CPU (an endless loop, or far too slow)"),
+        (0.2, 0.1, "running for only 0.2 s: it waited on something"),
+        (6.0, 13.5, "ran for 6.0 s and waited 13.5 s for a CPU: the machine was too busy"),
+    ],
+)
+def test_a_timeout_says_whether_the_solution_ran_waited_or_was_kept_waiting(
+    ran: float, waited: float, said: str
+) -> None:
+    assert said in _timed_out(20.0, [ran, waited])
 
 
 def test_importing_the_reference_is_refused(toy_kata: Kata, tmp_path: Path) -> None:
