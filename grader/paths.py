@@ -61,7 +61,16 @@ def off_limits() -> list[Path]:
     the history store and the caches."""
     ours = [package_dir(name) for name in ("grader", "reference", "drills", "katas")]
     found = [p for p in ours if p is not None]
-    return [*found, BUILTIN_KATAS, katas_dir(), data_dir(), cache_dir()]
+    return [*found, *_checkout_copies(found), BUILTIN_KATAS, katas_dir(), data_dir(), cache_dir()]
+
+
+def _checkout_copies(packages: list[Path]) -> list[Path]:
+    """Run from a source checkout (an editable install can put its root on sys.path, a
+    read root): the folders there that hold other copies of the hidden suites (git's
+    objects, a build, an sdist, the tests' fixtures). Not the checkout itself, which
+    may hold the virtual environment."""
+    roots = {p.parent for p in packages if (p.parent / "pyproject.toml").is_file()}
+    return [root / name for root in sorted(roots) for name in (".git", "build", "dist", "tests")]
 
 
 def copy_own_file(src: Path, dst: Path) -> None:

@@ -15,7 +15,7 @@ import pytest
 
 from grader.judge.client import WorkerSpec, ZygoteClient
 from grader.judge.remote import Session, SolutionUnavailable, WorkerDied
-from grader.paths import BUILTIN_KATAS, package_dir
+from grader.paths import BUILTIN_KATAS, off_limits, package_dir
 from grader.sandbox import start_zygote
 from grader.worker import landlock
 
@@ -260,3 +260,17 @@ def test_shared_memory_segments_a_worker_makes_go_with_it(probe: Session) -> Non
         if os.geteuid() != 0:
             pytest.skip("an IPC namespace of its own needs privileges this machine does not give")
     assert seen < 0, "a worker's shared memory segment outlived it"
+
+
+def test_a_checkout_on_the_read_roots_opens_neither_its_git_nor_its_tests() -> None:
+    # An editable install in compat mode puts the checkout's root on sys.path, which the
+    # zygote reads as a read root: git's objects and the tests hold the hidden suites too.
+    grader = package_dir("grader")
+    assert grader is not None
+    root = grader.parent
+    if not (root / "pyproject.toml").is_file():
+        pytest.skip("drill is installed, not run from a checkout")
+    rules = landlock.read_rules([root], off_limits())
+    for secret in (root / ".git", root / "tests", root / "katas", root / "grader"):
+        opened = [r for r in rules if secret.is_relative_to(r) or r.is_relative_to(secret)]
+        assert not opened, f"{secret} is readable through {opened}"
