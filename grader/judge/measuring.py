@@ -16,7 +16,8 @@ call and a measured call, above its resident size just before them.
 
 Every measured call returns a sample of its results (`grader.worker.serve`, select),
 and the candidate's results are checked against the reference's on the same inputs:
-a worker that skips the work to look fast or small is caught there.
+a worker that skips the work to look fast or small is caught there, unless it reads
+which elements are sampled and computes only those (docs/security.md).
 """
 
 from __future__ import annotations
