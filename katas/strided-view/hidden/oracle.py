@@ -27,6 +27,15 @@ def arange(n: int) -> torch.Tensor:
     return torch.arange(n, dtype=torch.float32)
 
 
+def precise(n: int, dtype: torch.dtype) -> torch.Tensor:
+    """n storage values of `dtype` that float32 cannot hold: odd int64 values above 2**30
+    (float32 steps by 128 there) or float64 thirds. A copy that changes the storage's
+    dtype changes them."""
+    if dtype == torch.int64:
+        return 2**30 + 2 * torch.arange(n, dtype=torch.int64) + 1
+    return torch.arange(n, dtype=torch.float64) / 3
+
+
 def make(
     storage: torch.Tensor,
     shape: Sequence[int],
@@ -123,3 +132,14 @@ def check_copy(ours: Any, theirs: torch.Tensor, source: Any, what: str) -> None:
     assert not shares(ours, source), (
         f"{what} must be a copy (torch copies here): a write through it changed the source"
     )
+
+
+def check_exact_copy(ours: Any, theirs: torch.Tensor, source: Any, what: str) -> None:
+    """check_copy, and the copy's storage keeps the source storage's dtype (elements compare
+    exactly only then: torch.equal promotes dtypes)."""
+    want, got = theirs.dtype, ours.storage.dtype
+    assert got == want, (
+        f"{what}: a copy's storage keeps the source storage's dtype {want}, got {got} "
+        "(allocate with dtype=storage.dtype and copy the elements, not their float values)"
+    )
+    check_copy(ours, theirs, source, what)

@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 import solution as sol
 import torch
-from oracle import arange, check_copy, check_view, layout, make
+from oracle import arange, check_copy, check_exact_copy, check_view, layout, make, precise
 
 
 def test_default_strides_are_row_major() -> None:
@@ -49,6 +49,29 @@ def test_lookup_rejects_out_of_range_and_wrong_counts_with_index_error() -> None
     for bad in [(4, 0), (0, 6), (-5, 0), (0, -7), (1,), (1, 1, 1)]:
         with pytest.raises(IndexError):
             t[bad]
+
+
+@pytest.mark.parametrize("bad", [(4, 0), (0, 6), (-5, 0), (0, -7), (1,), (1, 1, 1)])
+def test_writes_reject_out_of_range_and_wrong_counts_and_change_nothing(
+    bad: tuple[int, ...],
+) -> None:
+    # The storage runs past the (4, 6) grid, so an unchecked write lands somewhere in it.
+    t = sol.StridedTensor(arange(40), (4, 6))
+    try:
+        t[bad] = -1.0
+    except IndexError:
+        pass
+    else:
+        changed = (t.storage != arange(40)).nonzero().flatten().tolist()
+        pytest.fail(
+            f"t[{bad}] = v on shape (4, 6) must raise IndexError, as reading t[{bad}] does; "
+            f"it raised nothing and changed storage positions {changed}"
+        )
+    changed = (t.storage != arange(40)).nonzero().flatten().tolist()
+    assert not changed, (
+        f"t[{bad}] = v raised IndexError but changed storage positions {changed}: a rejected "
+        "write must change nothing"
+    )
 
 
 def test_writes_land_at_the_addressed_storage_position() -> None:
@@ -97,6 +120,39 @@ def test_gaps_and_reorderings_are_not_contiguous(
 def test_contiguous_of_a_contiguous_tensor_does_not_copy() -> None:
     ours, theirs = make(arange(30), (2, 1, 3), (3, 99, 1), 5)
     check_view(ours.contiguous(), theirs.contiguous(), ours, "contiguous() of a contiguous tensor")
+
+
+@pytest.mark.parametrize(
+    ("shape", "strides", "offset"), [((2, 1, 3), (3, 99, 1), 5), ((4, 6), (6, 1), 0)]
+)
+def test_contiguous_of_a_contiguous_tensor_returns_the_same_object(
+    shape: tuple[int, ...], strides: tuple[int, ...], offset: int
+) -> None:
+    # The tensor lives in the solution's process, so identity is tested by behaviour: an
+    # attribute set on the result must be set on the tensor itself.
+    t = sol.StridedTensor(arange(40), shape, strides, offset)
+    c = t.contiguous()
+    try:
+        c.offset = offset + 1
+    except Exception:  # a tensor that refuses writes (a frozen dataclass): nothing to see
+        return
+    got = t.offset
+    assert got == offset + 1, (
+        f"contiguous() of contiguous shape {shape}, strides {strides} must return self (the "
+        f"same object): after setting the result's offset to {offset + 1}, the tensor's own "
+        f"offset is still {got}, so contiguous() returned a new StridedTensor"
+    )
+
+
+@pytest.mark.parametrize("dtype", [torch.int64, torch.float64], ids=str)
+def test_contiguous_copy_keeps_the_storage_dtype_and_exact_values(dtype: torch.dtype) -> None:
+    ours, theirs = make(precise(30, dtype), (4, 3), (1, 4), 2)
+    check_exact_copy(
+        ours.contiguous(),
+        theirs.contiguous(),
+        ours,
+        f"contiguous() of shape (4, 3), strides (1, 4) over {dtype} storage",
+    )
 
 
 @pytest.mark.parametrize(

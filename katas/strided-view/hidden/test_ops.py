@@ -97,6 +97,20 @@ def test_expand_rejects_what_broadcasting_does_not_allow(shape: list[int]) -> No
         t.expand(shape)
 
 
+@pytest.mark.parametrize("shape", [[3, 0], [3, -2], [0, 3, 1], [-2, 3, 1]])
+def test_expand_rejects_sizes_below_one_for_size_one_and_new_dimensions(shape: list[int]) -> None:
+    t = sol.StridedTensor(arange(24), (3, 1))
+    try:
+        e = t.expand(shape)
+    except ValueError:
+        return
+    pytest.fail(
+        f"(3, 1).expand({shape}) must raise ValueError: a size-1 dimension may take any size "
+        "of at least 1, a new leading dimension too, and every size is at least 1 in this "
+        f"kata (no empty tensors); it returned shape {tuple(e.shape)}"
+    )
+
+
 def test_a_write_through_an_expanded_tensor_shows_at_every_broadcast_position() -> None:
     t = sol.StridedTensor(arange(24), (3, 1), (1, 1))
     e = t.expand([2, 3, 4])

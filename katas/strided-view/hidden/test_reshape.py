@@ -4,7 +4,8 @@ from __future__ import annotations
 
 import pytest
 import solution as sol
-from oracle import arange, check_copy, check_layout, check_view, make
+import torch
+from oracle import arange, check_copy, check_exact_copy, check_layout, check_view, make, precise
 
 
 def test_view_of_a_contiguous_tensor_is_row_major_and_shares_storage() -> None:
@@ -58,6 +59,16 @@ def test_reshape_views_a_non_contiguous_tensor_when_strides_allow() -> None:
 def test_reshape_copies_when_a_view_is_impossible() -> None:
     ours, theirs = make(arange(24), (6, 4), (1, 6))
     check_copy(ours.reshape([24]), theirs.reshape(24), ours, "(6, 4)/(1, 6).reshape([24])")
+
+
+@pytest.mark.parametrize("dtype", [torch.int64, torch.float64], ids=str)
+def test_a_reshape_that_copies_keeps_the_storage_dtype_and_exact_values(
+    dtype: torch.dtype,
+) -> None:
+    ours, theirs = make(precise(24, dtype), (6, 4), (1, 6))
+    check_exact_copy(
+        ours.reshape([24]), theirs.reshape(24), ours, f"(6, 4)/(1, 6).reshape([24]) over {dtype}"
+    )
 
 
 def test_narrowed_rows_view_within_a_row_and_copy_across_rows() -> None:
