@@ -109,6 +109,49 @@ def test_aging_is_exact_not_rounded_to_whole_intervals() -> None:
         )
 
 
+# (aging_interval, old arrival, old priority, new arrival, new priority), worked by hand:
+# the new request arrives a whole number of intervals after the old one with as many
+# priority levels less, so at the new arrival tick the old one's effective priority is
+#   old priority - (new arrival - old arrival) / aging_interval = new priority,
+# an exact tie, which the old request wins as the earlier submission. A key computed in
+# floating point (priority + arrival / aging_interval) rounds the two sides differently
+# in each of these cases and puts the new request first.
+EXACT_TIES = [
+    (3, 5, -2, 8, -3),  # -2 - 3/3 = -3
+    (3, 1, 0, 4, -1),  # 0 - 3/3 = -1
+    (3, 4, 0, 13, -3),  # 0 - 9/3 = -3
+    (5, 1, 0, 6, -1),  # 0 - 5/5 = -1
+    (5, 4, 1, 14, -1),  # 1 - 10/5 = -1
+    (5, 9, -1, 24, -4),  # -1 - 15/5 = -4
+]
+
+
+def pass_ticks(s: Any, first_id: int, n: int) -> None:
+    """n ticks, each a pop of a filler request (priority -100) submitted just before it."""
+    for k in range(n):
+        got = batch([(s.submit, (first_id + k, -100, "filler")), (s.pop, ())])[1]
+        assert got == first_id + k, f"a priority -100 filler must pop at once, got {got}"
+
+
+@pytest.mark.parametrize(("interval", "a_old", "p_old", "a_new", "p_new"), EXACT_TIES)
+def test_an_exact_aging_tie_goes_to_the_earlier_submission(
+    interval: int, a_old: int, p_old: int, a_new: int, p_new: int
+) -> None:
+    s = sol.RequestScheduler(interval)
+    pass_ticks(s, 1000, a_old)
+    s.submit(20, p_old, "old")  # arrival a_old
+    pass_ticks(s, 2000, a_new - a_old)
+    s.submit(10, p_new, "new")  # arrival a_new; the smaller id, which must not matter
+    got = pops(s, 2)
+    assert got == [20, 10], (
+        f"aging_interval {interval}, now {a_new}: request 20 (priority {p_old}, arrival "
+        f"{a_old}) has effective {p_old} - {a_new - a_old}/{interval} = {p_new} exactly, the "
+        f"same as request 10 (priority {p_new}, arrival {a_new}); the tie goes to 20, "
+        f"submitted first, so the pops are [20, 10]; got {got} (is the aging key rounded, "
+        "e.g. a float, or are ties broken by id?)"
+    )
+
+
 def test_older_requests_pass_newer_better_ones_as_they_age() -> None:
     # Interval 1: one step of priority per tick. An old priority-4 request submitted at
     # tick 0 and a priority-0 request submitted at tick 5: 4 - 5 < 0, the old one first.
