@@ -234,6 +234,19 @@ def test_tests_may_start_processes_with_spawn(ws: Path, runner: VisibleRunner) -
     assert (result.passed, result.failed) == (2, 0), result.first_failure
 
 
+def test_tests_may_make_unix_sockets(ws: Path, runner: VisibleRunner) -> None:
+    # multiprocessing's forkserver (Python 3.14's default) and its managers talk over
+    # them: the candidate's own tests keep them, where a grade's workers do not.
+    (ws / "solution.py").write_text(MODEL)
+    (ws / "test_socket.py").write_text(
+        "import socket\n\n"
+        "def test_a_unix_socket() -> None:\n"
+        "    socket.socket(socket.AF_UNIX, socket.SOCK_STREAM).close()\n"
+    )
+    result = runner.run()
+    assert (result.passed, result.failed) == (2, 0), result.first_failure
+
+
 def test_a_profiled_run_ends_with_the_solutions_functions_by_time(
     ws: Path, runner: VisibleRunner, capfd: pytest.CaptureFixture[str]
 ) -> None:

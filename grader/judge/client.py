@@ -19,7 +19,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from grader.worker.signals import death, kill_tree
+from grader.worker.signals import NOT_ALONE, children, death, kill_tree
 from grader.worker.wire import (
     Decoded,
     Decoder,
@@ -281,6 +281,14 @@ class WorkerProcess:
         if self._clock is None:
             self._clock = _CpuClock(self.pid)
         return self._clock.seconds()
+
+    def require_alone(self) -> None:
+        """A measured worker may start no process: the zygote counts every 0.2 s, and
+        this check after measuring makes the verdict not hang on that count's timing."""
+        if children(self.pid):
+            self.dead = NOT_ALONE
+            self.kill()
+            raise WorkerDied(NOT_ALONE)
 
     def waiting_seconds(self) -> float:
         """Time its threads spent ready to run but waiting for a CPU (the scheduler's

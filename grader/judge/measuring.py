@@ -108,6 +108,7 @@ class RemoteSide:
                 self.outputs[self.calls + j] = self.case.call(*args)
         self.sync()
         wall = time.perf_counter() - start
+        worker.require_alone()
         cpu = worker.cpu_seconds()
         spent, worker.cpu_mark = cpu - mark, cpu
         self.calls += n
@@ -215,6 +216,7 @@ def peak_memory(
         output = case.call(*sent_measured)
     sync()
     peak = worker.peak_resident_bytes()
+    worker.require_alone()
     # `held` is what a budget on the whole footprint reads: memory taken after `built`
     # (a thread of the solution's, while the inputs are sent) raises `before` and would
     # hide under it from `peak - before`, but not from this.
@@ -243,6 +245,7 @@ def _peak_cuda_memory(session: Session, build: Callable[[], Case]) -> Footprint:
     with session.measuring(1):
         output = case.call(*sent_measured)
     _, peak = session.request({"op": "cuda_memory"})["ok"]
+    session.worker().require_alone()
     return Footprint(
         peak_bytes=max(0, int(peak) - int(before)),
         setup_bytes=max(0, int(before)),

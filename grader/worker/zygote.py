@@ -42,10 +42,10 @@ import traceback
 from pathlib import Path
 from typing import Any
 
-from grader.worker import build, landlock, visible
+from grader.worker import build, landlock, seccomp, visible
 from grader.worker import serve as serve_module
 from grader.worker.serve import serve
-from grader.worker.signals import kill_tree
+from grader.worker.signals import NOT_ALONE, children, kill_tree
 
 PR_SET_PDEATHSIG, PR_SET_CHILD_SUBREAPER = 1, 36
 POLL_S = 0.05
@@ -150,8 +150,7 @@ class Zygote:
                         f"the solution's process started more than {limit - 1} processes"
                         " and was stopped"
                         if limit > 2
-                        else "the solution's process started another process while being"
-                        " measured (a measured worker runs alone) and was stopped"
+                        else NOT_ALONE
                     )
                     kill_tree(pid)
 
@@ -226,8 +225,24 @@ class Zygote:
             executables=programs,
             shared_memory=request.get("entry") == "pytest",  # the candidate's own tests
         )
+        # The candidate's own tests may use multiprocessing's unix sockets, as /dev/shm;
+        # on a GPU, whose driver and NCCL may use them, they stay open too.
+        _leave_the_kernels_other_doors(
+            unix_sockets=request.get("entry") == "pytest" or landlock.gpu_present()
+        )
         sys.dont_write_bytecode = True
         return socket.socket(fileno=keep)
+
+
+def _leave_the_kernels_other_doors(unix_sockets: bool) -> None:
+    """What Landlock does not govern (grader/worker/seccomp.py): root's capabilities go
+    (after the IPC namespace, which needs CAP_SYS_ADMIN, and after Landlock's rules are
+    in place, whose folders are opened with root's rights), then the seccomp filter
+    refuses the calls that reach other processes of the same user, sockets other than
+    TCP, the keyrings and the rest. Where the machine or kernel cannot take the filter,
+    the worker runs without it, as it runs without Landlock where that is missing."""
+    seccomp.drop_capabilities()
+    seccomp.install(unix_sockets)
 
 
 def _work(request: dict[str, Any], sock: socket.socket) -> int:
@@ -279,9 +294,7 @@ def _descendants(pid: int, stop_at: int) -> int:
     while todo and seen < stop_at:
         current = todo.pop()
         seen += 1
-        for task in Path(f"/proc/{current}/task").glob("*/children"):
-            with contextlib.suppress(OSError, ValueError):
-                todo.extend(int(p) for p in task.read_text().split())
+        todo.extend(children(current))
     return seen
 
 

@@ -73,7 +73,8 @@ CATALOGUE: dict[str, Verdict] = {
     "fork_bomb": Verdict(r"started more than 15 processes"),
     "flood_output": Verdict(r"output is capped at 64 MiB"),
     "threads_left_running": Verdict(r"", check="ok"),
-    "detached_survivor": Verdict(r"", check="ok"),
+    # Correct, but every worker it runs in starts processes: the measured ones are stopped.
+    "detached_survivor": Verdict(r"started another process while being measured", check="memory"),
     # Reaching outside the worker.
     "spawn_subprocess": Verdict(DENIED),
     "network_connection": Verdict(DENIED),
@@ -120,6 +121,20 @@ CATALOGUE: dict[str, Verdict] = {
         r"import, setup and the calls together peaked at .*memory held before the calls counts",
         check="memory",
         kata="kv-cache",
+    ),
+    "limit_other_processes": Verdict(
+        r"PermissionError: refused on the parent: prlimit, setpriority, sched_setaffinity, ioprio_set"
+    ),
+    "udp_datagram": Verdict(DENIED),
+    "unix_socket_to_a_daemon": Verdict(DENIED),
+    "keyring_channel": Verdict(
+        r"PermissionError: \[Errno 1\] the keyrings: Operation not permitted"
+    ),
+    "immutable_folder": Verdict(
+        r"PermissionError: \[Errno 1\] FS_IOC_SETFLAGS: Operation not permitted"
+    ),
+    "root_capabilities": Verdict(
+        r"PermissionError: no capabilities, and sethostname: Operation not permitted"
     ),
     "slow_and_cached": Verdict(r"slower than the reference", check="speed"),
     "type_ignore_everywhere": Verdict(r"were not honoured", check="types"),

@@ -13,17 +13,14 @@ from pathlib import Path
 
 import pytest
 
-from grader.judge.client import WorkerSpec, ZygoteClient
 from grader.judge.remote import Session, SolutionUnavailable, WorkerDied
 from grader.paths import BUILTIN_KATAS, off_limits, package_dir
-from grader.sandbox import start_zygote
 from grader.worker import landlock
+from tests.grader.sandboxed import serving
 
 pytestmark = pytest.mark.skipif(
     landlock.abi_version() < 1, reason="the worker's read restrictions need Landlock"
 )
-
-LIMITS = {"cpu_s": 60, "memory_mb": 2048, "file_mb": 8, "open_files": 256, "processes": 8}
 
 PROBE = '''
 import os, signal, time, ctypes
@@ -83,23 +80,8 @@ def lone_surrogate(raise_it: bool) -> str:
 @pytest.fixture
 def probe(tmp_path: Path) -> Iterator[Session]:
     """A session serving PROBE from a private folder, under the grade's sandbox."""
-    grade = tmp_path / "grade"
-    solution = grade / "solution"
-    solution.mkdir(parents=True)
-    (solution / "solution.py").write_text(PROBE)
-    zygote = start_zygote(grade, [], [*_ours(), tmp_path / "outside"])
-    client = ZygoteClient(zygote.new_client())
-
-    def spec(n: int) -> WorkerSpec:
-        return WorkerSpec("solution", [str(solution)], grade / f"w{n}", LIMITS, [str(solution)])
-
-    session = Session(client, spec, import_timeout_s=30)
-    try:
+    with serving(tmp_path, PROBE, [*_ours(), tmp_path / "outside"]) as session:
         yield session
-    finally:
-        session.close()
-        client.sock.close()
-        zygote.stop()
 
 
 def _ours() -> list[Path]:
