@@ -231,11 +231,9 @@ def run_child(
     watchdog: Watchdog | None = None,
     cancel: threading.Event | None = None,
     zygote_fd: int | None = None,
-    gate: threading.Event | None = None,
 ) -> ChildResult:
     """Run the judge process `python -I -m module config.json` in `workdir`; return what
-    it reported. With `zygote_fd`, the judge may ask the zygote for workers. With
-    `gate`, its stdin is a pipe on which it reads one byte once `gate` is set."""
+    it reported. With `zygote_fd`, the judge may ask the zygote for workers."""
     if _stopping.is_set():
         raise Stopped
     config_path = workdir / f"{module.rsplit('.', 1)[-1]}.json"
@@ -255,7 +253,7 @@ def run_child(
                 cwd=workdir,
                 env=child_env(workdir, extra),
                 pass_fds=fds,
-                stdin=subprocess.PIPE if gate is not None else subprocess.DEVNULL,
+                stdin=subprocess.DEVNULL,
                 stdout=out,
                 stderr=subprocess.STDOUT,
                 start_new_session=True,
@@ -283,11 +281,6 @@ def run_child(
                 if cancel is not None and cancel.is_set():
                     stop_reason = NOT_NEEDED
                     break
-                if gate is not None and gate.is_set() and proc.stdin and not proc.stdin.closed:
-                    with contextlib.suppress(OSError):  # it may have ended meanwhile
-                        proc.stdin.write(b"1")
-                    with contextlib.suppress(OSError):
-                        proc.stdin.close()
                 if not finished_at and any(r.get("kind") == "finish" for r in reader.records[-3:]):
                     finished_at = now
                 if finished_at and now - finished_at > FINISH_GRACE_S:
@@ -296,9 +289,6 @@ def run_child(
                 time.sleep(0.1)
         finally:
             # Whatever happened, nothing the child started outlives the grade.
-            if proc.stdin and not proc.stdin.closed:
-                with contextlib.suppress(OSError):
-                    proc.stdin.close()
             _kill_group(proc.pid)
             proc.wait()
             with _running_lock:

@@ -224,12 +224,6 @@ class Measurer:
             self.channel.send({"kind": "integration", "device": device, "difference": difference})
 
 
-def _tests_passed(config: dict[str, Any]) -> bool:
-    """Speed is timed once the hidden tests have passed and their workers are gone (the
-    parent writes a byte on our stdin then; it closes it if they failed)."""
-    return not config.get("after_tests") or sys.stdin.buffer.read(1) == b"1"
-
-
 def main() -> None:
     config, channel, zygote = setup(sys.argv[1])
     assert zygote is not None, "the measurement judge needs workers"
@@ -253,16 +247,12 @@ def main() -> None:
             return
         finally:
             probe.close()
-        if config.get("memory"):
-            with one_measurement_at_a_time() as waited:
-                channel.send({"kind": "lock", "waited_s": waited})
+        with one_measurement_at_a_time() as waited:
+            channel.send({"kind": "lock", "waited_s": waited})
+            if config.get("memory"):
                 measurer.memory(getattr(cases, config["memory"]["case"]), device)
-        if config.get("integration"):
-            measurer.integration(getattr(cases, config["integration"]["case"]), device)
-        if config.get("speed") and _tests_passed(config):
-            spec = config["speed"]
-            with one_measurement_at_a_time() as waited:
-                channel.send({"kind": "lock", "waited_s": waited})
+            if config.get("speed"):
+                spec = config["speed"]
                 measurer.speed(
                     getattr(cases, spec["case"]),
                     device,
@@ -271,6 +261,8 @@ def main() -> None:
                     spec.get("max_growth"),
                     baseline=spec.get("baseline") == "starter",
                 )
+        if config.get("integration"):
+            measurer.integration(getattr(cases, config["integration"]["case"]), device)
         channel.send({"kind": "finish"})
     finally:
         measurer.close()

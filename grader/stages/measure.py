@@ -23,17 +23,10 @@ def run_measurements(
     speed: bool,
     cancel: threading.Event | None = None,
     integration: bool = False,
-    tests_passed: threading.Event | None = None,
 ) -> ChildResult:
-    """The measured cases in one judge process. With `tests_passed`, speed waits for it:
-    the hidden tests' workers run the solution too, and nothing of theirs may share the
-    machine with the timing (an accomplice could burn CPU in the reference's turns)."""
     kata = ctx.kata
-    gated = tests_passed is not None and speed
-    deadline_s = DEADLINE_S + (kata.test_deadline_s if gated else 0.0)
     config: dict[str, Any] = {
-        **ctx.judge_config("measure", deadline_s),
-        "after_tests": gated,
+        **ctx.judge_config("measure", DEADLINE_S),
         "import_timeout_s": kata.import_timeout_s,
         "device": ctx.device,
         "memory": dataclasses.asdict(kata.memory) if memory and kata.memory else None,
@@ -46,10 +39,9 @@ def run_measurements(
         "grader.judge.run_measure",
         config,
         ctx.stage_dir("measure"),
-        deadline_s=deadline_s,
+        deadline_s=DEADLINE_S,
         cancel=cancel,
         zygote_fd=ctx.zygote.new_client(),
-        gate=tests_passed if gated else None,
     )
 
 
