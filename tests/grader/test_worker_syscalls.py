@@ -77,11 +77,14 @@ def on_itself() -> dict[str, int]:
     in a thread of it, and in a process it forks."""
     def calls() -> dict[str, int]:
         soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
+        # Never below the current niceness: lowering it needs CAP_SYS_NICE, which a
+        # worker gives up, and the judge itself may run niced (nice 19 in some CI).
+        nicer = max(15, os.getpriority(os.PRIO_PROCESS, 0))
         return {
             "prlimit": _errno(lambda: resource.prlimit(0, resource.RLIMIT_NOFILE, (soft - 1, hard))),
             "setrlimit": _errno(lambda: resource.setrlimit(resource.RLIMIT_CORE, (0, 0))),
-            "setpriority": _errno(lambda: os.setpriority(os.PRIO_PROCESS, 0, 15)),
-            "setpriority-group": _errno(lambda: os.setpriority(os.PRIO_PGRP, 0, 15)),
+            "setpriority": _errno(lambda: os.setpriority(os.PRIO_PROCESS, 0, nicer)),
+            "setpriority-group": _errno(lambda: os.setpriority(os.PRIO_PGRP, 0, nicer)),
             "sched_setaffinity": _errno(lambda: os.sched_setaffinity(0, os.sched_getaffinity(0))),
             "ioprio_set": _errno(lambda: libc.syscall(NUMBERS["ioprio_set"], 1, 0, (2 << 13) | 7)),
         }
