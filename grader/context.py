@@ -34,6 +34,9 @@ class GradeContext:
     device: str  # "auto", "cpu" or "cuda"
     zygote: ZygoteProcess  # forks the workers that run the solution (and the reference)
     native: Build | None = None  # the candidate's C sources, built (katas with native code)
+    # Stop the hidden suite at its first failing test: enough to know that a known-wrong
+    # variant is caught (`drill validate`), never how a candidate's grade is counted.
+    first_failure_stops: bool = False
 
     @property
     def solution(self) -> Path:

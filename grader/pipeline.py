@@ -83,10 +83,13 @@ def grade(
     strict_time: bool = False,
     zygote: ZygoteProcess | None = None,
     variant: str | None = None,
+    first_failure_stops: bool = False,
 ) -> Report:
     """Grade `solution`. The grade's workers fork from `zygote` when one is given, already
     running under the same rules (`drill watch` keeps one warm); else from a zygote of
-    the grade's own. `variant`: the planted bug a bug hunt's session was given."""
+    the grade's own. `variant`: the planted bug a bug hunt's session was given.
+    `first_failure_stops`: the hidden suite stops at its first failure and the tests
+    not run fail (for `drill validate`, which asks only whether a variant is caught)."""
     wanted = _wanted(kata, only)
     if device == "cuda":
         require_cuda()
@@ -99,7 +102,9 @@ def grade(
             zygote = start_zygote(workdir, list(kata.preload), forbidden)
         try:
             built = build_native(kata, solution, workdir, solution_dir, zygote)
-            ctx = GradeContext(kata, workdir, solution_dir, device, zygote, built)
+            ctx = GradeContext(
+                kata, workdir, solution_dir, device, zygote, built, first_failure_stops
+            )
             checks, outcomes, used_device = _run_stages(ctx, wanted, variant)
             if stopping():  # stopped from another thread (quitting `drill watch`): no grade
                 raise Stopped

@@ -256,7 +256,7 @@ def check_starter(kata: Kata, device: str = "cpu") -> Finding:
     passes the hidden tests and earns no speed points."""
     path = kata.starter_dir / "solution.py"
     if kata.format != "speedup":
-        starter = grade(kata, path, device=device, only={"tests"})
+        starter = grade(kata, path, device=device, only={"tests"}, first_failure_stops=True)
         return Finding(
             kata.id, "starter does not pass", not starter.passed, caught_by(starter) or "it passed"
         )
@@ -285,7 +285,8 @@ def check_mutant(kata: Kata, mutant: Mutant, device: str = "cpu") -> Finding:
         wanted.add("tests")
     with tempfile.TemporaryDirectory(prefix="drill-mutant-") as tmp:
         solution = write_mutant(kata, mutant, Path(tmp))
-        report = grade(kata, solution, device=device, only=wanted)
+        # Caught is all we ask of the hidden tests here: their first failure is enough.
+        report = grade(kata, solution, device=device, only=wanted, first_failure_stops=True)
     missed = []
     for name in mutant.caught_by:
         check = report.checks[name]

@@ -68,6 +68,8 @@ def main() -> None:
     ]
     if config.get("collect_only"):
         args.append("--collect-only")
+    if config.get("exitfirst"):
+        args.append("--exitfirst")
     try:
         pytest.main(args, plugins=[plugin])
     finally:

@@ -133,10 +133,10 @@ def test_name(nodeid: str) -> str:
 
 
 def _outcomes(
-    ids: list[str], rec: _Records, child: ChildResult, timeout_s: float
+    ids: list[str], rec: _Records, child: ChildResult, timeout_s: float, stopped: str = ""
 ) -> list[TestOutcome]:
     last_started = rec.started[-1] if rec.started else ""
-    ended = child.exit_description()
+    ended = stopped or child.exit_description()
     collect = short(rec.collect_errors[0]) if rec.collect_errors else ""
     outcomes = []
     for nodeid in ids:
@@ -192,7 +192,8 @@ def check_tests(ctx: GradeContext) -> tuple[Check, list[TestOutcome]]:
     rec, child = _run_suite(ctx)
     if child.overflow:
         return _error(ids, "the judge's report was larger than the grader accepts")
-    outcomes = _outcomes(ids, rec, child, ctx.kata.test_timeout_s)
+    stopped = "the suite stopped at its first failure" if ctx.first_failure_stops else ""
+    outcomes = _outcomes(ids, rec, child, ctx.kata.test_timeout_s, stopped)
     passed = sum(o.outcome == "passed" for o in outcomes)
     skipped = sum(o.outcome == "skipped" for o in outcomes)
     failures = [o for o in outcomes if o.outcome not in ("passed", "skipped")]
@@ -210,6 +211,8 @@ def check_tests(ctx: GradeContext) -> tuple[Check, list[TestOutcome]]:
     missing = facts.missing(ctx.kata.entrypoints)
     first = failures[0]
     reason = f"{len(failures)} of {len(ids) - skipped} hidden tests fail; first: {test_name(first.id)}: {first.reason}"
+    if ctx.first_failure_stops:
+        reason = f"the suite stopped at its first failure, {test_name(first.id)}: {first.reason}"
     unavailable = _import_failure(failures)
     if unavailable:
         reason = f"{unavailable}: every hidden test fails"
@@ -240,6 +243,7 @@ def _run_suite(ctx: GradeContext) -> tuple[_Records, ChildResult]:
                 "import_timeout_s": kata.import_timeout_s,
                 "timeout_s": kata.test_timeout_s,
                 "skip": sorted(rec.results),
+                "exitfirst": ctx.first_failure_stops,
             },
             ctx.stage_dir("tests"),
             deadline_s=remaining,
@@ -259,6 +263,8 @@ def _run_suite(ctx: GradeContext) -> tuple[_Records, ChildResult]:
             "outcome": outcome,
             "message": child.exit_description(),
         }
+        if ctx.first_failure_stops:
+            break
     return rec, child
 
 

@@ -108,6 +108,28 @@ def test_an_endless_loop_times_out_per_test_and_the_grade_finishes(
     assert re.search(ran, looped.reason), looped.reason
 
 
+def test_a_suite_asked_to_stop_at_its_first_failure_runs_no_further(
+    toy_kata: Kata, tmp_path: Path
+) -> None:
+    # Wrong for a negative k only: the fifth test of seven fails; a full grade runs on.
+    source = (
+        "def top_k_indices(xs: list[float], k: int) -> list[int]:\n"
+        "    return sorted(range(len(xs)), key=lambda i: (-xs[i], i))[:k]\n"
+    )
+    full = grade_source(toy_kata, tmp_path, source, only={"tests"})
+    stopped = grade_source(toy_kata, tmp_path, source, only={"tests"}, first_failure_stops=True)
+    assert [t.outcome for t in full.tests] == ["passed"] * 4 + ["failed", "passed", "passed"]
+    assert full.checks["tests"].reason.startswith("1 of 7 hidden tests fail")
+    outcomes = [(t.id.rsplit("::", 1)[-1], t.outcome) for t in stopped.tests]
+    assert [o for _, o in outcomes] == ["passed"] * 4 + ["failed", "not run", "not run"]
+    assert outcomes[4][0] == "test_negative_k_returns_nothing"
+    assert stopped.checks["tests"].status == "fail" and not stopped.passed
+    assert stopped.checks["tests"].reason.startswith(
+        "the suite stopped at its first failure, test_negative_k_returns_nothing: "
+    )
+    assert stopped.tests[5].reason == "never ran: the suite stopped at its first failure"
+
+
 @pytest.mark.parametrize(
     ("ran", "waited", "said"),
     [
