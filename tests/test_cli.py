@@ -232,7 +232,8 @@ def test_a_hint_is_not_spent_without_a_yes(toy_katas_dir: Path, tmp_path: Path) 
 
 def test_shell_completion_is_offered() -> None:
     # Typer names the shell from the process tree; a runner's tree may hold none (a
-    # detached CI job), so the script is asked of bash, run as a user's shell runs it.
+    # detached CI job), so the script is asked of bash, run as a user's shell runs it
+    # (`; exit $?` keeps bash from exec'ing drill in its place, which would leave no bash).
     shown = subprocess.run(
         ["bash", "-c", f"{shlex.quote(sys.executable)} -m drills --show-completion; exit $?"],
         capture_output=True, text=True, timeout=300, check=False,

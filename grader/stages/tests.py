@@ -210,9 +210,10 @@ def check_tests(ctx: GradeContext) -> tuple[Check, list[TestOutcome]]:
         return Check("tests", "pass", details=details), outcomes
     missing = facts.missing(ctx.kata.entrypoints)
     first = failures[0]
-    reason = f"{len(failures)} of {len(ids) - skipped} hidden tests fail; first: {test_name(first.id)}: {first.reason}"
     if ctx.first_failure_stops:
         reason = f"the suite stopped at its first failure, {test_name(first.id)}: {first.reason}"
+    else:
+        reason = f"{len(failures)} of {len(ids) - skipped} hidden tests fail; first: {test_name(first.id)}: {first.reason}"
     unavailable = _import_failure(failures)
     if unavailable:
         reason = f"{unavailable}: every hidden test fails"

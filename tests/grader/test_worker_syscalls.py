@@ -78,7 +78,7 @@ def on_itself() -> dict[str, int]:
     def calls() -> dict[str, int]:
         soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
         # Never below the current niceness: lowering it needs CAP_SYS_NICE, which a
-        # worker gives up, and the judge itself may run niced (nice 19 in some CI).
+        # worker gives up, and these tests may themselves run niced (nice 19 in CI).
         nicer = max(15, os.getpriority(os.PRIO_PROCESS, 0))
         return {
             "prlimit": _errno(lambda: resource.prlimit(0, resource.RLIMIT_NOFILE, (soft - 1, hard))),
