@@ -8,8 +8,9 @@ Three kinds of child, none of which shares a process with candidate code:
 - the zygote (`start_zygote`), which forks the sandboxed workers that do run
   candidate code, for the judge processes only.
 
-A child that stops answering or outlives its deadline is killed with its process
-group; the zygote kills every process a worker left behind.
+Judges and zygotes are forked by warm servers (`grader.forkserver`) that imported
+torch once for this process. A child that stops answering or outlives its deadline is
+killed with its process group; the zygote kills every process a worker left behind.
 """
 
 from __future__ import annotations
@@ -27,6 +28,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from grader.errors import InternalError
+from grader.forkserver import Forked, ForkServer, ServerError
 from grader.worker.signals import death
 
 # Environment a child inherits from ours; everything else is dropped (no PYTHONPATH,
@@ -95,28 +98,31 @@ class ChildResult:
         return f"the process exited with status {rc} before finishing"
 
 
+# What every judge process's environment holds besides PASS_ENV, HOME and TMPDIR.
+JUDGE_ENV = {
+    "PYTHONDONTWRITEBYTECODE": "1",
+    "PYTHONHASHSEED": "0",
+    "PYTHONUNBUFFERED": "1",
+    "PYTEST_DISABLE_PLUGIN_AUTOLOAD": "1",
+    # A fixed thread count: speed ratios are comparable, and RLIMIT_DATA is not
+    # inflated by a pool sized to the machine.
+    "OMP_NUM_THREADS": "1",
+    "MKL_NUM_THREADS": "1",
+    "TOKENIZERS_PARALLELISM": "false",
+    "HF_HUB_OFFLINE": "1",
+}
+
+
+def _passed_env() -> dict[str, str]:
+    return {k: os.environ[k] for k in PASS_ENV if k in os.environ}
+
+
 def child_env(workdir: Path, extra: dict[str, str] | None = None) -> dict[str, str]:
-    env = {k: os.environ[k] for k in PASS_ENV if k in os.environ}
     home = workdir / "home"
     tmp = workdir / "tmp"
     home.mkdir(exist_ok=True)
     tmp.mkdir(exist_ok=True)
-    env.update(
-        HOME=str(home),
-        TMPDIR=str(tmp),
-        PYTHONDONTWRITEBYTECODE="1",
-        PYTHONHASHSEED="0",
-        PYTHONUNBUFFERED="1",
-        PYTEST_DISABLE_PLUGIN_AUTOLOAD="1",
-        # A fixed thread count: speed ratios are comparable, and RLIMIT_DATA is not
-        # inflated by a pool sized to the machine.
-        OMP_NUM_THREADS="1",
-        MKL_NUM_THREADS="1",
-        TOKENIZERS_PARALLELISM="false",
-        HF_HUB_OFFLINE="1",
-    )
-    env.update(extra or {})
-    return env
+    return {**_passed_env(), "HOME": str(home), "TMPDIR": str(tmp), **JUDGE_ENV, **(extra or {})}
 
 
 _running: set[int] = set()
@@ -241,29 +247,26 @@ def run_child(
     out_path = workdir / f"{module.rsplit('.', 1)[-1]}.out"
     read_fd, write_fd = os.pipe()
     start = time.monotonic()
-    extra = {"DRILL_RESULT_FD": str(write_fd), **(env or {})}
-    fds = [write_fd]
+    fds = {"DRILL_RESULT_FD": write_fd}
     if zygote_fd is not None:
-        extra["DRILL_ZYGOTE_FD"] = str(zygote_fd)
-        fds.append(zygote_fd)
+        fds["DRILL_ZYGOTE_FD"] = zygote_fd
     with open(out_path, "wb") as out:
         try:
-            proc = subprocess.Popen(
-                [sys.executable, "-I", "-m", module, str(config_path)],
-                cwd=workdir,
-                env=child_env(workdir, extra),
-                pass_fds=fds,
-                stdin=subprocess.DEVNULL,
-                stdout=out,
-                stderr=subprocess.STDOUT,
-                start_new_session=True,
+            proc = _JUDGES.spawn(
+                module,
+                [str(config_path)],
+                cwd=str(workdir),
+                env=child_env(workdir, env),
+                output=out.fileno(),
+                fds=fds,
             )
+        except ServerError as exc:
+            os.close(read_fd)
+            raise InternalError(f"the judge process could not start: {exc}") from None
         finally:
-            os.close(write_fd)
-            if zygote_fd is not None:
-                os.close(
-                    zygote_fd
-                )  # the judge holds it now: when the judge ends, so do its workers
+            # The judge holds them now: when it ends, its pipe closes and its workers go.
+            for fd in fds.values():
+                os.close(fd)
         _register(proc.pid)
         reader = _Reader(read_fd)
         reader.start()
@@ -330,7 +333,7 @@ class ZygoteProcess:
     """The grade's zygote, kept alive by a socket of the parent's own, through which it
     also hands each judge process a socket of its own (`new_client`)."""
 
-    def __init__(self, proc: subprocess.Popen[bytes], control: int) -> None:
+    def __init__(self, proc: Forked, control: int) -> None:
         import socket
 
         self.proc = proc
@@ -370,28 +373,58 @@ def start_zygote(workdir: Path, preload: list[str], forbidden: list[Path]) -> Zy
         raise Stopped
     ours, theirs = socket.socketpair(socket.AF_UNIX, socket.SOCK_SEQPACKET)
     config = {
-        "clients": [theirs.fileno()],
         "preload": preload,
         "read_roots": [*SYSTEM_ROOTS, sys.prefix, sys.base_prefix],
         "forbidden": [str(p) for p in forbidden],
     }
     config_path = workdir / "zygote.json"
     config_path.write_text(json.dumps(config))
-    env = {k: os.environ[k] for k in PASS_ENV if k in os.environ}
-    env.update(ZYGOTE_ENV)
     try:
         with open(workdir / "zygote.out", "wb") as out:
-            proc = subprocess.Popen(
-                [sys.executable, "-I", "-m", "grader.worker.zygote", str(config_path)],
-                cwd=workdir,
-                env=env,
-                pass_fds=[theirs.fileno()],
-                stdin=subprocess.DEVNULL,
-                stdout=out,
-                stderr=subprocess.STDOUT,
-                start_new_session=True,
+            proc = _zygote_server(preload).spawn(
+                "grader.worker.zygote",
+                [str(config_path)],
+                cwd=str(workdir),
+                env=_zygote_env(),
+                output=out.fileno(),
+                fds={"DRILL_CLIENT_FD": theirs.fileno()},
             )
+    except ServerError as exc:
+        ours.close()
+        raise InternalError(f"the zygote could not start: {exc}") from None
     finally:
         theirs.close()
     _register(proc.pid)
     return ZygoteProcess(proc, ours.detach())
+
+
+def _zygote_env() -> dict[str, str]:
+    return {**_passed_env(), **ZYGOTE_ENV}
+
+
+# Judges and zygotes fork from servers that have imported torch (and, for judges,
+# pytest and hypothesis) once for this process. A zygotes' server holds nothing of ours
+# but the zygote, and what its workers preload (a kata's `preload`), since every
+# sandboxed worker descends from it: one server per preload.
+_JUDGES = ForkServer(
+    [
+        "torch",
+        "pytest",
+        "hypothesis",
+        "pytest_timeout",
+        "grader.judge.run_tests",
+        "grader.judge.run_measure",
+        "grader.judge.run_bench",
+    ],
+    lambda: {**_passed_env(), **JUDGE_ENV},
+)
+_ZYGOTES: dict[tuple[str, ...], ForkServer] = {}
+_ZYGOTES_LOCK = threading.Lock()
+
+
+def _zygote_server(preload: list[str]) -> ForkServer:
+    key = tuple(preload)
+    with _ZYGOTES_LOCK:
+        if key not in _ZYGOTES:
+            _ZYGOTES[key] = ForkServer([*preload, "grader.worker.zygote"], _zygote_env)
+        return _ZYGOTES[key]

@@ -125,19 +125,31 @@ def test_a_grade_stopped_midway_loses_nothing(
     assert History().rows()[1:] == rows_before
 
 
-def test_children_die_with_a_killed_grader(toy_katas_dir: Path, tmp_path: Path) -> None:
+def descendants_of(pid: int) -> list[int]:
+    """Every process below `pid`: its children, theirs, and so on."""
+    found, todo = [], [pid]
+    while todo:
+        below = children_of(todo.pop())
+        found += below
+        todo += below
+    return found
+
+
+def test_every_process_of_a_grade_dies_with_a_killed_grader(
+    toy_katas_dir: Path, tmp_path: Path
+) -> None:
     ws = start_workspace(tmp_path)
     proc = grade(ws)
     wait_for_children(proc)
-    children = [
-        int(p) for p in Path(f"/proc/{proc.pid}/task/{proc.pid}/children").read_text().split()
-    ]
+    # The fork servers, the judge, the zygote and its workers.
+    below = descendants_of(proc.pid)
+    assert len(below) >= 4
     proc.kill()
     proc.communicate(timeout=60)
     time.sleep(1.0)
     alive = [
         pid
-        for pid in children
+        for pid in below
         if Path(f"/proc/{pid}").exists()
         and "Z" not in Path(f"/proc/{pid}/stat").read_text().split()[2]
     ]

@@ -300,6 +300,7 @@ def _descendants(pid: int, stop_at: int) -> int:
 
 def main() -> None:
     config = json.loads(Path(sys.argv[1]).read_text())
+    config["clients"] = [int(os.environ.pop("DRILL_CLIENT_FD"))]
     _prctl(PR_SET_PDEATHSIG, signal.SIGKILL)
     _prctl(PR_SET_CHILD_SUBREAPER, 1)
     for name in config.get("preload", []):
