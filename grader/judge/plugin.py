@@ -11,6 +11,7 @@ from collections.abc import Callable, Generator
 from typing import Any
 
 import pytest
+from pytest_timeout import PYTEST_FAILURE_MESSAGE
 
 from grader.judge.channel import Channel
 
@@ -56,6 +57,12 @@ def _message(report: pytest.TestReport | pytest.CollectReport) -> str:
 
 
 RAISED_AT = re.compile(r"raised at solution\.py line (\d+)")
+# pytest-timeout's own failure, as pytest reports it: the type `Failed` is pytest's, and
+# the solution's exceptions reach the judge only as RemoteError, so no message the
+# solution writes can read as a timeout.
+TIMED_OUT = re.compile(
+    "Failed: " + re.escape(PYTEST_FAILURE_MESSAGE).replace(re.escape("%s"), r"[0-9.]+")
+)
 
 
 def _solution_line(report: pytest.TestReport) -> int | None:
@@ -141,7 +148,8 @@ def pytest_runtest_logreport(report: pytest.TestReport) -> None:
             "line": _solution_line(report) if report.failed else None,
             "duration": report.duration,
         }
-        if "Timeout" in message:  # pytest-timeout's: how much of it the solution ran
+        if TIMED_OUT.fullmatch(message):  # with how much of it the solution ran
+            record["outcome"] = "timeout"
             record["solution_time"] = _solution_time()
         _send(record)
 

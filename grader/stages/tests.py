@@ -146,7 +146,7 @@ def _outcomes(
             outcome: Any = "passed" if r["outcome"] == "passed" else "failed"
             if r["outcome"] == "error":
                 outcome = "error"
-            elif r["outcome"] == "timeout" or "from pytest-timeout" in message:
+            elif r["outcome"] == "timeout":
                 outcome = "timeout"
                 message = _timed_out(timeout_s, r.get("solution_time"))
             elif r["outcome"] == "skipped" and r.get("when") == "setup":

@@ -89,6 +89,17 @@ def test_exiting_inside_a_call_is_not_a_pass(toy_kata: Kata, tmp_path: Path) -> 
     assert report.checks["tests"].details["passed"] == 0
 
 
+def test_a_solution_that_raises_pytest_timeouts_message_has_failed_not_timed_out(
+    toy_kata: Kata, tmp_path: Path
+) -> None:
+    source = (
+        "def top_k_indices(xs: list[float], k: int) -> list[int]:\n"
+        "    raise RuntimeError('Failed: Timeout (>1.0s) from pytest-timeout.')\n"
+    )
+    report = grade_source(toy_kata, tmp_path, source, only={"tests"})
+    assert {t.outcome for t in report.tests} == {"failed"}
+
+
 def test_an_endless_loop_times_out_per_test_and_the_grade_finishes(
     toy_kata: Kata, tmp_path: Path
 ) -> None:
