@@ -21,7 +21,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
-from grader.errors import BadInput
+from grader.errors import BadInput, DrillError
 from grader.paths import data_dir
 from grader.report import Report
 
@@ -148,6 +148,12 @@ def _unreadable(exc: sqlite3.DatabaseError) -> bool:
     return code & 0xFF in (sqlite3.SQLITE_CORRUPT, sqlite3.SQLITE_NOTADB)
 
 
+class StoreUnavailable(DrillError, sqlite3.OperationalError):
+    """The store is there but cannot be used now (locked by another drill for longer than
+    we wait, a full disk, an I/O error): said in one line, exit 3, nothing changed. Still
+    an sqlite3 error, for a caller that keeps a finished grade's report regardless."""
+
+
 def store_path() -> Path:
     return data_dir() / "history.sqlite3"
 
@@ -164,7 +170,10 @@ class History:
             conn = self._open()
         except sqlite3.DatabaseError as exc:
             if not _unreadable(exc):  # locked, a full disk, an I/O error: not the file's fault
-                raise
+                raise StoreUnavailable(
+                    f"the history store {self.path} cannot be used now ({exc}); nothing was"
+                    " changed: try again once no other drill is writing to it"
+                ) from exc
             self._move_aside()
             conn = self._open()
         with closing(conn):

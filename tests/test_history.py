@@ -9,7 +9,8 @@ from pathlib import Path
 
 import pytest
 
-from drills.history import VERSION, History, store_path, to_csv
+from drills.__main__ import run
+from drills.history import VERSION, History, StoreUnavailable, store_path, to_csv
 from grader.errors import BadInput
 from grader.kata import Kata
 from grader.report import Check, Report
@@ -71,11 +72,28 @@ def test_a_store_that_cannot_be_written_now_is_an_error_not_moved_aside(
     def fails(conn: sqlite3.Connection, path: Path) -> None:
         raise sqlite3.OperationalError(why)
 
-    with monkeypatch.context() as patched, pytest.raises(sqlite3.OperationalError, match=why):
+    with monkeypatch.context() as patched, pytest.raises(StoreUnavailable, match=why):
         patched.setattr("drills.history.migrate", fails)
         History().record("a2", Path("/w"), make_report(70))
     assert store.path.read_bytes() == before
     assert [r.score for r in History().rows()] == [60]
+
+
+def test_a_store_that_cannot_be_used_now_is_one_line_and_exit_3(
+    isolated_home: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    History().record("a1", Path("/w"), make_report(60))
+
+    def locked(conn: sqlite3.Connection, path: Path) -> None:
+        raise sqlite3.OperationalError("database is locked")
+
+    monkeypatch.setattr("drills.history.migrate", locked)
+    assert run(["history"]) == 3
+    err = capsys.readouterr().err.strip().splitlines()
+    assert len(err) == 1
+    assert "database is locked" in err[0]
+    assert "internal error" not in err[0]
+    assert "try again once no other drill is writing to it" in err[0]
 
 
 def test_a_corrupt_store_is_moved_aside_not_emptied(isolated_home: Path) -> None:
