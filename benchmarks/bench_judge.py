@@ -5,10 +5,12 @@ a module of two functions; the judge times round trips: an empty request, a call
 small arguments, a 4 MB float32 tensor sent, and the same tensor sent and returned.
 
 Grades: `drill grade` of each kata's model answer, warm (mypy cache and expected test ids
-already built by one grade first), wall time as a user feels it. With
+already built by one grade first), wall time as a user feels it. Validations: `drill
+validate KATA`, which grades the model answer, the starter and every known-wrong variant
+in one process (where the fork servers' imports are paid once). With
 `DRILL_BENCH_BASELINE_PYTHON` set to the interpreter of an environment where an
-earlier drill is installed, the same workspaces are graded by it too, the two
-alternating run by run so that both see the same machine.
+earlier drill is installed (`DRILL_BENCH_BASELINE_NAME` says which), the same work is
+done by it too, the two alternating run by run so that both see the same machine.
 """
 
 from __future__ import annotations
@@ -24,7 +26,8 @@ import time
 from pathlib import Path
 
 from benchmarks.common import Section, fmt_s
-from grader.kata import kata_ids
+from grader.kata import kata_ids, load_kata
+from grader.mutants import load_mutants
 from grader.paths import BUILTIN_KATAS, off_limits
 
 PROBE = "def echo(x):\n    return x\n\ndef take(x):\n    return None\n"
@@ -131,6 +134,42 @@ def grades(section: Section, runs: int = 3) -> None:
             section.add(f"warm grade: {kata}", fmt_s(this), runs, notes)
 
 
+VALIDATED = ("sampling", "kv-cache")
+
+
+def validations(section: Section, runs: int = 2) -> None:
+    baseline = os.environ.get("DRILL_BENCH_BASELINE_PYTHON")
+    pythons = {"this": sys.executable, **({"baseline": baseline} if baseline else {})}
+    with tempfile.TemporaryDirectory(prefix="drill-bench-") as tmp:
+        env = {**os.environ, "DRILL_HOME": str(Path(tmp) / "home")}
+        env.pop("DRILL_KATAS", None)
+        for kata in VALIDATED:
+            times: dict[str, list[float]] = {name: [] for name in pythons}
+            ok: dict[str, set[bool]] = {name: set() for name in pythons}
+            for _ in range(runs):
+                for name, python in pythons.items():
+                    start = time.perf_counter()
+                    done = subprocess.run(
+                        [python, "-m", "drills", "validate", kata],
+                        env=env,
+                        capture_output=True,
+                        check=False,
+                    )
+                    times[name].append(time.perf_counter() - start)
+                    ok[name].add(done.returncode == 0)
+            grades = 2 + len(load_mutants(load_kata(kata)))
+            notes = f"{grades} grades; {_verdicts(ok['this'])}"
+            if baseline:
+                before = statistics.median(times["baseline"])
+                notes += f"; baseline {fmt_s(before)} ({_verdicts(ok['baseline'])})"
+            this = statistics.median(times["this"])
+            section.add(f"drill validate {kata}", fmt_s(this), runs, notes)
+
+
+def _verdicts(ok: set[bool]) -> str:
+    return "/".join("valid" if v else "NOT valid" for v in sorted(ok))
+
+
 def _scores(scores: set[float | None]) -> str:
     return "score " + "/".join("-" if s is None else f"{s:g}" for s in sorted(scores, key=str))
 
@@ -138,17 +177,18 @@ def _scores(scores: set[float | None]) -> str:
 def run(device: str) -> Section:
     section = Section(
         "judge",
-        "The judge: channel round trips and warm grades (wall time, median)",
+        "The judge: channel round trips, warm grades and validations (wall time, median)",
         ["what", "median", "runs", "notes"],
     )
     channel(section)
     grades(section)
+    validations(section)
     baseline = os.environ.get("DRILL_BENCH_BASELINE_PYTHON")
+    name = os.environ.get("DRILL_BENCH_BASELINE_NAME", "an earlier drill")
     section.notes.append(
         "Baseline: "
         + (
-            "an earlier drill (hidden suite in the solution's process), graded alternately "
-            "with this one on the same workspaces."
+            f"{name}, run alternately with this one on the same work."
             if baseline
             else "none given (set DRILL_BENCH_BASELINE_PYTHON to compare)."
         )

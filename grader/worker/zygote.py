@@ -1,20 +1,22 @@
-"""The zygote: imports torch once, then forks a fresh sandboxed worker on request.
+"""The zygote: a grade's own process, with torch loaded, that forks a fresh sandboxed
+worker on request.
 
-    python -I -m grader.worker.zygote CONFIG.json
+    `grader.worker.zygote.main()` with CONFIG.json, forked by a zygotes' server
 
 A grade needs several workers (the tests' candidate, a fresh one after a crash, a
 candidate and a reference for each measurement, the ring kata's ranks); each would
-pay 2 to 3 s for `import torch`. The zygote pays it once, before any untrusted code
-exists, and each fork starts with torch already loaded. It holds nothing of ours but
-this loop and the worker's (no reference, no kata, no judge), since a fork inherits
-everything it has.
+pay 2 to 3 s for `import torch`. The zygote is forked from a server that imported it
+(the kata's `preload`) once for the drill process (`grader.forkserver`), before any
+untrusted code exists, and each worker starts with torch already loaded. It holds
+nothing of ours but this loop and the worker's (no reference, no kata, no judge),
+since a fork inherits everything it has.
 
 `drill test` and `drill watch` start one too, with pytest preloaded as well: their
 workers run pytest on the candidate's visible tests (`grader.worker.visible`) rather
 than serve a judge, under the same sandbox (drills/visible.py).
 
-Clients (the judge's processes) talk to it over SOCK_SEQPACKET sockets they were
-given at start: a request is one JSON message, with the worker's end of a fresh
+Clients (the judge's processes) talk to it over SOCK_SEQPACKET sockets (the first
+given at start, in DRILL_CLIENT_FD; each judge's through it): a request is one JSON message, with the worker's end of a fresh
 socket pair attached (SCM_RIGHTS); the reply is {"pid": N}. When a worker exits, its
 client gets {"exited": N, "status": S} (S: exit code, or minus the signal).
 
