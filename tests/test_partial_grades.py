@@ -12,6 +12,8 @@ import pytest
 from drills.history import History
 from grader.kata import Kata
 from grader.pipeline import grade
+from grader.render.common import headline
+from grader.report import Check, Report, Status
 from tests.test_cli import drill, one_line_error
 
 
@@ -44,6 +46,35 @@ def test_a_partial_grade_of_a_failing_check_is_not_passed(workspace: Path) -> No
     result = drill("grade", "--only", "tests", cwd=workspace)
     assert result.returncode == 1
     assert "partial: tests (not every check that ran passed)" in result.stdout
+
+
+@pytest.mark.parametrize(
+    ("statuses", "said"),
+    [
+        ({"speed": "unmeasured"}, "partial: speed (speed could not be measured)"),
+        (
+            {"tests": "pass", "speed": "unmeasured"},
+            "partial: tests, speed (speed could not be measured; every other check that ran"
+            " passed)",
+        ),
+        ({"tests": "pass", "speed": "pass"}, "partial: tests, speed (every check that ran passed)"),
+    ],
+)
+def test_a_partial_grade_says_which_checks_could_not_be_measured(
+    statuses: dict[str, Status], said: str
+) -> None:
+    report = Report(
+        kata="kv-cache",
+        score=0.0,
+        passed=True,
+        elapsed_s=None,
+        limit_s=None,
+        hints_taken=0,
+        checks={name: Check(name, status) for name, status in statuses.items()},
+        pass_mark=80,
+        partial=list(statuses),
+    )
+    assert headline(report) == said
 
 
 def test_a_file_that_does_not_parse_earns_no_types_points(toy_kata: Kata, tmp_path: Path) -> None:

@@ -35,11 +35,21 @@ def summary(check: Check) -> str:
 
 def verdict(report: Report) -> str:
     if report.partial:
-        done = "every check that ran passed" if report.passed else "not every check that ran passed"
-        return f"partial: {', '.join(report.partial)} ({done})"
+        return f"partial: {', '.join(report.partial)} ({_partial_outcome(report)})"
     if report.strict_time and report.overtime_s:
         return f"NOT PASSED (over time by {minutes(report.overtime_s)}, --strict-time)"
     return "PASSED" if report.passed else "NOT PASSED"
+
+
+def _partial_outcome(report: Report) -> str:
+    if not report.passed:
+        return "not every check that ran passed"
+    unmeasured = [name for name, c in report.checks.items() if c.status == "unmeasured"]
+    if not unmeasured:
+        return "every check that ran passed"
+    if len(unmeasured) == len(report.checks):
+        return f"{', '.join(unmeasured)} could not be measured"
+    return f"{', '.join(unmeasured)} could not be measured; every other check that ran passed"
 
 
 def headline(report: Report) -> str:
