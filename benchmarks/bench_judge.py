@@ -151,6 +151,7 @@ def validations(section: Section, runs: int = 2) -> None:
                     start = time.perf_counter()
                     done = subprocess.run(
                         [python, "-m", "drills", "validate", kata],
+                        cwd=tmp,  # not a checkout: -m would import the drill found there
                         env=env,
                         capture_output=True,
                         check=False,

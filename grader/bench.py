@@ -19,7 +19,7 @@ from grader.errors import BadInput, DrillError
 from grader.kata import Kata
 from grader.paths import off_limits
 from grader.pipeline import build_native, private_copy, require_cuda
-from grader.sandbox import ChildResult, run_child, start_zygote
+from grader.sandbox import ChildResult, run_child, start_servers, start_zygote
 
 DEADLINE_S = 120.0
 
@@ -80,6 +80,7 @@ def bench(kata: Kata, solution: Path, device: str = "auto") -> tuple[BenchRun, d
         workdir = Path(tmp)
         solution_dir = private_copy(solution, workdir)
         forbidden = [*off_limits(), solution.resolve().parent]
+        start_servers(list(kata.preload))
         zygote = start_zygote(workdir, list(kata.preload), forbidden)
         try:
             built = build_native(kata, solution, workdir, solution_dir, zygote)

@@ -322,6 +322,11 @@ class ForkServer:
         reply: dict[str, Any] = json.loads(answer) if answer else {}
         return reply, ours
 
+    def start(self) -> None:
+        """Start the server now if it is not running, without waiting for its imports."""
+        with self._lock:
+            self._running()
+
     def _running(self) -> socket.socket:
         if self._proc is not None and self._proc.poll() is None and self._control is not None:
             return self._control

@@ -27,6 +27,7 @@ from grader.sandbox import (
     Limits,
     Stopped,
     ZygoteProcess,
+    start_servers,
     start_zygote,
     stop_all,
     stopping,
@@ -96,6 +97,7 @@ def grade(
     with tempfile.TemporaryDirectory(prefix="drill-grade-") as tmp:
         workdir = Path(tmp)
         solution_dir = private_copy(solution, workdir)
+        start_servers(list(kata.preload))
         own = zygote is None
         if zygote is None:
             forbidden = [*off_limits(), solution.resolve().parent]
