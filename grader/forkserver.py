@@ -8,11 +8,11 @@ what its children need, then forks one child per request, which becomes the proc
 fresh `python -I -m MODULE ARGS` would have been: its own session, working folder,
 environment, output file and descriptors, and `MODULE.main()`.
 
-Two servers per drill process, started on first use (`grader.sandbox`):
+The servers of a drill process, started as a grade begins (`grader.sandbox`):
 - the judges' server holds our trusted code (pytest, hypothesis, the judge modules);
-- the zygotes' server holds torch and the zygote's own module, nothing more, since
-  every sandboxed worker descends from it (a zygote holds nothing of ours, and the
-  server it forks from must not either).
+- a zygotes' server per kata preload holds what the kata's workers preload (torch) and
+  the zygote's own module, nothing more, since every sandboxed worker descends from it
+  (a zygote holds nothing of ours, and the server it forks from must not either).
 Neither ever runs candidate code: a zygote forks workers only after it has left its
 server, and each grade still gets a zygote of its own.
 
@@ -44,6 +44,8 @@ import threading
 import traceback
 from collections.abc import Callable
 from typing import Any
+
+from grader.worker.signals import kill_tree
 
 PR_SET_PDEATHSIG = 1
 MAX_FDS = 8
@@ -101,7 +103,7 @@ class _Server:
             message, fds = b"", []
         if not message:  # the parent is gone: so is everything it started
             for child in self.children.values():
-                _kill_group(child.pid)
+                kill_tree(child.pid)
             return False
         if len(fds) < 2:
             for fd in fds:
@@ -156,7 +158,7 @@ class _Server:
         for child in self.children.values():
             if child.reply is reply:
                 child.abandoned = True
-                _kill_group(child.pid)
+                kill_tree(child.pid)
 
 
 def _become(request: dict[str, Any], out: int, fds: list[int]) -> None:
@@ -202,11 +204,6 @@ def _unbuffered(fd: int) -> io.TextIOWrapper:
 def _send(sock: socket.socket, message: dict[str, Any]) -> None:
     with contextlib.suppress(OSError):
         sock.send(json.dumps(message).encode())
-
-
-def _kill_group(pid: int) -> None:
-    with contextlib.suppress(ProcessLookupError, PermissionError):
-        os.killpg(pid, signal.SIGKILL)
 
 
 def main() -> None:

@@ -97,8 +97,8 @@ def grade(
     with tempfile.TemporaryDirectory(prefix="drill-grade-") as tmp:
         workdir = Path(tmp)
         solution_dir = private_copy(solution, workdir)
-        start_servers(list(kata.preload))
         own = zygote is None
+        start_servers(list(kata.preload) if own else None)
         if zygote is None:
             forbidden = [*off_limits(), solution.resolve().parent]
             zygote = start_zygote(workdir, list(kata.preload), forbidden)

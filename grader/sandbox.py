@@ -398,12 +398,14 @@ def start_zygote(workdir: Path, preload: list[str], forbidden: list[Path]) -> Zy
     return ZygoteProcess(proc, ours.detach())
 
 
-def start_servers(preload: list[str]) -> None:
+def start_servers(preload: list[str] | None) -> None:
     """Start the servers a grade forks from (its judges', and the zygotes' for
-    `preload`) without waiting: each imports torch, and they do it side by side rather
-    than one after the other as the grade first needs each."""
+    `preload` unless None: a grade given a zygote needs none) without waiting: each
+    imports torch, and they do it side by side rather than one after the other as the
+    grade first needs each."""
     _JUDGES.start()
-    _zygote_server(preload).start()
+    if preload is not None:
+        _zygote_server(preload).start()
 
 
 def _zygote_env() -> dict[str, str]:
